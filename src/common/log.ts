@@ -1,0 +1,41 @@
+/**
+ * The daemon's logger: consola with the reference's verbosity scale.
+ * -v warnings, -vv info, -vvv debug, -vvvv trace; errors are always shown.
+ * Log calls take values, never secrets: a Secret prints as "[redacted]" anyway.
+ */
+import { createConsola, type ConsolaInstance } from "consola";
+
+/** consola levels: 0 error, 1 warn, 3 info, 4 debug, 5 trace. */
+const LEVEL_BY_VERBOSITY = [0, 1, 3, 4, 5] as const;
+
+export function consolaLevel(verbosity: number): number {
+  const index = Math.max(0, Math.min(verbosity, LEVEL_BY_VERBOSITY.length - 1));
+  return LEVEL_BY_VERBOSITY[index]!;
+}
+
+export type Logger = Pick<ConsolaInstance, "error" | "warn" | "info" | "debug" | "trace">;
+
+const root: ConsolaInstance = createConsola({ level: consolaLevel(0), stdout: process.stderr, stderr: process.stderr });
+/** consola copies its options into each tagged child, so the level is pushed to every child. */
+const children: ConsolaInstance[] = [];
+
+/** Sets the verbosity for every logger created before or after. */
+export function setVerbosity(verbosity: number): void {
+  root.level = consolaLevel(verbosity);
+  for (const child of children) child.level = root.level;
+}
+
+export function logger(tag: string): Logger {
+  const child = root.withTag(tag);
+  children.push(child);
+  return child as unknown as Logger;
+}
+
+/** A logger that drops everything, for tests and library use. */
+export const silentLogger: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+  trace() {},
+};
