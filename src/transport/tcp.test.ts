@@ -12,16 +12,16 @@ afterEach(() => {
 interface Peer {
   port: number;
   received: () => Uint8Array;
-  sockets: Socket[];
+  sockets: Socket<unknown>[];
   events: string[];
 }
 
 /** A loopback server that records what it receives; `reply` decides what it answers. */
-function startPeer(reply: (socket: Socket, chunk: Uint8Array) => void = () => {}, hostname = "127.0.0.1"): Peer {
+function startPeer(reply: (socket: Socket<unknown>, chunk: Uint8Array) => void = () => {}, hostname = "127.0.0.1"): Peer {
   const chunks: Uint8Array[] = [];
-  const sockets: Socket[] = [];
+  const sockets: Socket<unknown>[] = [];
   const events: string[] = [];
-  const server: TCPSocketListener = Bun.listen({
+  const server: TCPSocketListener<unknown> = Bun.listen({
     hostname,
     port: 0,
     socket: {
