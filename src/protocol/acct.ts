@@ -1,0 +1,66 @@
+/** Accounting bodies: REQUEST and REPLY (RFC 8907 §7.1-7.2). */
+import { encodeArgs } from "./args";
+import { decodeRequestCommon, encodeRequestCommon, writeRequestCommon, type AuthorRequest } from "./author";
+import { AcctFlags, AcctStatus } from "./constants";
+import { CodecError } from "./errors";
+import { assemble, BodyReader, checkByte, enumValues, fieldBytes } from "./fields";
+
+export interface AcctRequest extends AuthorRequest {
+  flags: number;
+}
+
+export interface AcctReply {
+  status: AcctStatus;
+  serverMsg: string;
+  data: string;
+}
+
+/** §7.2: START, STOP, WATCHDOG, and WATCHDOG|START (an update carrying start data). Anything else, e.g. START|STOP (0x06), is invalid. */
+const VALID_FLAGS: readonly number[] = [AcctFlags.Start, AcctFlags.Stop, AcctFlags.Watchdog, AcctFlags.Watchdog | AcctFlags.Start];
+const STATUSES = enumValues(AcctStatus);
+
+const REQUEST_FIXED = 9;
+const REPLY_FIXED = 5;
+
+function checkAcctFlags(flags: number): number {
+  if (!VALID_FLAGS.includes(flags)) {
+    throw new CodecError("bad-flags", `accounting flags 0x${flags.toString(16).padStart(2, "0")} are not a valid combination (START, STOP, WATCHDOG or WATCHDOG|START)`);
+  }
+  return flags;
+}
+
+export function encodeAcctRequest(b: AcctRequest): Uint8Array {
+  const flags = checkAcctFlags(b.flags);
+  const { fixed, names } = encodeRequestCommon(b);
+  const args = encodeArgs(b.args);
+  return assemble(REQUEST_FIXED + args.length, [...names, ...args], (v) => {
+    v.setUint8(0, flags);
+    writeRequestCommon(v, 1, fixed, names, args);
+  });
+}
+
+export function decodeAcctRequest(body: Uint8Array): AcctRequest {
+  const r = new BodyReader(body, "accounting REQUEST", REQUEST_FIXED);
+  const flags = checkAcctFlags(r.u8());
+  return { flags, ...decodeRequestCommon(r) };
+}
+
+export function encodeAcctReply(b: AcctReply): Uint8Array {
+  const msg = fieldBytes("server_msg", b.serverMsg, 0xffff);
+  const data = fieldBytes("data", b.data, 0xffff);
+  const status = checkByte("status", b.status, STATUSES);
+  return assemble(REPLY_FIXED, [msg, data], (v) => {
+    v.setUint16(0, msg.length);
+    v.setUint16(2, data.length);
+    v.setUint8(4, status);
+  });
+}
+
+export function decodeAcctReply(body: Uint8Array): AcctReply {
+  const r = new BodyReader(body, "accounting REPLY", REPLY_FIXED);
+  const msgLength = r.u16();
+  const dataLength = r.u16();
+  const status = r.u8In("status", STATUSES);
+  r.expectLengths([msgLength, dataLength]);
+  return { status, serverMsg: r.text(msgLength, "server_msg"), data: r.text(dataLength, "data") };
+}

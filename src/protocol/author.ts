@@ -1,0 +1,112 @@
+/** Authorization bodies: REQUEST and REPLY (RFC 8907 §6.1-6.2). */
+import { encodeArgs, decodeArgs, readArgLengths, type Arg } from "./args";
+import { AuthenMethod, AuthenService, AuthenType, AuthorStatus } from "./constants";
+import { assemble, BodyReader, checkByte, enumValues, fieldBytes, PRIV_LEVELS } from "./fields";
+
+export interface AuthorRequest {
+  authenMethod: AuthenMethod;
+  privLvl: number;
+  authenType: AuthenType;
+  authenService: AuthenService;
+  user: string;
+  port: string;
+  remAddr: string;
+  args: Arg[];
+}
+
+export interface AuthorReply {
+  status: AuthorStatus;
+  args: Arg[];
+  serverMsg: string;
+  data: string;
+}
+
+export const AUTHEN_METHODS = enumValues(AuthenMethod);
+/** Authorization and accounting may carry authen_type 0 (not set) besides the START types. */
+export const REQUEST_AUTHEN_TYPES = [0, ...enumValues(AuthenType)];
+export const AUTHEN_SERVICES = enumValues(AuthenService);
+const STATUSES = enumValues(AuthorStatus);
+
+const REQUEST_FIXED = 8;
+const REPLY_FIXED = 6;
+
+/** The request fields shared with accounting: method, priv_lvl, type, service, and the three names. */
+export type RequestCommon = Omit<AuthorRequest, "args">;
+
+export function encodeRequestCommon(b: RequestCommon): { fixed: number[]; names: Uint8Array[] } {
+  return {
+    fixed: [
+      checkByte("authen_method", b.authenMethod, AUTHEN_METHODS),
+      checkByte("priv_lvl", b.privLvl, PRIV_LEVELS),
+      checkByte("authen_type", b.authenType, REQUEST_AUTHEN_TYPES),
+      checkByte("authen_service", b.authenService, AUTHEN_SERVICES),
+    ],
+    names: [fieldBytes("user", b.user, 0xff), fieldBytes("port", b.port, 0xff), fieldBytes("rem_addr", b.remAddr, 0xff)],
+  };
+}
+
+/** Reads the shared request layout after any leading fixed bytes; returns the names and arguments. */
+export function decodeRequestCommon(r: BodyReader): AuthorRequest {
+  const authenMethod = r.u8In("authen_method", AUTHEN_METHODS);
+  const privLvl = r.u8In("priv_lvl", PRIV_LEVELS);
+  const authenType = r.u8In("authen_type", REQUEST_AUTHEN_TYPES);
+  const authenService = r.u8In("authen_service", AUTHEN_SERVICES);
+  const nameLengths = [r.u8(), r.u8(), r.u8()] as const;
+  const argLengths = readArgLengths(r, r.u8());
+  r.expectLengths([...nameLengths, ...argLengths]);
+  return {
+    authenMethod,
+    privLvl,
+    authenType,
+    authenService,
+    user: r.text(nameLengths[0], "user"),
+    port: r.text(nameLengths[1], "port"),
+    remAddr: r.text(nameLengths[2], "rem_addr"),
+    args: decodeArgs(r, argLengths),
+  };
+}
+
+/** Writes the shared request layout at `offset`: four bytes, three name lengths, arg_cnt, arg lengths. */
+export function writeRequestCommon(v: DataView, offset: number, fixed: number[], names: Uint8Array[], args: Uint8Array[]): void {
+  fixed.forEach((x, i) => v.setUint8(offset + i, x));
+  names.forEach((n, i) => v.setUint8(offset + 4 + i, n.length));
+  v.setUint8(offset + 7, args.length);
+  args.forEach((a, i) => v.setUint8(offset + 8 + i, a.length));
+}
+
+export function encodeAuthorRequest(b: AuthorRequest): Uint8Array {
+  const { fixed, names } = encodeRequestCommon(b);
+  const args = encodeArgs(b.args);
+  return assemble(REQUEST_FIXED + args.length, [...names, ...args], (v) => writeRequestCommon(v, 0, fixed, names, args));
+}
+
+export function decodeAuthorRequest(body: Uint8Array): AuthorRequest {
+  return decodeRequestCommon(new BodyReader(body, "authorization REQUEST", REQUEST_FIXED));
+}
+
+export function encodeAuthorReply(b: AuthorReply): Uint8Array {
+  const status = checkByte("status", b.status, STATUSES);
+  const args = encodeArgs(b.args);
+  const msg = fieldBytes("server_msg", b.serverMsg, 0xffff);
+  const data = fieldBytes("data", b.data, 0xffff);
+  return assemble(REPLY_FIXED + args.length, [msg, data, ...args], (v) => {
+    v.setUint8(0, status);
+    v.setUint8(1, args.length);
+    v.setUint16(2, msg.length);
+    v.setUint16(4, data.length);
+    args.forEach((a, i) => v.setUint8(REPLY_FIXED + i, a.length));
+  });
+}
+
+export function decodeAuthorReply(body: Uint8Array): AuthorReply {
+  const r = new BodyReader(body, "authorization REPLY", REPLY_FIXED);
+  const status = r.u8In("status", STATUSES);
+  const argCount = r.u8();
+  const msgLength = r.u16();
+  const dataLength = r.u16();
+  const argLengths = readArgLengths(r, argCount);
+  r.expectLengths([msgLength, dataLength, ...argLengths]);
+  const serverMsg = r.text(msgLength, "server_msg");
+  const data = r.text(dataLength, "data");
+  return { status, args: decodeArgs(r, argLengths), serverMsg, data };
+}

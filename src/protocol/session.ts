@@ -1,0 +1,41 @@
+/** Session ids and sequence numbers (RFC 8907 §4.1). */
+import { randomFillSync } from "node:crypto";
+import { AuthenAction, AuthenType, VERSION_DEFAULT, VERSION_ONE } from "./constants";
+import { CodecError } from "./errors";
+
+/** A source of 32-bit session ids; injectable so tests can be deterministic. */
+export type SessionIdSource = () => number;
+
+const idBuffer = new Uint32Array(1);
+
+/** A cryptographically random session id, never 0 (§4.1: ids SHOULD be random). */
+export function newSessionId(): number {
+  do randomFillSync(idBuffer);
+  while (idBuffer[0] === 0);
+  return idBuffer[0]!;
+}
+
+/** Client packets carry odd sequence numbers, server packets even ones. */
+export function isClientSeqNo(seqNo: number): boolean {
+  return seqNo % 2 === 1;
+}
+
+/**
+ * The sequence number of the next packet in a session. §4.1: seq_no never wraps; a session that
+ * would pass 255 must be restarted, so this throws "bad-seq" instead.
+ */
+export function nextSeqNo(seqNo: number): number {
+  if (!Number.isInteger(seqNo) || seqNo < 1 || seqNo >= 255) {
+    throw new CodecError("bad-seq", `no sequence number follows ${seqNo} (seq_no never wraps past 255)`);
+  }
+  return seqNo + 1;
+}
+
+/**
+ * The header version for an authentication session (§5.4.1): PAP, CHAP and MS-CHAP logins use minor
+ * version 1; everything else (ASCII, authorization, accounting) uses minor version 0.
+ */
+export function minorVersionFor(action: AuthenAction, authenType: AuthenType): number {
+  const v1Types = [AuthenType.Pap, AuthenType.Chap, AuthenType.MsChap, AuthenType.MsChapV2, AuthenType.Arap];
+  return action === AuthenAction.Login && v1Types.includes(authenType) ? VERSION_ONE : VERSION_DEFAULT;
+}
