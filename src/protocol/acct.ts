@@ -41,8 +41,9 @@ export function encodeAcctRequest(b: AcctRequest): Uint8Array {
 
 export function decodeAcctRequest(body: Uint8Array): AcctRequest {
   const r = new BodyReader(body, "accounting REQUEST", REQUEST_FIXED);
-  const flags = checkAcctFlags(r.u8());
-  return { flags, ...decodeRequestCommon(r) };
+  const flags = r.u8();
+  const request = decodeRequestCommon(r);
+  return { flags: checkAcctFlags(flags), ...request };
 }
 
 export function encodeAcctReply(b: AcctReply): Uint8Array {
@@ -60,7 +61,7 @@ export function decodeAcctReply(body: Uint8Array): AcctReply {
   const r = new BodyReader(body, "accounting REPLY", REPLY_FIXED);
   const msgLength = r.u16();
   const dataLength = r.u16();
-  const status = r.u8In("status", STATUSES);
+  const status = r.u8();
   r.expectLengths([msgLength, dataLength]);
-  return { status, serverMsg: r.text(msgLength, "server_msg"), data: r.text(dataLength, "data") };
+  return { status: r.check("status", status, STATUSES), serverMsg: r.text(msgLength, "server_msg"), data: r.text(dataLength, "data") };
 }

@@ -60,23 +60,20 @@ export function encodeAuthenStart(b: AuthenStart): Uint8Array {
 
 export function decodeAuthenStart(body: Uint8Array): AuthenStart {
   const r = new BodyReader(body, "authentication START", START_FIXED);
-  const action = r.u8In("action", ACTIONS);
-  const privLvl = r.u8In("priv_lvl", PRIV_LEVELS);
-  const authenType = r.u8In("authen_type", TYPES);
-  const service = r.u8In("authen_service", SERVICES);
+  const fixed = [r.u8(), r.u8(), r.u8(), r.u8()] as const;
   const lengths = [r.u8(), r.u8(), r.u8(), r.u8()] as const;
   r.expectLengths(lengths);
   const start: AuthenStart = {
-    action,
-    privLvl,
-    authenType,
-    service,
+    action: r.check("action", fixed[0], ACTIONS),
+    privLvl: r.check("priv_lvl", fixed[1], PRIV_LEVELS),
+    authenType: r.check("authen_type", fixed[2], TYPES),
+    service: r.check("authen_service", fixed[3], SERVICES),
     user: r.text(lengths[0], "user"),
     port: r.text(lengths[1], "port"),
     remAddr: r.text(lengths[2], "rem_addr"),
     data: r.bytes(lengths[3]),
   };
-  checkStartData(action, authenType, start.data);
+  checkStartData(start.action, start.authenType, start.data);
   return start;
 }
 
@@ -94,12 +91,17 @@ export function encodeAuthenReply(b: AuthenReply): Uint8Array {
 
 export function decodeAuthenReply(body: Uint8Array): AuthenReply {
   const r = new BodyReader(body, "authentication REPLY", REPLY_FIXED);
-  const status = r.u8In("status", STATUSES);
-  const flags = r.u8In("flags", ONE_FLAG);
+  const status = r.u8();
+  const flags = r.u8();
   const msgLength = r.u16();
   const dataLength = r.u16();
   r.expectLengths([msgLength, dataLength]);
-  return { status, flags, serverMsg: r.text(msgLength, "server_msg"), data: r.bytes(dataLength) };
+  return {
+    status: r.check("status", status, STATUSES),
+    flags: r.check("flags", flags, ONE_FLAG),
+    serverMsg: r.text(msgLength, "server_msg"),
+    data: r.bytes(dataLength),
+  };
 }
 
 export function encodeAuthenContinue(b: AuthenContinue): Uint8Array {
@@ -116,9 +118,9 @@ export function decodeAuthenContinue(body: Uint8Array): AuthenContinue {
   const r = new BodyReader(body, "authentication CONTINUE", CONTINUE_FIXED);
   const msgLength = r.u16();
   const dataLength = r.u16();
-  const flags = r.u8In("flags", ONE_FLAG);
+  const flags = r.u8();
   r.expectLengths([msgLength, dataLength]);
-  return { flags, userMsg: r.bytes(msgLength), data: r.bytes(dataLength) };
+  return { flags: r.check("flags", flags, ONE_FLAG), userMsg: r.bytes(msgLength), data: r.bytes(dataLength) };
 }
 
 /**

@@ -47,18 +47,15 @@ export function encodeRequestCommon(b: RequestCommon): { fixed: number[]; names:
 
 /** Reads the shared request layout after any leading fixed bytes; returns the names and arguments. */
 export function decodeRequestCommon(r: BodyReader): AuthorRequest {
-  const authenMethod = r.u8In("authen_method", AUTHEN_METHODS);
-  const privLvl = r.u8In("priv_lvl", PRIV_LEVELS);
-  const authenType = r.u8In("authen_type", REQUEST_AUTHEN_TYPES);
-  const authenService = r.u8In("authen_service", AUTHEN_SERVICES);
+  const fixed = [r.u8(), r.u8(), r.u8(), r.u8()] as const;
   const nameLengths = [r.u8(), r.u8(), r.u8()] as const;
   const argLengths = readArgLengths(r, r.u8());
   r.expectLengths([...nameLengths, ...argLengths]);
   return {
-    authenMethod,
-    privLvl,
-    authenType,
-    authenService,
+    authenMethod: r.check("authen_method", fixed[0], AUTHEN_METHODS),
+    privLvl: r.check("priv_lvl", fixed[1], PRIV_LEVELS),
+    authenType: r.check("authen_type", fixed[2], REQUEST_AUTHEN_TYPES),
+    authenService: r.check("authen_service", fixed[3], AUTHEN_SERVICES),
     user: r.text(nameLengths[0], "user"),
     port: r.text(nameLengths[1], "port"),
     remAddr: r.text(nameLengths[2], "rem_addr"),
@@ -100,13 +97,17 @@ export function encodeAuthorReply(b: AuthorReply): Uint8Array {
 
 export function decodeAuthorReply(body: Uint8Array): AuthorReply {
   const r = new BodyReader(body, "authorization REPLY", REPLY_FIXED);
-  const status = r.u8In("status", STATUSES);
+  const status = r.u8();
   const argCount = r.u8();
   const msgLength = r.u16();
   const dataLength = r.u16();
   const argLengths = readArgLengths(r, argCount);
   r.expectLengths([msgLength, dataLength, ...argLengths]);
-  const serverMsg = r.text(msgLength, "server_msg");
-  const data = r.text(dataLength, "data");
-  return { status, args: decodeArgs(r, argLengths), serverMsg, data };
+  // Properties evaluate in order, which is the order of the fields in the body.
+  return {
+    status: r.check("status", status, STATUSES),
+    serverMsg: r.text(msgLength, "server_msg"),
+    data: r.text(dataLength, "data"),
+    args: decodeArgs(r, argLengths),
+  };
 }

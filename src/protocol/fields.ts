@@ -102,10 +102,12 @@ export class BodyReader {
     }
   }
 
-  /** A one-byte value that must be one of `allowed`. */
-  u8In(what: string, allowed: readonly number[]): number {
-    const v = this.u8();
-    if (!allowed.includes(v)) throw new CodecError("bad-field", `${this.#kind} ${what} ${v} is not a valid value`);
-    return v;
+  /**
+   * Checks a fixed field read earlier. Decoders call this after `expectLengths`, so a wrong shared
+   * secret shows up as a length mismatch (with its hint) rather than as some odd field value.
+   */
+  check<T extends number>(what: string, value: number, allowed: readonly number[]): T {
+    if (!allowed.includes(value)) throw new CodecError("bad-field", `${this.#kind} ${what} ${value} is not a valid value`);
+    return value as T;
   }
 }
