@@ -1,0 +1,254 @@
+/**
+ * One downstream connection bridged onto one upstream session. Frames the client's bytes,
+ * de-obfuscates with the downstream key, drives `transition`, and performs its effects:
+ * engine calls, header rewrites (downstream session id and seq_no, never SINGLE_CONNECT) and
+ * closing. Socket-agnostic: the listener hands in a `DownstreamPeer`.
+ */
+import type { Logger } from "../common/log";
+import {
+  CodecError,
+  encodePacket,
+  errorReplyBody,
+  Flags,
+  FrameReader,
+  PacketType,
+  replyStatus,
+  type Packet,
+} from "../protocol";
+import type { Clock } from "../upstream/clock";
+import type { ReplyPacket, UpstreamEngine, UpstreamSession } from "../upstream/types";
+import {
+  initialState,
+  packetViolation,
+  transition,
+  type ConnectionEvent,
+  type ConnectionState,
+  type DownstreamSession,
+  type Effect,
+} from "./connection-state";
+import { candidateKeys, decodeWithKeys, DownstreamKeyError, type DownstreamKey, type KeySource } from "./downstream-keys";
+
+export interface DownstreamPeer {
+  /** Queues bytes for the client (the listener handles back-pressure). */
+  write(bytes: Uint8Array): void;
+  /** Closes after the queued bytes are flushed; idempotent. */
+  close(): void;
+  /** For logs: "127.0.0.1:40312" or "unix". */
+  readonly remote: string;
+}
+
+export interface BridgeOptions {
+  engine: UpstreamEngine;
+  keys: KeySource;
+  maxBodyBytes: number;
+  /** Bound on waiting for each client packet (idle and slow senders) and on each upstream exchange. */
+  idleTimeoutMs: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** The ERROR reply's server_msg when no upstream answered. */
+export const NO_UPSTREAM_MESSAGE = "tacacsrs-agentd: no upstream TACACS+ server answered";
+
+/**
+ * The reply header flags sent downstream: the upstream's flags without SINGLE_CONNECT (no
+ * downstream multiplexing, RFC 8907 §4.3) and with UNENCRYPTED exactly when the client's key is none.
+ */
+export function downstreamFlags(upstreamFlags: number, key: DownstreamKey): number {
+  const kept = upstreamFlags & ~(Flags.SingleConnect | Flags.Unencrypted);
+  return key === undefined ? kept | Flags.Unencrypted : kept;
+}
+
+export class ConnectionBridge {
+  #state: ConnectionState = initialState;
+  readonly #reader: FrameReader;
+  #key: DownstreamKey;
+  #session: UpstreamSession | undefined;
+  #idleTimer: unknown;
+  readonly #abort = new AbortController();
+  readonly #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(
+    readonly peer: DownstreamPeer,
+    readonly options: BridgeOptions,
+  ) {
+    this.#reader = new FrameReader(options.maxBodyBytes);
+    this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
+    this.#armIdleTimer();
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Resolves once the connection reached Closed. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (!this.#open()) return;
+    let frames: Uint8Array[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (error) {
+      return this.#refuse(error);
+    }
+    for (const frame of frames) {
+      // A frame can close the connection; frames after it are dropped.
+      if (!this.#open()) return;
+      this.#onFrame(frame);
+    }
+  }
+
+  #open(): boolean {
+    return this.#state.name !== "Closed";
+  }
+
+  onPeerClosed(): void {
+    this.#dispatch({ kind: "peer-closed" });
+  }
+
+  /** Ends the connection now (daemon shutdown after the grace period). */
+  shutdown(): void {
+    this.#dispatch({ kind: "shutdown" });
+  }
+
+  #onFrame(frame: Uint8Array): void {
+    const first = this.#state.name === "AwaitingStart";
+    let decoded: { packet: Packet; key: DownstreamKey };
+    try {
+      decoded = decodeWithKeys(frame, first ? candidateKeys(this.options.keys) : [this.#key], first, this.options.maxBodyBytes);
+    } catch (error) {
+      return this.#refuse(error);
+    }
+    const { header, body } = decoded.packet;
+    const event: ConnectionEvent = { kind: "packet", type: header.type, version: header.version, seqNo: header.seqNo, sessionId: header.sessionId };
+    const violation = packetViolation(this.#state, event);
+    if (violation) this.options.logger.debug(`proxy ${this.peer.remote}: closing: ${violation}`);
+    if (first) this.#key = decoded.key;
+    this.#dispatch(event, body);
+  }
+
+  /** Garbage only ever closes this one connection, logged at debug (never a secret in the message). */
+  #refuse(error: unknown): void {
+    if (!(error instanceof CodecError) && !(error instanceof DownstreamKeyError)) throw error;
+    this.options.logger.debug(`proxy ${this.peer.remote}: closing on unreadable input: ${error.message}`);
+    this.#dispatch({ kind: "garbage" });
+  }
+
+  #dispatch(event: ConnectionEvent, body?: Uint8Array, reply?: ReplyPacket): void {
+    const previous = this.#state;
+    const { state, effect } = transition(previous, event);
+    this.#state = state;
+    this.#perform(effect, previous, body, reply);
+    if (state.name === "Closed" && previous.name !== "Closed") this.#cleanUp(state.reason);
+  }
+
+  #perform(effect: Effect, previous: ConnectionState, body: Uint8Array | undefined, reply: ReplyPacket | undefined): void {
+    const session = "session" in previous ? previous.session : undefined;
+    switch (effect.kind) {
+      case "start-upstream":
+        return this.#startUpstream(this.#currentSession(), body ?? new Uint8Array());
+      case "continue-upstream":
+        return this.#continueUpstream(body ?? new Uint8Array());
+      case "send-reply":
+        if (session && reply) this.#send(session, effect.seqNo, reply.version, reply.flags, reply.body);
+        if (!effect.close) this.#armIdleTimer();
+        return;
+      case "send-error":
+        if (session) this.#send(session, effect.seqNo, session.version, 0, errorReplyBody(session.type, NO_UPSTREAM_MESSAGE));
+        return;
+      case "close":
+      case "none":
+        return;
+    }
+  }
+
+  #currentSession(): DownstreamSession {
+    if (!("session" in this.#state)) throw new Error("no downstream session in state " + this.#state.name);
+    return this.#state.session;
+  }
+
+  #deadline(): number {
+    return this.options.clock.now() + this.options.idleTimeoutMs;
+  }
+
+  #startUpstream(downstream: DownstreamSession, body: Uint8Array): void {
+    this.#clearIdleTimer();
+    const request = {
+      type: downstream.type,
+      version: downstream.version,
+      body,
+      deadline: this.#deadline(),
+      signal: this.#abort.signal,
+      // Accounting is never re-sent elsewhere behind the client's back (at most once upstream).
+      resendable: downstream.type !== PacketType.Accounting,
+    };
+    this.options.engine.start(request).then(
+      (session) => {
+        if (!this.#open()) return session.end();
+        this.#session = session;
+        this.#onReply(session.reply);
+      },
+      (error: unknown) => this.#onUpstreamFailure(error),
+    );
+  }
+
+  #continueUpstream(body: Uint8Array): void {
+    this.#clearIdleTimer();
+    const session = this.#session;
+    if (!session) return this.#onUpstreamFailure(new Error("no upstream session"));
+    session.continue(body, this.#deadline(), this.#abort.signal).then(
+      (reply) => this.#onReply(reply),
+      (error: unknown) => this.#onUpstreamFailure(error),
+    );
+  }
+
+  #onReply(reply: ReplyPacket): void {
+    if (!this.#open()) return;
+    let status: number;
+    try {
+      status = replyStatus(reply.type, reply.body);
+    } catch (error) {
+      return this.#onUpstreamFailure(error);
+    }
+    this.#dispatch({ kind: "reply", status }, undefined, reply);
+  }
+
+  #onUpstreamFailure(error: unknown): void {
+    if (!this.#open()) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.options.logger.info(`proxy ${this.peer.remote}: no upstream reply, sending ERROR: ${reason}`);
+    this.#dispatch({ kind: "upstream-failed" });
+  }
+
+  /** Writes a reply with the downstream session id and seq_no, obfuscated with the client's key. */
+  #send(session: DownstreamSession, seqNo: number, version: number, upstreamFlags: number, body: Uint8Array): void {
+    const header = { version, type: session.type, seqNo, flags: downstreamFlags(upstreamFlags, this.#key), sessionId: session.sessionId };
+    this.peer.write(encodePacket(header, body, this.#key?.reveal()));
+  }
+
+  #armIdleTimer(): void {
+    this.#clearIdleTimer();
+    this.#idleTimer = this.options.clock.setTimer(() => {
+      this.options.logger.debug(`proxy ${this.peer.remote}: closing idle or slow connection`);
+      this.#dispatch({ kind: "idle-timeout" });
+    }, this.options.idleTimeoutMs);
+  }
+
+  #clearIdleTimer(): void {
+    if (this.#idleTimer !== undefined) this.options.clock.clearTimer(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #cleanUp(reason: string): void {
+    this.#clearIdleTimer();
+    this.#abort.abort();
+    this.#session?.end();
+    this.peer.close();
+    this.options.logger.trace(`proxy ${this.peer.remote}: closed (${reason})`);
+    this.#resolveDone();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The downstream TACACS+ listener: accepts local clients on a Unix socket or loopback TCP
+ * (bound through common/local-socket), bounds concurrent connections and hands each accepted
+ * connection to a ConnectionBridge.
+ */
+import { createServer, type Socket } from "node:net";
+import { assertLoopbackEndpoint, listenLocal, LocalSocketError, type BoundEndpoint } from "../common/local-socket";
+import { formatEndpoint } from "../common/endpoint";
+import { systemClock } from "../upstream/clock";
+import { ConnectionBridge, type DownstreamPeer } from "./connection-bridge";
+import type { KeySource } from "./downstream-keys";
+import { ProxyConfigError, type ProxyOptions, type ProxyServer } from "./types";
+
+function peerFor(socket: Socket): DownstreamPeer {
+  const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "unix";
+  return {
+    remote,
+    // node:net queues what the kernel does not take yet (back-pressure is bounded: one reply per packet).
+    write: (bytes) => void socket.write(bytes),
+    // Flush the last reply, then release the descriptor even if the client keeps its side open.
+    close: () => void socket.end(() => socket.destroy()),
+  };
+}
+
+/**
+ * Counts refusals at the connection limit so the warning appears once per burst, not per
+ * connection: the first refusal warns, the next accepted connection reports the burst's size.
+ */
+export class BurstCounter {
+  #refused = 0;
+
+  /** Returns true when this refusal starts a burst (log it). */
+  refuse(): boolean {
+    this.#refused += 1;
+    return this.#refused === 1;
+  }
+
+  /** Returns the number refused in the burst that just ended (0: none). */
+  accept(): number {
+    const refused = this.#refused;
+    this.#refused = 0;
+    return refused;
+  }
+}
+
+export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
+  const { engine, limits, logger } = options;
+  const clock = options.clock ?? systemClock;
+  try {
+    assertLoopbackEndpoint(options.endpoint);
+  } catch (error) {
+    if (error instanceof LocalSocketError) throw new ProxyConfigError(`--proxy-endpoint: ${error.message}`);
+    throw error;
+  }
+  const keys: KeySource = {
+    proxySharedSecret: options.proxySharedSecret,
+    serverSecrets: options.serverSecrets,
+    activeServer: () => engine.status().activeServer,
+  };
+  const bridges = new Set<ConnectionBridge>();
+  const sockets = new Set<Socket>();
+  const burst = new BurstCounter();
+
+  const server = createServer({ allowHalfOpen: false }, (socket) => {
+    socket.on("error", (error) => logger.debug(`proxy connection error: ${error.message}`));
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    if (bridges.size >= limits.maxProxyConnections) {
+      if (burst.refuse()) {
+        logger.warn(`proxy: ${limits.maxProxyConnections} connections open (the limit); refusing new connections`);
+      }
+      socket.destroy();
+      return;
+    }
+    const refused = burst.accept();
+    if (refused > 0) logger.warn(`proxy: refused ${refused} connection(s) while at the connection limit`);
+    const bridge = new ConnectionBridge(peerFor(socket), {
+      engine,
+      keys,
+      maxBodyBytes: limits.maxBodyBytes,
+      idleTimeoutMs: limits.proxyIdleTimeoutMs,
+      logger,
+      clock,
+    });
+    bridges.add(bridge);
+    void bridge.done.then(() => bridges.delete(bridge));
+    socket.on("data", (chunk: Buffer) => bridge.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    socket.on("close", () => bridge.onPeerClosed());
+  });
+  server.on("error", (error) => logger.error(`proxy listener: ${error.message}`));
+
+  let bound: BoundEndpoint;
+  try {
+    bound = await listenLocal(server, options.endpoint, options.socketMode);
+  } catch (error) {
+    if (error instanceof LocalSocketError) throw new ProxyConfigError(`--proxy-endpoint: ${error.message}`);
+    throw error;
+  }
+  const endpoint = bound.endpoint;
+  logger.info(`proxy listening on ${formatEndpoint(endpoint)}`);
+
+  let closing: Promise<void> | undefined;
+  async function close(graceMs: number): Promise<void> {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const inFlight = Promise.all([...bridges].map((bridge) => bridge.done));
+    let timer: unknown;
+    const grace = new Promise<void>((resolve) => (timer = clock.setTimer(resolve, graceMs)));
+    await Promise.race([inFlight, grace]);
+    clock.clearTimer(timer);
+    for (const bridge of bridges) bridge.shutdown();
+    for (const socket of sockets) socket.destroy();
+    await stopped;
+    bound.release();
+  }
+
+  return {
+    endpoint,
+    connections: () => bridges.size,
+    close: (graceMs) => (closing ??= close(graceMs)),
+  };
+}

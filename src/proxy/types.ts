@@ -1,0 +1,51 @@
+/**
+ * The proxy service's contract with the daemon: start a downstream TACACS+ listener that maps
+ * each accepted connection onto one upstream session of the engine.
+ */
+import type { Endpoint } from "../common/endpoint";
+import type { Logger } from "../common/log";
+import type { Secret } from "../common/secret";
+import type { Limits } from "../config/types";
+import type { Clock } from "../upstream/clock";
+import type { UpstreamEngine } from "../upstream/types";
+
+export type ProxyLimits = Pick<Limits, "maxProxyConnections" | "proxyIdleTimeoutMs" | "maxBodyBytes">;
+
+export interface ProxyOptions {
+  /** Unix socket or loopback TCP; anything else is refused with ProxyConfigError. */
+  endpoint: Endpoint;
+  /** Permission bits of a Unix socket endpoint (the API socket's --socket-mode). */
+  socketMode: number;
+  engine: UpstreamEngine;
+  /** Downstream key; when absent, the upstream servers' shared secrets are used (see downstream-keys.ts). */
+  proxySharedSecret?: Secret;
+  /**
+   * Shared secrets of the configured upstream servers in preference order, read for every new
+   * connection so a SIGHUP reconfiguration applies (e.g. `() => config.engine.servers.map((s) => s.sharedSecret)`).
+   */
+  serverSecrets: () => readonly (Secret | undefined)[];
+  limits: ProxyLimits;
+  logger: Logger;
+  /** Idle timers and upstream deadlines; the system clock by default. */
+  clock?: Clock;
+}
+
+export interface ProxyServer {
+  /** The bound endpoint (a TCP port 0 is replaced by the port the system chose). */
+  readonly endpoint: Endpoint;
+  /** Downstream connections currently open. */
+  connections(): number;
+  /**
+   * Stops accepting, lets connections in flight finish for up to `graceMs`, then closes the
+   * rest (their upstream sessions end) and removes a Unix socket file. Idempotent.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** A proxy configuration refused at start (non-loopback address, unusable socket path). */
+export class ProxyConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProxyConfigError";
+  }
+}
