@@ -78,9 +78,12 @@ export function encodeAlert(alert: number): Uint8Array {
   return Uint8Array.of(level, alert);
 }
 
-/** Translates any handshake or record failure into the transport's error for operators. */
-export function toTransportError(remote: string, error: unknown): TransportError {
+/**
+ * Translates a handshake or record failure into the transport's error for operators, e.g.
+ * "TLS PSK handshake with 10.0.0.1:449 failed: server sent alert illegal_parameter (47): wrong PSK?".
+ */
+export function toTransportError(context: string, error: unknown): TransportError {
   if (error instanceof TransportError) return error;
   const detail = error instanceof Error ? error.message : String(error);
-  return new TransportError(`TLS PSK session with ${remote} failed: ${detail}`, "tls");
+  return new TransportError(`${context} failed: ${detail}`, "tls");
 }

@@ -1,0 +1,116 @@
+/**
+ * The TLS 1.3 external-PSK Connector (RFC 9887 §3.5 over RFC 8446): a plain TCP stream from the
+ * inner connector, our own handshake and record layer on top. Bun's TLS (BoringSSL) has no
+ * TLS 1.3 external-PSK support, hence the handshake in this folder.
+ */
+import { logger, type Logger } from "../../common/log";
+import { transition, type Phase } from "../lifecycle";
+import { formatRemote } from "../socket-stream";
+import { tcpConnector } from "../tcp";
+import { TransportError, type ByteStream, type Connector, type TransportSecurity } from "../types";
+import { toTransportError } from "./alerts";
+import { defaultDeps, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
+import { checkPskIdentity, MIN_PSK_KEY_OCTETS, PskMaterialError } from "./key-material";
+import { PskClientSession } from "./session";
+
+export type PskSecurity = Extract<TransportSecurity, { kind: "psk" }>;
+
+export interface PskConnectorOptions {
+  /** The connector for the underlying byte stream; plain TCP by default. */
+  inner?: Connector;
+  /** Randomness for the handshake (tests). */
+  deps?: HandshakeDeps;
+  log?: Logger;
+}
+
+/**
+ * A Connector for one PSK configuration. Throws PskMaterialError at once for an identity outside
+ * 1..65535 octets or a key shorter than 16 octets, so a bad configuration fails at startup.
+ */
+export function createPskConnector(security: PskSecurity, options: PskConnectorOptions = {}): Connector {
+  checkPskIdentity(security.identity);
+  if (security.key.length < MIN_PSK_KEY_OCTETS) {
+    throw new PskMaterialError(`PSK key is ${security.key.length} octets; at least ${MIN_PSK_KEY_OCTETS} are required`);
+  }
+  if (security.keyExchange === "psk-dhe" && security.groups.length === 0) {
+    throw new PskMaterialError("psk-dhe needs at least one key-exchange group");
+  }
+  const inner = options.inner ?? tcpConnector;
+  const deps = options.deps ?? defaultDeps;
+  const log = options.log ?? logger("transport.psk");
+  const config: PskHandshakeConfig = {
+    identity: security.identity,
+    key: security.key.reveal(),
+    keyExchange: security.keyExchange,
+    groups: security.keyExchange === "psk-dhe" ? security.groups : [],
+    ...(security.serverName === undefined ? {} : { serverName: security.serverName }),
+  };
+
+  return {
+    connect(target, handlers, timeoutMs) {
+      const remote = formatRemote(target);
+      const handshakeContext = `TLS PSK handshake with ${remote}`;
+      let phase: Phase = "connecting";
+      let raw: ByteStream | undefined;
+
+      return new Promise<ByteStream>((resolve, reject) => {
+        const fail = (error: TransportError): void => {
+          if (phase !== "connecting") return;
+          phase = transition(phase, "failed");
+          clearTimeout(timer);
+          raw?.close();
+          reject(error);
+        };
+
+        const session = new PskClientSession(
+          config,
+          {
+            send: (bytes) => raw?.write(bytes),
+            onEstablished(info) {
+              if (phase !== "connecting") return;
+              phase = transition(phase, "established");
+              clearTimeout(timer);
+              log.debug(`TLS PSK session with ${remote}: ${info.suite}, ${info.keyExchange}${info.group ? ` ${info.group}` : ""}`);
+              resolve(stream);
+            },
+            onData(data) {
+              if (phase === "open") handlers.onData(data);
+            },
+            onEnd(error) {
+              raw?.close();
+              if (phase === "connecting") {
+                return fail(toTransportError(handshakeContext, error ?? new Error("handshake ended")));
+              }
+              if (phase !== "open") return;
+              phase = transition(phase, "closed");
+              handlers.onClose(error ? toTransportError(`TLS PSK session with ${remote}`, error) : undefined);
+            },
+          },
+          deps,
+        );
+
+        const stream: ByteStream = {
+          remote,
+          write: (packet) => session.write(packet),
+          close: () => session.close(),
+        };
+
+        const timer = setTimeout(
+          () => fail(new TransportError(`${handshakeContext} timed out after ${timeoutMs} ms`, "timeout")),
+          timeoutMs,
+        );
+
+        inner
+          .connect(target, { onData: (chunk) => session.receive(chunk), onClose: (error) => session.transportClosed(error) }, timeoutMs)
+          .then(
+            (opened) => {
+              raw = opened;
+              if (phase === "connecting") session.start();
+              else opened.close();
+            },
+            (error: unknown) => fail(toTransportError(handshakeContext, error)),
+          );
+      });
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * One TLS 1.3 PSK client connection without I/O: bytes from the server go into `receive`,
+ * bytes for the server come out through `sink.send`. It drives the handshake state machine,
+ * the record layer, alerts both ways (RFC 8446 §6) and close_notify.
+ */
+import { ALERT, PeerAlert, TlsFailure, encodeAlert } from "./alerts";
+import {
+  defaultDeps,
+  startHandshake,
+  transition,
+  type HandshakeAction,
+  type HandshakeDeps,
+  type HandshakeState,
+  type PskHandshakeConfig,
+} from "./handshake";
+import { HandshakeReassembler } from "./messages";
+import { CONTENT, RecordLayer, type Record } from "./record-layer";
+
+/** Largest handshake message we accept; a PSK handshake has no certificates. */
+const MAX_HANDSHAKE_MESSAGE = 64 * 1024;
+
+export interface EstablishedInfo {
+  suite: string;
+  keyExchange: "psk-dhe" | "psk-only";
+  group?: string;
+}
+
+export interface SessionSink {
+  /** Bytes for the server, one or more whole records. */
+  send(bytes: Uint8Array): void;
+  onEstablished(info: EstablishedInfo): void;
+  onData(data: Uint8Array): void;
+  /** The session is over; the transport must close. `error` unless it ended by close_notify. */
+  onEnd(error?: Error): void;
+}
+
+export class PskClientSession {
+  #state: HandshakeState | undefined;
+  readonly #records = new RecordLayer();
+  readonly #handshake = new HandshakeReassembler();
+  #ended = false;
+
+  constructor(
+    private readonly config: PskHandshakeConfig,
+    private readonly sink: SessionSink,
+    private readonly deps: HandshakeDeps = defaultDeps,
+  ) {}
+
+  get connected(): boolean {
+    return this.#state?.name === "connected" && !this.#ended;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Sends the ClientHello. */
+  start(): void {
+    this.#guard(() => {
+      const step = startHandshake(this.config, this.deps);
+      this.#state = step.state;
+      this.#perform(step.actions);
+    });
+  }
+
+  receive(bytes: Uint8Array): void {
+    if (this.#ended) return;
+    this.#guard(() => {
+      this.#records.push(bytes);
+      for (let record = this.#records.next(); record && !this.#ended; record = this.#ended ? undefined : this.#records.next()) {
+        this.#onRecord(record);
+      }
+    });
+  }
+
+  /** Protects one application write; it becomes its own record(s), never merged with another. */
+  write(data: Uint8Array): void {
+    if (!this.connected || data.length === 0) return;
+    this.sink.send(this.#records.encode(CONTENT.application_data, data));
+  }
+
+  /** Sends close_notify and ends the session. */
+  close(): void {
+    if (this.#ended) return;
+    this.#sendAlert(ALERT.close_notify);
+    this.#end();
+  }
+
+  /** The transport closed under us. */
+  transportClosed(error?: Error): void {
+    if (this.#ended) return;
+    this.#end(error ?? new Error(this.connected ? "server closed the connection without close_notify" : "server closed the connection during the handshake"));
+  }
+
+  #onRecord(record: Record): void {
+    switch (record.type) {
+      case CONTENT.change_cipher_spec:
+        // §5: one unprotected 0x01 byte, tolerated only during the handshake.
+        if (this.connected || record.protected || record.fragment.length !== 1 || record.fragment[0] !== 1) {
+          throw new TlsFailure(ALERT.unexpected_message, "unexpected change_cipher_spec record");
+        }
+        return;
+      case CONTENT.alert:
+        return this.#onAlert(record.fragment);
+      case CONTENT.handshake:
+        return this.#onHandshake(record.fragment);
+      case CONTENT.application_data:
+        if (!this.connected) throw new TlsFailure(ALERT.unexpected_message, "application data before the handshake finished");
+        if (record.fragment.length > 0) this.sink.onData(record.fragment);
+        return;
+      default:
+        throw new TlsFailure(ALERT.unexpected_message, `record of unknown type ${record.type}`);
+    }
+  }
+
+  #onAlert(fragment: Uint8Array): void {
+    if (fragment.length !== 2) throw new TlsFailure(ALERT.decode_error, "malformed alert");
+    const description = fragment[1]!;
+    if (description === ALERT.user_canceled) return; // a warning; close_notify follows
+    if (description === ALERT.close_notify) {
+      if (!this.connected) return this.#end(new Error("server closed the connection during the handshake"));
+      this.#sendAlert(ALERT.close_notify);
+      return this.#end();
+    }
+    this.#end(new PeerAlert(description));
+  }
+
+  #onHandshake(fragment: Uint8Array): void {
+    const messages = this.#handshake.push(fragment, MAX_HANDSHAKE_MESSAGE);
+    messages.forEach((message, index) => {
+      if (this.#ended || !this.#state) return;
+      const step = transition(this.#state, message, this.config, this.deps);
+      this.#state = step.state;
+      const changesReadKeys = step.actions.some((action) => action.kind === "read_keys");
+      // §5.1: a key change must fall on a record boundary.
+      if (changesReadKeys && (index < messages.length - 1 || this.#handshake.hasPartial)) {
+        throw new TlsFailure(ALERT.unexpected_message, "handshake data follows a key change in the same record");
+      }
+      this.#perform(step.actions);
+    });
+  }
+
+  #perform(actions: readonly HandshakeAction[]): void {
+    for (const action of actions) {
+      switch (action.kind) {
+        case "send":
+          this.sink.send(this.#records.encode(CONTENT.handshake, action.message));
+          break;
+        case "send_change_cipher_spec":
+          this.sink.send(RecordLayer.changeCipherSpec());
+          break;
+        case "read_keys":
+          this.#records.setReadKeys(action.suite, action.secret);
+          break;
+        case "write_keys":
+          this.#records.setWriteKeys(action.suite, action.secret);
+          break;
+        case "established":
+          this.sink.onEstablished({
+            suite: action.suite.name,
+            keyExchange: action.keyExchange,
+            ...(action.group ? { group: action.group } : {}),
+          });
+          break;
+      }
+    }
+  }
+
+  #guard(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      if (error instanceof TlsFailure) this.#sendAlert(error.alert);
+      this.#end(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #sendAlert(alert: number): void {
+    try {
+      this.sink.send(this.#records.encode(CONTENT.alert, encodeAlert(alert)));
+    } catch {
+      // The transport is already gone; nothing more to tell the peer.
+    }
+  }
+
+  #end(error?: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.sink.onEnd(error);
+  }
+}
