@@ -1,25 +1,38 @@
 /**
- * The life of one stream, as a value: connecting → open → closed, or connecting → closed when
- * the connect fails or times out. Every socket event goes through `transition`, so late events
- * (data after close, a handshake after the timeout) change nothing.
+ * The life of one stream, as a value. Plain TCP: connecting → open. TLS: connecting → handshaking
+ * → settling → open, where "settling" is a short wait after our Finished for the server's verdict
+ * on our client certificate (RFC 8446 §4.4.2: in TLS 1.3 the client finishes first, so a refusal
+ * arrives as an alert after the client's handshake is complete). Any failure or close → closed.
+ * Every socket event goes through `transition`, so late or out-of-order events change nothing.
  */
-export type Phase = "connecting" | "open" | "closed";
+export type Phase = "connecting" | "handshaking" | "settling" | "open" | "closed";
 
 export type PhaseEvent =
-  /** TCP connected (plain) or the TLS handshake and server checks passed. */
+  /** TCP connected; a TLS handshake follows. */
+  | "connected"
+  /** TLS handshake complete and the server certificate accepted. */
+  | "handshaken"
+  /** The stream is ready for the owner. */
   | "established"
   /** Connect error, TLS rejection or connect timeout. */
   | "failed"
   /** Local close(), peer close, reset or fatal alert. */
   | "closed";
 
+/** Edges that move the stream forward; anything else leaves the phase unchanged, except failures. */
+const FORWARD: Partial<Record<Phase, Partial<Record<PhaseEvent, Phase>>>> = {
+  connecting: { connected: "handshaking", established: "open" },
+  handshaking: { handshaken: "settling" },
+  settling: { established: "open" },
+};
+
 export function transition(phase: Phase, event: PhaseEvent): Phase {
-  switch (phase) {
-    case "connecting":
-      return event === "established" ? "open" : "closed";
-    case "open":
-      return event === "established" ? "open" : "closed";
-    case "closed":
-      return "closed";
-  }
+  if (phase === "closed") return "closed";
+  if (event === "failed" || event === "closed") return "closed";
+  return FORWARD[phase]?.[event] ?? phase;
+}
+
+/** Phases before the owner has a stream: a failure here rejects connect(). */
+export function isConnecting(phase: Phase): phase is "connecting" | "handshaking" | "settling" {
+  return phase === "connecting" || phase === "handshaking" || phase === "settling";
 }

@@ -1,9 +1,11 @@
 /**
  * A ByteStream over a Bun socket, plain or TLS. Shared by the TCP and certificate-TLS connectors:
  * connect timeout, source-address bind, write queue under back-pressure, onClose exactly once.
+ * Each write() reaches the socket as its own socket.write() call, never merged with another, so
+ * over TLS every packet gets its own record(s).
  */
 import type { Socket, TCPSocketConnectOptions, TLSOptions } from "bun";
-import { transition, type Phase } from "./lifecycle";
+import { isConnecting, transition, type Phase } from "./lifecycle";
 import { TransportError, type ByteStream, type ConnectTarget, type StreamHandlers } from "./types";
 
 /** How long a locally closed socket may wait for the peer's FIN before it is torn down. */
@@ -13,15 +15,17 @@ export interface SocketStreamOptions {
   target: ConnectTarget;
   handlers: StreamHandlers;
   timeoutMs: number;
-  /** TLS options; absent for plain TCP. */
-  tls?: TLSOptions;
+  /** TLS options (numeric minVersion, see tls.ts); absent for plain TCP. */
+  tls?: TLSOptions & { minVersion?: number };
   /**
-   * TLS only: runs when the handshake completes; returns an error to refuse the server
-   * (certificate or identity check), or nothing to accept it.
+   * TLS only: runs when the handshake completes; returns an error to refuse the server, or the
+   * time to wait for a late refusal of our client certificate before the stream counts as open.
    */
-  checkHandshake?(socket: Socket, authorizationError: Error | null): TransportError | undefined;
-  /** Turns an error seen before the stream opened (connect error, TLS alert) into a TransportError. */
-  connectFailure(error: Error): TransportError;
+  checkHandshake?(socket: Socket<undefined>, authorizationError: Error | null, handshakeMs: number): TransportError | number;
+  /** Describes a failure: `cause` is the socket error (undefined for a close without one), `phase` where it happened. */
+  describeFailure(cause: Error | undefined, phase: Phase): TransportError;
+  /** Clock for the settle window; tests may inject. */
+  now?: () => number;
 }
 
 /** Bun.connect binds a source address with `localAddress`; its type definitions omit it. */
@@ -54,31 +58,37 @@ export function errorCode(error: unknown): string | undefined {
 
 export function openSocketStream(options: SocketStreamOptions): Promise<ByteStream> {
   const { target, handlers } = options;
+  const now = options.now ?? (() => performance.now());
   const remote = formatRemote(target);
+  const startedAt = now();
   let phase: Phase = "connecting";
-  let socket: Socket | undefined;
+  let socket: Socket<undefined> | undefined;
+  let connectedAt = startedAt;
+  let settleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Chunks not yet accepted by the socket; each is written with its own write() call. */
   const queue: Uint8Array[] = [];
   let pendingError: Error | undefined;
 
   return new Promise<ByteStream>((resolve, reject) => {
     const fail = (error: TransportError): void => {
-      if (phase !== "connecting") return;
+      if (!isConnecting(phase)) return;
       phase = transition(phase, "failed");
       clearTimeout(timer);
+      clearTimeout(settleTimer);
       socket?.terminate();
       reject(error);
     };
 
     const establish = (): void => {
-      if (phase !== "connecting") return;
+      if (!isConnecting(phase)) return;
       phase = transition(phase, "established");
       clearTimeout(timer);
+      clearTimeout(settleTimer);
       resolve(stream);
     };
 
     /** The stream ended after it opened: tell the owner once. */
-    const finish = (error?: Error): void => {
+    const finish = (error?: TransportError): void => {
       if (phase !== "open") return;
       phase = transition(phase, "closed");
       queue.length = 0;
@@ -124,6 +134,16 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
       options.timeoutMs,
     );
 
+    const onHandshake = (shaken: Socket<undefined>, authorizationError: Error | null): void => {
+      if (phase !== "handshaking") return;
+      const verdict = options.checkHandshake!(shaken, authorizationError, now() - connectedAt);
+      if (verdict instanceof TransportError) return fail(verdict);
+      phase = transition(phase, "handshaken");
+      const left = options.timeoutMs - (now() - startedAt);
+      if (verdict <= 0 || left <= 0) return establish();
+      settleTimer = setTimeout(establish, Math.min(verdict, left));
+    };
+
     const connectOptions: ConnectOptions = {
       hostname: target.host,
       port: target.port,
@@ -134,59 +154,49 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
         open(opened) {
           socket = opened;
           if (phase === "closed") return opened.terminate();
-          if (!options.tls) establish();
+          connectedAt = now();
+          if (options.tls) phase = transition(phase, "connected");
+          else establish();
         },
         handshake(shaken, _success, authorizationError) {
           socket = shaken;
-          if (phase !== "connecting") return;
-          const refusal = options.checkHandshake?.(shaken, authorizationError);
-          if (refusal) fail(refusal);
-          else establish();
+          onHandshake(shaken, authorizationError);
         },
         data(_socket, chunk) {
+          if (phase === "settling") establish(); // the server spoke: it accepted us
           if (phase === "open") handlers.onData(chunk);
         },
         drain() {
           if (phase === "open") flush();
         },
         error(_socket, error) {
-          // TLS failures and exceptions thrown by our handlers; `close` follows for TLS ones.
-          if (phase === "connecting") return fail(options.connectFailure(error));
-          pendingError = error;
+          // TLS failures and exceptions thrown by the owner's handlers; `close` follows.
+          if (isConnecting(phase)) return fail(options.describeFailure(error, phase));
+          pendingError ??= error;
           socket?.terminate();
         },
         close(_socket, error) {
           const cause = error ?? pendingError;
-          if (phase === "connecting") {
-            return fail(
-              cause
-                ? options.connectFailure(cause)
-                : new TransportError(`${remote} closed the connection during connect`, "reset"),
-            );
-          }
-          finish(cause ? closeError(remote, cause) : undefined);
+          if (isConnecting(phase)) return fail(options.describeFailure(cause, phase));
+          finish(cause ? options.describeFailure(cause, "open") : undefined);
         },
         connectError(_socket, error) {
-          fail(options.connectFailure(error));
+          fail(options.describeFailure(error, "connecting"));
         },
       },
     };
 
-    Bun.connect(connectOptions).then(
-      (connected) => {
-        socket = connected;
-        if (phase === "closed") connected.terminate();
-      },
-      () => {}, // reported through connectError
-    );
+    try {
+      Bun.connect(connectOptions).then(
+        (connected) => {
+          socket ??= connected;
+          if (phase === "closed") connected.terminate();
+        },
+        () => {}, // reported through connectError
+      );
+    } catch (error) {
+      // Bun.connect throws synchronously on unusable options (e.g. a bad client key).
+      fail(options.describeFailure(error instanceof Error ? error : new Error(String(error)), "connecting"));
+    }
   });
-}
-
-/** A stream that ended with an error after it opened. */
-function closeError(remote: string, cause: Error): TransportError {
-  if (cause instanceof TransportError) return cause;
-  const code = errorCode(cause);
-  const kind = kindOfErrorCode(code);
-  const what = kind === "reset" ? "connection reset" : cause.message;
-  return new TransportError(`connection to ${remote} failed: ${what}${code ? ` (${code})` : ""}`, kind);
 }
