@@ -29,6 +29,8 @@ export interface EngineOptions {
   probeIntervalMs: number;
   /** Bound on sessions in flight per server; beyond it requests fail with a retriable error. */
   maxSessionsInFlight: number;
+  /** Largest reply body accepted (Limits.maxBodyBytes); the codec's default (65536) when absent. */
+  maxBodyBytes?: number;
 }
 
 /** A reply packet from the server, body already de-obfuscated. */

@@ -1,0 +1,327 @@
+/**
+ * One upstream connection: single-connect negotiation (RFC 8907 §4.3), sessions multiplexed by
+ * session id, seq_no checks, obfuscation or the unencrypted flag (§4.5, RFC 9887 §4), reply
+ * timeouts through one DeadlineSweeper per connection, and RFC 9105 message counters.
+ */
+import { decodePacket, encodePacket, Flags, FrameReader, type PacketType, replyStatus } from "../protocol";
+import type { Logger } from "../common/log";
+import type { ByteStream, Connector } from "../transport/types";
+import type { Clock, Random } from "./clock";
+import { transition, type ConnectionEvent, type ConnectionState } from "./connection-state";
+import type { Counters } from "./counters";
+import { DeadlineSweeper } from "./deadlines";
+import { ExchangeError } from "./errors";
+import { endsSession, isErrorStatus, validateReplyBody } from "./replies";
+import type { ReplyPacket, UpstreamServer } from "./types";
+
+/** What a connection needs from the server it belongs to. */
+export interface ServerContext {
+  readonly server: UpstreamServer;
+  readonly counters: Counters;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+  readonly maxBodyBytes: number | undefined;
+  /** The connection changed state (negotiated, closed). */
+  onStateChange(connection: Connection): void;
+  /** A session on the connection ended, however it ended. */
+  onSessionEnded(connection: Connection): void;
+}
+
+/** One TACACS+ session on a connection: its id, and the exchange awaiting a reply, if any. */
+export class SessionSlot {
+  exchange: Exchange | undefined;
+  ended = false;
+
+  constructor(
+    readonly id: number,
+    readonly type: PacketType,
+    readonly version: number,
+  ) {}
+}
+
+interface Exchange {
+  readonly slot: SessionSlot;
+  readonly expectSeq: number;
+  readonly sentAt: number;
+  readonly deadline: number;
+  /** The caller's deadline came before the server's timeout: expiry says nothing about the server. */
+  readonly callerDeadline: boolean;
+  readonly resolve: (reply: ReplyPacket) => void;
+  readonly reject: (error: ExchangeError) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+export class Connection {
+  #state: ConnectionState = { name: "Connecting" };
+  #stream: ByteStream | undefined;
+  readonly #ctx: ServerContext;
+  readonly #reader: FrameReader;
+  readonly #sessions = new Map<number, SessionSlot>();
+  readonly #sweeper: DeadlineSweeper<Exchange>;
+  /** The obfuscation key; undefined over TLS (RFC 9887 §4) or without a shared secret. */
+  readonly #key: Uint8Array | undefined;
+  readonly #offerSingleConnect: boolean;
+  readonly overTls: boolean;
+  #lastReceivedAt = Number.NEGATIVE_INFINITY;
+  #waiters: (() => void)[] = [];
+
+  constructor(ctx: ServerContext, offerSingleConnect: boolean) {
+    this.#ctx = ctx;
+    this.#offerSingleConnect = offerSingleConnect;
+    this.overTls = ctx.server.security.kind !== "tcp";
+    const secret = ctx.server.sharedSecret;
+    this.#key = this.overTls || !secret || secret.length === 0 ? undefined : secret.reveal();
+    this.#reader = new FrameReader(ctx.maxBodyBytes);
+    this.#sweeper = new DeadlineSweeper(ctx.clock, (exchange) => this.#expire(exchange));
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get sessionsInFlight(): number {
+    return this.#sessions.size;
+  }
+
+  /** Opens the stream; rejects with the transport's error (the connection is then Closed). */
+  async open(connector: Connector, timeoutMs: number): Promise<void> {
+    const { host, port, sourceAddress } = this.#ctx.server;
+    const target = sourceAddress === undefined ? { host, port } : { host, port, sourceAddress };
+    let stream: ByteStream;
+    try {
+      stream = await connector.connect(target, { onData: (chunk) => this.#onData(chunk), onClose: (error) => this.#onClose(error) }, timeoutMs);
+    } catch (error) {
+      this.#move({ type: "closed", reason: "connect failed" });
+      throw error;
+    }
+    this.#stream = stream;
+    if (this.#state.name === "Closed") {
+      stream.close();
+      throw new ExchangeError(`connection to ${this.#ctx.server.name} closed while connecting`, "cancelled", false);
+    }
+    this.#move({ type: "connected" });
+  }
+
+  /** Resolves at the next state change (used to wait for the single-connect answer). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Starts a session with a fresh id unique on this connection. Only in Ready or Multiplexing. */
+  startSession(type: PacketType, version: number): SessionSlot {
+    this.#move({ type: "session-started", offerSingleConnect: this.#offerSingleConnect });
+    let id = this.#ctx.random.sessionId();
+    while (id === 0 || this.#sessions.has(id)) id = this.#ctx.random.sessionId();
+    const slot = new SessionSlot(id, type, version);
+    this.#sessions.set(id, slot);
+    this.#ctx.counters.sessions++;
+    return slot;
+  }
+
+  /** Sends one client packet of `slot` and resolves with the server's reply. */
+  send(slot: SessionSlot, seqNo: number, body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
+    const name = this.#ctx.server.name;
+    if (slot.ended) return Promise.reject(new ExchangeError(`the session with ${name} has ended`, "protocol", false));
+    if (this.#state.name === "Closed" || !this.#stream) {
+      return Promise.reject(new ExchangeError(`connection to ${name} is closed`, "lost", false));
+    }
+    if (slot.exchange) return Promise.reject(new ExchangeError(`a reply from ${name} is still awaited in this session`, "protocol", false));
+    if (signal?.aborted) return Promise.reject(new ExchangeError("request cancelled", "cancelled", false));
+    const flags = (this.#offerSingleConnect ? Flags.SingleConnect : 0) | (this.#key ? 0 : Flags.Unencrypted);
+    let packet: Uint8Array;
+    try {
+      packet = encodePacket({ version: slot.version, type: slot.type, seqNo, flags, sessionId: slot.id }, body, this.#key);
+    } catch (error) {
+      return Promise.reject(new ExchangeError(`cannot encode the request: ${(error as Error).message}`, "protocol", false));
+    }
+    const now = this.#ctx.clock.now();
+    const serverDeadline = now + this.#ctx.server.timeoutMs;
+    const stream = this.#stream;
+    return new Promise<ReplyPacket>((resolve, reject) => {
+      const exchange: Exchange = {
+        slot,
+        expectSeq: seqNo + 1,
+        sentAt: now,
+        deadline: Math.min(deadline, serverDeadline),
+        callerDeadline: deadline < serverDeadline,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      };
+      slot.exchange = exchange;
+      this.#sweeper.add(exchange);
+      if (signal) {
+        exchange.onAbort = () => this.#abandon(exchange, new ExchangeError("request cancelled", "cancelled", true));
+        signal.addEventListener("abort", exchange.onAbort, { once: true });
+      }
+      stream.write(packet);
+      this.#ctx.counters.messagesSent++;
+      this.#ctx.log.trace(`${name}: sent type ${slot.type} seq ${seqNo} session ${slot.id} flags 0x${flags.toString(16)} (${body.length} bytes)`);
+    });
+  }
+
+  /** Ends a session and frees its id; a per-session connection closes with its session. Idempotent. */
+  endSession(slot: SessionSlot): void {
+    if (slot.ended) return;
+    slot.ended = true;
+    this.#sessions.delete(slot.id);
+    const pending = slot.exchange;
+    if (pending) this.#settle(pending).reject(new ExchangeError("session ended", "cancelled", true));
+    this.#ctx.onSessionEnded(this);
+    if (this.#sessions.size === 0 && (this.#state.name === "PerSession" || this.#state.name === "Negotiating")) {
+      // §4.3: without single-connect the client closes after its session; an unanswered
+      // negotiation leaves the connection unusable, since nothing else may be sent on it.
+      this.close(this.#state.name === "PerSession" ? "session ended" : "single-connect negotiation abandoned", false);
+    }
+  }
+
+  /**
+   * Closes the connection: every session on it fails with `failure` (default: connection lost,
+   * possibly delivered). `abort` counts an RFC 9105 connection abort instead of a close.
+   */
+  close(reason: string, abort: boolean, failure?: ExchangeError): void {
+    if (this.#state.name === "Closed") return;
+    this.#move({ type: "closed", reason });
+    if (abort) this.#ctx.counters.connectionAborts++;
+    else this.#ctx.counters.connectionCloses++;
+    this.#sweeper.clear();
+    this.#stream?.close();
+    const error = failure ?? new ExchangeError(`connection to ${this.#ctx.server.name} lost: ${reason}`, "lost", true);
+    const slots = [...this.#sessions.values()];
+    this.#sessions.clear();
+    for (const slot of slots) {
+      slot.ended = true;
+      if (slot.exchange) this.#settle(slot.exchange).reject(error);
+      this.#ctx.onSessionEnded(this);
+    }
+  }
+
+  #move(event: ConnectionEvent): void {
+    const before = this.#state;
+    this.#state = transition(before, event);
+    if (this.#state.name === before.name) return;
+    this.#ctx.log.debug(`${this.#ctx.server.name}: connection ${before.name} → ${this.#state.name}${event.type === "closed" ? ` (${event.reason})` : ""}`);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+    this.#ctx.onStateChange(this);
+  }
+
+  #settle(exchange: Exchange): Exchange {
+    exchange.slot.exchange = undefined;
+    this.#sweeper.delete(exchange);
+    if (exchange.onAbort) exchange.signal?.removeEventListener("abort", exchange.onAbort);
+    return exchange;
+  }
+
+  /** The caller gave up on an exchange: it fails alone and its session ends; a late reply is dropped. */
+  #abandon(exchange: Exchange, error: ExchangeError): void {
+    if (exchange.slot.exchange !== exchange) return;
+    this.#settle(exchange).reject(error);
+    this.endSession(exchange.slot);
+  }
+
+  #expire(exchange: Exchange): void {
+    if (exchange.slot.exchange !== exchange) return;
+    const name = this.#ctx.server.name;
+    const waited = exchange.deadline - exchange.sentAt;
+    if (exchange.callerDeadline) {
+      this.#abandon(exchange, new ExchangeError(`no reply from ${name} before the request's deadline (${waited} ms)`, "timeout", true));
+      return;
+    }
+    this.#ctx.counters.connectionTimeouts++;
+    this.#ctx.log.warn(`${name}: no reply within ${waited} ms`);
+    const silent = this.#lastReceivedAt < exchange.sentAt;
+    this.#abandon(exchange, new ExchangeError(`no reply from ${name} within ${waited} ms`, "timeout", true));
+    // A multiplexed connection outlives one slow session, unless nothing at all came back since.
+    if (silent && this.#state.name === "Multiplexing") this.close(`nothing received for ${waited} ms`, true);
+  }
+
+  #onData(chunk: Uint8Array): void {
+    this.#lastReceivedAt = this.#ctx.clock.now();
+    let frames: Uint8Array[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (error) {
+      this.#protocolFailure(error);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.#state.name === "Closed") return;
+      this.#receive(frame);
+    }
+  }
+
+  #receive(frame: Uint8Array): void {
+    const ctx = this.#ctx;
+    let header, body;
+    try {
+      ({ header, body } = decodePacket(frame, this.#key, ctx.maxBodyBytes));
+    } catch (error) {
+      this.#protocolFailure(error);
+      return;
+    }
+    const unencrypted = (header.flags & Flags.Unencrypted) !== 0;
+    if (this.overTls && !unencrypted) {
+      this.#protocolFailure(new Error("reply without TAC_PLUS_UNENCRYPTED_FLAG over TLS (RFC 9887 §4)"));
+      return;
+    }
+    if (this.#key && unencrypted) {
+      this.#protocolFailure(new Error("unobfuscated reply although a shared secret is configured (RFC 8907 §4.5)"));
+      return;
+    }
+    ctx.counters.messagesReceived++;
+    ctx.log.trace(`${ctx.server.name}: received type ${header.type} seq ${header.seqNo} session ${header.sessionId} flags 0x${header.flags.toString(16)} (${body.length} bytes)`);
+    const slot = this.#sessions.get(header.sessionId);
+    const exchange = slot?.exchange;
+    if (!slot || !exchange) {
+      ctx.log.debug(`${ctx.server.name}: dropped a reply for session ${header.sessionId}, which awaits none (late or unknown)`);
+      return;
+    }
+    if (header.type !== slot.type || header.seqNo !== exchange.expectSeq) {
+      const error = new ExchangeError(
+        `${ctx.server.name} replied with type ${header.type} seq_no ${header.seqNo}, expected type ${slot.type} seq_no ${exchange.expectSeq}`,
+        "protocol",
+        true,
+      );
+      ctx.log.warn(error.message);
+      this.#abandon(exchange, error);
+      return;
+    }
+    let status: number;
+    try {
+      validateReplyBody(slot.type, body);
+      status = replyStatus(slot.type, body);
+    } catch (error) {
+      this.#protocolFailure(error);
+      return;
+    }
+    if (isErrorStatus(slot.type, status)) ctx.counters.errorsReceived++;
+    if (this.#state.name === "Negotiating") this.#move({ type: "first-reply", singleConnect: (header.flags & Flags.SingleConnect) !== 0 });
+    this.#settle(exchange);
+    const reply: ReplyPacket = { version: header.version, type: header.type, seqNo: header.seqNo, flags: header.flags, sessionId: header.sessionId, body };
+    if (endsSession(slot.type, status)) this.endSession(slot);
+    exchange.resolve(reply);
+  }
+
+  /** An undecodable or forbidden reply: the stream can no longer be trusted, so it is closed. */
+  #protocolFailure(error: unknown): void {
+    const name = this.#ctx.server.name;
+    const detail = error instanceof Error ? error.message : String(error);
+    const message = `${name}: bad reply, closing the connection: ${detail}`;
+    this.#ctx.log.warn(message);
+    this.close(`bad reply: ${detail}`, true, new ExchangeError(message, "protocol", true));
+  }
+
+  #onClose(error?: Error): void {
+    if (this.#state.name === "Closed") return;
+    const pending = this.#sessions.size;
+    const reason = error ? `connection lost: ${error.message}` : "closed by the server";
+    if (pending > 0) this.#ctx.log.warn(`${this.#ctx.server.name}: ${reason} with ${pending} session(s) in flight`);
+    else this.#ctx.log.debug(`${this.#ctx.server.name}: ${reason}`);
+    this.close(reason, error !== undefined);
+  }
+}

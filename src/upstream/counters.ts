@@ -1,0 +1,18 @@
+/** RFC 9105 statistics of one server (ietf-system-tacacs-plus `statistics`). */
+import type { ServerStatus } from "./types";
+
+export type Counters = ServerStatus["counters"];
+
+export function newCounters(): Counters {
+  return {
+    connectionOpens: 0,
+    connectionCloses: 0,
+    connectionAborts: 0,
+    connectionFailures: 0,
+    connectionTimeouts: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    errorsReceived: 0,
+    sessions: 0,
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * The upstream engine: ordered failover over the configured servers (the reference's
+ * "Failover Behaviour"), preferred-server probing, startup warm-up, and the session objects the
+ * services use. Connection handling lives in ServerPool and Connection.
+ *
+ * Rules for not losing or duplicating requests:
+ * - a request that fails before it was written anywhere moves on to the next server, within the
+ *   caller's deadline;
+ * - a connection that dies after the request was written: an authentication or authorization
+ *   request is sent again once on a fresh connection (then fails over); a non-resendable request
+ *   (accounting) is never re-sent and fails with a retriable error;
+ * - an ERROR reply (RFC 8907 §4.4: the server could not serve) fails over; FAIL and FOLLOW are
+ *   answers and are returned as they are (failing over after FAIL would lock users out).
+ *
+ * Probe: while FailedOver, every probeIntervalMs ±10% the engine opens a connection to server 0
+ * (a TCP connect, or a completed TLS handshake) and keeps it as server 0's connection; success
+ * routes new requests back to server 0.
+ */
+import { logger, type Logger } from "../common/log";
+import { type PacketType, replyStatus } from "../protocol";
+import type { Connector, TransportSecurity } from "../transport/types";
+import { systemClock, systemRandom, type Clock, type Random } from "./clock";
+import type { Connection, SessionSlot } from "./connection";
+import { ExchangeError } from "./errors";
+import { describeFailoverState, initialFailoverState, startIndex, transition, type FailoverEvent, type FailoverState } from "./failover";
+import { isErrorStatus } from "./replies";
+import { ServerPool } from "./server-pool";
+import {
+  UpstreamError,
+  type EngineOptions,
+  type EngineStatus,
+  type ReplyPacket,
+  type StartRequest,
+  type UpstreamEngine,
+  type UpstreamSession,
+} from "./types";
+
+export interface EngineDeps {
+  connectorFor?: (security: TransportSecurity) => Connector;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+}
+
+const KIND_FOR: Record<ExchangeError["kind"], UpstreamError["kind"]> = {
+  connect: "unavailable",
+  lost: "unavailable",
+  busy: "unavailable",
+  timeout: "timeout",
+  protocol: "protocol",
+  cancelled: "cancelled",
+};
+
+function toUpstreamError(error: unknown, server: string, prefix = ""): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  const failure = error instanceof ExchangeError ? error : new ExchangeError(String(error), "protocol", false);
+  return new UpstreamError(prefix + failure.message, server, failure.kind !== "cancelled", KIND_FOR[failure.kind]);
+}
+
+class Session implements UpstreamSession {
+  readonly #pool: ServerPool;
+  readonly #connection: Connection;
+  readonly #slot: SessionSlot;
+  readonly reply: ReplyPacket;
+  #lastSeq: number;
+
+  constructor(pool: ServerPool, connection: Connection, slot: SessionSlot, reply: ReplyPacket) {
+    this.#pool = pool;
+    this.#connection = connection;
+    this.#slot = slot;
+    this.reply = reply;
+    this.#lastSeq = reply.seqNo;
+  }
+
+  get server(): string {
+    return this.#pool.server.name;
+  }
+
+  get sharedSecret() {
+    return this.#pool.server.sharedSecret;
+  }
+
+  get overTls(): boolean {
+    return this.#connection.overTls;
+  }
+
+  async continue(body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
+    try {
+      const reply = await this.#connection.send(this.#slot, this.#lastSeq + 1, body, deadline, signal);
+      this.#lastSeq = reply.seqNo;
+      return reply;
+    } catch (error) {
+      this.#connection.endSession(this.#slot);
+      throw toUpstreamError(error, this.server);
+    }
+  }
+
+  end(): void {
+    this.#connection.endSession(this.#slot);
+  }
+}
+
+class Engine implements UpstreamEngine {
+  #options: EngineOptions;
+  #pools: ServerPool[];
+  #state: FailoverState = initialFailoverState;
+  #probeTimer: unknown;
+  #closed = false;
+  readonly #connectorFor: (security: TransportSecurity) => Connector;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #log: Logger;
+
+  constructor(options: EngineOptions, deps: EngineDeps & { connectorFor: (security: TransportSecurity) => Connector }) {
+    this.#connectorFor = deps.connectorFor;
+    this.#clock = deps.clock ?? systemClock;
+    this.#random = deps.random ?? systemRandom;
+    this.#log = deps.logger ?? logger("upstream");
+    this.#options = options;
+    this.#pools = this.#buildPools(options);
+  }
+
+  async start(request: StartRequest): Promise<UpstreamSession> {
+    if (this.#closed) throw new UpstreamError("the upstream engine is shut down", "", false, "cancelled");
+    const pools = this.#pools;
+    if (pools.length === 0) throw new UpstreamError("no upstream server is configured", "", false, "unavailable");
+    let last: { pool: ServerPool; error: UpstreamError } | undefined;
+    for (let index = startIndex(this.#state); index < pools.length; index++) {
+      const pool = pools[index]!;
+      if (this.#clock.now() >= request.deadline) {
+        const server = last?.pool.server.name ?? pool.server.name;
+        throw new UpstreamError(`deadline passed; last server tried: ${server}${last ? ` (${last.error.message})` : ""}`, server, true, "timeout");
+      }
+      let session: Session;
+      try {
+        session = await this.#startOn(pool, request);
+      } catch (error) {
+        const failure = error instanceof ExchangeError ? error : undefined;
+        if (failure?.isServerFailure) this.#onEvent({ type: "server-failed", server: index }, pools);
+        if (!failure || failure.kind === "cancelled" || failure.kind === "busy") throw toUpstreamError(error, pool.server.name);
+        if (failure.delivered && !request.resendable) {
+          throw toUpstreamError(failure, pool.server.name, "not re-sent, the request may have reached the server: ");
+        }
+        if (this.#closed) throw new UpstreamError("the upstream engine is shut down", pool.server.name, false, "cancelled");
+        last = { pool, error: toUpstreamError(failure, pool.server.name) };
+        continue;
+      }
+      if (isErrorStatus(request.type as PacketType, replyStatus(request.type as PacketType, session.reply.body)) && index + 1 < pools.length) {
+        session.end();
+        this.#log.warn(`${pool.server.name} replied ERROR; trying ${pools[index + 1]!.server.name}`);
+        this.#onEvent({ type: "server-failed", server: index }, pools);
+        last = { pool, error: new UpstreamError(`${pool.server.name} replied ERROR`, pool.server.name, true, "unavailable") };
+        continue;
+      }
+      this.#onEvent({ type: "server-answered", server: index }, pools);
+      return session;
+    }
+    const server = last?.pool.server.name ?? "";
+    throw new UpstreamError(`no upstream server could answer; last tried ${server}: ${last?.error.message ?? "nothing tried"}`, server, true, "exhausted");
+  }
+
+  /** One server: a lost connection is replaced once when re-sending is allowed. */
+  async #startOn(pool: ServerPool, request: StartRequest): Promise<Session> {
+    const type = request.type as PacketType;
+    for (let attempt = 0; ; attempt++) {
+      const { connection, slot } = await pool.openSession(type, request.version, request.deadline);
+      try {
+        const reply = await connection.send(slot, 1, request.body, request.deadline, request.signal);
+        return new Session(pool, connection, slot, reply);
+      } catch (error) {
+        connection.endSession(slot);
+        const lost = error instanceof ExchangeError && error.kind === "lost";
+        if (lost && attempt === 0 && (!error.delivered || request.resendable)) {
+          this.#log.debug(`${pool.server.name}: connection lost before the reply; sending again on a fresh connection`);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  status(): EngineStatus {
+    const state = this.#state;
+    return {
+      state: state.name,
+      activeServer: state.name === "FailedOver" ? state.server : 0,
+      servers: this.#pools.map((pool) => pool.status()),
+    };
+  }
+
+  async warmUp(): Promise<void> {
+    const pools = this.#pools;
+    for (const [index, pool] of pools.entries()) {
+      if (this.#closed || pools !== this.#pools) return;
+      try {
+        await pool.warm(this.#clock.now() + this.#options.connectTimeoutMs);
+        this.#log.info(`warm-up: connected to ${pool.server.name}`);
+        this.#onEvent({ type: "server-answered", server: index }, pools);
+        return;
+      } catch {
+        this.#onEvent({ type: "server-failed", server: index }, pools);
+      }
+    }
+    if (pools.length > 0) this.#log.warn("warm-up: no upstream server is reachable; requests will connect on demand");
+  }
+
+  reconfigure(options: EngineOptions): void {
+    if (this.#closed) return;
+    const old = this.#pools;
+    this.#options = options;
+    this.#pools = this.#buildPools(options);
+    for (const pool of old) pool.drain();
+    this.#setState(initialFailoverState);
+    this.#log.info(`reconfigured: ${options.servers.length} upstream server(s): ${options.servers.map((s) => s.name).join(", ")}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cancelProbe();
+    for (const pool of this.#pools) pool.close();
+  }
+
+  #buildPools(options: EngineOptions): ServerPool[] {
+    return options.servers.map(
+      (server) =>
+        new ServerPool(server, {
+          connector: this.#connectorFor(server.security),
+          clock: this.#clock,
+          random: this.#random,
+          log: this.#log,
+          connectTimeoutMs: options.connectTimeoutMs,
+          maxSessionsInFlight: options.maxSessionsInFlight,
+          maxBodyBytes: options.maxBodyBytes,
+        }),
+    );
+  }
+
+  /** Applies a failover event, unless it concerns a server list replaced meanwhile. */
+  #onEvent(event: FailoverEvent, pools: ServerPool[]): void {
+    if (pools !== this.#pools || this.#closed) return;
+    this.#setState(transition(this.#state, event, pools.length));
+  }
+
+  #setState(next: FailoverState): void {
+    const before = this.#state;
+    this.#state = next;
+    if (next.name === "FailedOver") this.#scheduleProbe();
+    else this.#cancelProbe();
+    if (before.name === next.name && startIndex(before) === startIndex(next)) return;
+    const name = (index: number): string => this.#pools[index]?.server.name ?? `server ${index}`;
+    this.#log.info(`failover: ${describeFailoverState(before, name)} → ${describeFailoverState(next, name)}`);
+  }
+
+  #scheduleProbe(): void {
+    if (this.#probeTimer !== undefined || this.#closed) return;
+    // ±10% jitter so a fleet of agents does not probe in lockstep.
+    const delay = this.#options.probeIntervalMs * (0.9 + 0.2 * this.#random.fraction());
+    this.#probeTimer = this.#clock.setTimer(() => {
+      this.#probeTimer = undefined;
+      void this.#probe();
+    }, delay);
+  }
+
+  #cancelProbe(): void {
+    if (this.#probeTimer !== undefined) this.#clock.clearTimer(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  async #probe(): Promise<void> {
+    const pools = this.#pools;
+    const preferred = pools[0];
+    if (!preferred || this.#state.name !== "FailedOver") return;
+    try {
+      await preferred.warm(this.#clock.now() + this.#options.connectTimeoutMs);
+      this.#log.info(`probe: preferred server ${preferred.server.name} is reachable again`);
+      this.#onEvent({ type: "probe-succeeded" }, pools);
+    } catch (error) {
+      this.#log.debug(`probe: preferred server ${preferred.server.name} still unreachable: ${(error as Error).message}`);
+      if (pools === this.#pools && this.#state.name === "FailedOver") this.#scheduleProbe();
+    }
+  }
+}
+
+export function createEngine(
+  options: EngineOptions,
+  deps: EngineDeps & { connectorFor: (security: TransportSecurity) => Connector },
+): UpstreamEngine {
+  return new Engine(options, deps);
+}

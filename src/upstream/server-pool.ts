@@ -1,0 +1,249 @@
+/**
+ * The connections to one server: the persistent single-connect connection (RFC 8907 §4.3), or a
+ * connection per session when the server does not support it; single-flight connect; the bound on
+ * sessions in flight; RFC 9105 counters.
+ */
+import type { Logger } from "../common/log";
+import type { PacketType } from "../protocol";
+import { TransportError, type Connector } from "../transport/types";
+import type { Clock, Random } from "./clock";
+import { Connection, type ServerContext, type SessionSlot } from "./connection";
+import { newCounters, type Counters } from "./counters";
+import { ExchangeError } from "./errors";
+import type { ServerStatus, UpstreamServer } from "./types";
+
+export interface PoolDeps {
+  connector: Connector;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  connectTimeoutMs: number;
+  maxSessionsInFlight: number;
+  maxBodyBytes: number | undefined;
+}
+
+export interface OpenedSession {
+  connection: Connection;
+  slot: SessionSlot;
+}
+
+/** Bounds the loop of openSession: connect, wait for negotiation, retry once after a lost connection. */
+const MAX_ACQUIRE_STEPS = 8;
+
+export class ServerPool {
+  readonly server: UpstreamServer;
+  readonly counters: Counters = newCounters();
+  readonly #deps: PoolDeps;
+  readonly #ctx: ServerContext;
+  #singleConnect: ServerStatus["singleConnect"] = "unknown";
+  /** The persistent connection new sessions share (single-connect servers only). */
+  #shared: Connection | undefined;
+  /** The one connect attempt others wait for: the shared connection's, or while reachability is unknown. */
+  #connecting: Promise<Connection> | undefined;
+  readonly #connections = new Set<Connection>();
+  #sessionsInFlight = 0;
+  /** The last connect attempt succeeded. */
+  #reachable = false;
+  #draining = false;
+  #closed = false;
+
+  constructor(server: UpstreamServer, deps: PoolDeps) {
+    this.server = server;
+    this.#deps = deps;
+    this.#ctx = {
+      server,
+      counters: this.counters,
+      clock: deps.clock,
+      random: deps.random,
+      log: deps.log,
+      maxBodyBytes: deps.maxBodyBytes,
+      onStateChange: (connection) => this.#onStateChange(connection),
+      onSessionEnded: (connection) => this.#onSessionEnded(connection),
+    };
+  }
+
+  get #usesSingleConnect(): boolean {
+    return this.server.singleConnection && this.#singleConnect !== "unsupported";
+  }
+
+  /** Starts a session on a usable connection, connecting (single-flight) when needed. */
+  async openSession(type: PacketType, version: number, deadline: number): Promise<OpenedSession> {
+    for (let step = 0; step < MAX_ACQUIRE_STEPS; step++) {
+      this.#checkUsable(deadline);
+      if (this.#usesSingleConnect) {
+        const shared = this.#shared;
+        if (!shared) {
+          await this.#singleFlight(true, deadline);
+          continue;
+        }
+        switch (shared.state.name) {
+          case "Ready":
+          case "Multiplexing":
+            return this.#start(shared, type, version);
+          case "Negotiating":
+            // Nothing else may be sent until the first reply says whether the server multiplexes.
+            await this.#until(shared.changed(), deadline);
+            continue;
+          default:
+            if (this.#shared === shared) this.#shared = undefined;
+            continue;
+        }
+      }
+      if (!this.#reachable) {
+        // Reachability unknown: one connect runs, the others wait for its verdict.
+        if (this.#connecting) await this.#until(this.#connecting, deadline);
+        else {
+          const connection = await this.#singleFlight(false, deadline);
+          if (connection.state.name === "Ready") return this.#start(connection, type, version);
+        }
+        continue;
+      }
+      const connection = await this.#connect(false, deadline);
+      if (connection.state.name === "Ready") return this.#start(connection, type, version);
+    }
+    throw new ExchangeError(`no usable connection to ${this.server.name}`, "lost", false);
+  }
+
+  /** Makes sure the server is reachable: warms the shared connection, or connects and closes. */
+  async warm(deadline: number): Promise<void> {
+    this.#checkUsable(deadline);
+    if (this.#usesSingleConnect) {
+      const state = this.#shared?.state.name;
+      if (state !== "Ready" && state !== "Negotiating" && state !== "Multiplexing") await this.#singleFlight(true, deadline);
+      return;
+    }
+    const connection = await this.#connect(false, deadline);
+    connection.close("reachability check done", false);
+  }
+
+  status(): ServerStatus {
+    const { host, port } = this.server;
+    let connected = false;
+    for (const connection of this.#connections) if (connection.state.name !== "Connecting") connected = true;
+    return {
+      name: this.server.name,
+      address: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
+      connected,
+      singleConnect: this.server.singleConnection ? this.#singleConnect : "unsupported",
+      sessionsInFlight: this.#sessionsInFlight,
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Stops taking sessions (reconfiguration): idle connections close now, busy ones when their sessions end. */
+  drain(): void {
+    this.#draining = true;
+    this.#shared = undefined;
+    for (const connection of [...this.#connections]) {
+      if (connection.sessionsInFlight === 0) connection.close("server removed by reconfiguration", false);
+    }
+  }
+
+  /** Closes every connection; sessions in flight fail as cancelled. */
+  close(): void {
+    this.#closed = true;
+    this.#shared = undefined;
+    const cancelled = new ExchangeError("the upstream engine is shutting down", "cancelled", false);
+    for (const connection of [...this.#connections]) connection.close("engine closed", false, cancelled);
+  }
+
+  #checkUsable(deadline: number): void {
+    if (this.#closed || this.#draining) throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
+    if (this.#sessionsInFlight >= this.#deps.maxSessionsInFlight) {
+      throw new ExchangeError(`${this.server.name} has ${this.#sessionsInFlight} sessions in flight (the limit)`, "busy", false);
+    }
+    if (this.#deps.clock.now() >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "timeout", false);
+  }
+
+  #start(connection: Connection, type: PacketType, version: number): OpenedSession {
+    const slot = connection.startSession(type, version);
+    this.#sessionsInFlight++;
+    return { connection, slot };
+  }
+
+  /** The shared connect attempt, or the one that decides reachability; everyone awaits the same one. */
+  #singleFlight(shared: boolean, deadline: number): Promise<Connection> {
+    if (!this.#connecting) {
+      const attempt = this.#connect(shared, deadline);
+      this.#connecting = attempt;
+      const done = (): void => {
+        if (this.#connecting === attempt) this.#connecting = undefined;
+      };
+      attempt.then((connection) => {
+        if (shared) this.#shared = connection;
+        done();
+      }, done);
+    }
+    return this.#until(this.#connecting, deadline);
+  }
+
+  async #connect(offerSingleConnect: boolean, deadline: number): Promise<Connection> {
+    const { clock, connector, connectTimeoutMs, log } = this.#deps;
+    const timeoutMs = Math.max(1, Math.min(connectTimeoutMs, deadline - clock.now()));
+    const connection = new Connection(this.#ctx, offerSingleConnect);
+    this.#connections.add(connection);
+    try {
+      await connection.open(connector, timeoutMs);
+    } catch (error) {
+      this.#connections.delete(connection);
+      if (error instanceof ExchangeError) throw error;
+      this.counters.connectionFailures++;
+      if (error instanceof TransportError && error.kind === "timeout") this.counters.connectionTimeouts++;
+      this.#reachable = false;
+      // The server may come back as different software: learn single-connect support again.
+      this.#singleConnect = "unknown";
+      const reason = error instanceof Error ? error.message : String(error);
+      log.warn(`${this.server.name}: ${reason}`);
+      throw new ExchangeError(`${this.server.name}: ${reason}`, "connect", false);
+    }
+    this.counters.connectionOpens++;
+    this.#reachable = true;
+    log.debug(`${this.server.name}: connected${offerSingleConnect ? " (offering single-connect)" : ""}`);
+    if (this.#closed) {
+      connection.close("engine closed", false);
+      throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
+    }
+    return connection;
+  }
+
+  /** Awaits `promise`, giving up (timeout, never delivered) at the caller's deadline. */
+  #until<T>(promise: Promise<T>, deadline: number): Promise<T> {
+    const { clock } = this.#deps;
+    return new Promise<T>((resolve, reject) => {
+      const timer = clock.setTimer(
+        () => reject(new ExchangeError(`deadline passed while waiting for a connection to ${this.server.name}`, "timeout", false)),
+        deadline - clock.now(),
+      );
+      promise.then(
+        (value) => {
+          clock.clearTimer(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clock.clearTimer(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #onStateChange(connection: Connection): void {
+    const state = connection.state.name;
+    if (state === "Multiplexing" && this.#singleConnect !== "supported") {
+      this.#singleConnect = "supported";
+      this.#deps.log.info(`${this.server.name}: single-connect supported; sessions share one connection`);
+    } else if (state === "PerSession" && connection === this.#shared) {
+      this.#shared = undefined;
+      this.#singleConnect = "unsupported";
+      this.#deps.log.info(`${this.server.name}: single-connect not supported; using a connection per session`);
+    } else if (state === "Closed") {
+      this.#connections.delete(connection);
+      if (connection === this.#shared) this.#shared = undefined;
+    }
+  }
+
+  #onSessionEnded(connection: Connection): void {
+    this.#sessionsInFlight--;
+    if (this.#draining && connection.sessionsInFlight === 0) connection.close("server removed by reconfiguration", false);
+  }
+}
