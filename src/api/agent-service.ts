@@ -1,0 +1,287 @@
+/**
+ * The tacacsrs.agent.v1.TacacsAgent handlers: each RPC becomes one TACACS+ exchange through the
+ * upstream engine. Upstream failures are replies (`result.error`), not gRPC errors, so clients see
+ * the server name and the retriable flag; bad requests are INVALID_ARGUMENT naming the field.
+ */
+import type { Logger } from "../common/log";
+import {
+  AcctFlags,
+  AuthenAction,
+  AuthenMethod,
+  AuthenService,
+  AuthenStatus,
+  AuthenType,
+  CodecError,
+  decodeAcctReply,
+  decodeAuthenReply,
+  decodeAuthorReply,
+  encodeAcctRequest,
+  encodeAuthenStart,
+  encodeAuthorRequest,
+  PacketType,
+  VERSION_DEFAULT,
+  VERSION_ONE,
+  type Arg,
+} from "../protocol";
+import { UpstreamError, type EngineStatus, type StartRequest, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
+import { AGENT_SERVICE, methodsOf, toNumber, type MethodDescriptor } from "./proto";
+import type { CallContext, Route } from "./server";
+import { GrpcError, Status } from "./status";
+import { checkArg, checkArgCount, checkBytes, checkEnum, checkName, checkPrivLvl, invalid } from "./validation";
+
+// ---- decoded request shapes (protobufjs messages, camelCase fields, proto3 defaults) ----
+
+interface PapAuthenticationRequest {
+  user: string;
+  password: Uint8Array;
+  port: string;
+  remoteAddress: string;
+  privilegeLevel: number;
+}
+
+interface AuthorizationArgMessage {
+  name: string;
+  mandatory: boolean;
+  value: string;
+}
+
+interface AuthorizationRequest {
+  user: string;
+  port: string;
+  remoteAddress: string;
+  privilegeLevel: number;
+  args: AuthorizationArgMessage[];
+  authenticationContext: number;
+}
+
+type Uint64 = number | { toNumber(): number };
+
+interface AccountingRequest {
+  user: string;
+  port: string;
+  remoteAddress: string;
+  command: string;
+  commandArguments: string[];
+  recordType: number;
+  taskId: string;
+  startTime: Uint64;
+  stopTime: Uint64;
+  privilegeLevel: number;
+}
+
+// ---- enum values of the proto (numbers on the wire) ----
+
+const AuthenticationStatus = { PASS: 1, FAIL: 2, ERROR: 7 } as const;
+
+const AuthenticationContext = { TACACS_ASCII: 1, TACACS_PAP: 2, UNAUTHENTICATED: 3 } as const;
+
+/** RFC 8907 §7.2 flag combinations by AccountingRecordType; UNSPECIFIED keeps the reference's STOP. */
+const ACCT_FLAGS_BY_RECORD_TYPE: Record<number, number> = {
+  0: AcctFlags.Stop,
+  1: AcctFlags.Start,
+  2: AcctFlags.Stop,
+  3: AcctFlags.Watchdog,
+  4: AcctFlags.Watchdog | AcctFlags.Start,
+};
+
+const FAILOVER_STATE = { PreferredActive: 1, FailedOver: 2, NoResponsiveServer: 3 } as const;
+const SINGLE_CONNECT = { unknown: 0, supported: 1, unsupported: 2 } as const;
+
+type ServiceErrorReply = { error: { message: string; server: string; retriable: boolean } };
+
+function serviceError(message: string, server: string, retriable: boolean): ServiceErrorReply {
+  return { error: { message, server, retriable } };
+}
+
+// ---- request → TACACS+ body ----
+
+function checkCommonNames(request: { user: string; port: string; remoteAddress: string }, userRequired: boolean) {
+  return {
+    user: checkName("user", request.user, userRequired),
+    port: checkName("port", request.port),
+    remAddr: checkName("remote_address", request.remoteAddress),
+  };
+}
+
+/** RFC 8907 §5.4.2.2: PAP login START, version 0xc1 (§5.4.1), the password as data. */
+export function papStart(request: PapAuthenticationRequest): StartBody {
+  const names = checkCommonNames(request, true);
+  const body = encodeAuthenStart({
+    action: AuthenAction.Login,
+    privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
+    authenType: AuthenType.Pap,
+    service: AuthenService.Login,
+    ...names,
+    data: checkBytes("password", request.password),
+  });
+  return { type: PacketType.Authentication, version: VERSION_ONE, body };
+}
+
+/** RFC 8907 §6.1 REQUEST; the authentication context picks authen_method and authen_type. */
+export function authorizationRequest(request: AuthorizationRequest): StartBody {
+  const context = checkEnum("authentication_context", request.authenticationContext, Object.values(AuthenticationContext));
+  const args = request.args.map((arg, i) => checkArg(`args[${i}]`, { name: arg.name, value: arg.value, mandatory: arg.mandatory }));
+  checkArgCount("args", args.length);
+  const service = args.find((arg) => arg.name === "service");
+  // RFC 8907 §6.1: "service" is mandatory in every request; a shell request names its command.
+  if (service === undefined) throw invalid("args", 'a "service" argument is required (e.g. service=shell)');
+  if (service.value === "shell" && !args.some((arg) => arg.name === "cmd")) {
+    throw invalid("args", 'service=shell requires a "cmd" argument');
+  }
+  const body = encodeAuthorRequest({
+    authenMethod: context === AuthenticationContext.UNAUTHENTICATED ? AuthenMethod.None : AuthenMethod.TacacsPlus,
+    privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
+    // TAC_PLUS_AUTHEN_TYPE_NOT_SET (0) when the user was not authenticated (§6.1).
+    authenType: context === AuthenticationContext.TACACS_ASCII ? AuthenType.Ascii : context === AuthenticationContext.TACACS_PAP ? AuthenType.Pap : (0 as AuthenType),
+    authenService: AuthenService.Login,
+    ...checkCommonNames(request, false),
+    args,
+  });
+  return { type: PacketType.Authorization, version: VERSION_DEFAULT, body };
+}
+
+/** RFC 8907 §7.1 REQUEST with the shell command as arguments (§8.2, §8.3). */
+export function accountingRequest(request: AccountingRequest): StartBody {
+  const flags = ACCT_FLAGS_BY_RECORD_TYPE[request.recordType];
+  if (flags === undefined) throw invalid("record_type", `value ${request.recordType} is not supported`);
+  // Each argument with the proto field it comes from, for error messages.
+  const fields: Array<[string, Arg]> = [
+    ["command", { name: "cmd", value: request.command, mandatory: true }],
+    ...request.commandArguments.map((value, i): [string, Arg] => [`command_arguments[${i}]`, { name: "cmd-arg", value, mandatory: true }]),
+  ];
+  if (request.taskId !== "") fields.push(["task_id", { name: "task_id", value: request.taskId, mandatory: true }]);
+  const startTime = toNumber(request.startTime);
+  const stopTime = toNumber(request.stopTime);
+  if (startTime !== 0) fields.push(["start_time", { name: "start_time", value: String(startTime), mandatory: true }]);
+  if (stopTime !== 0) fields.push(["stop_time", { name: "stop_time", value: String(stopTime), mandatory: true }]);
+  const args: Arg[] = [{ name: "service", value: "shell", mandatory: true }, ...fields.map(([field, arg]) => checkArg(field, arg))];
+  checkArgCount("command_arguments", args.length);
+  const body = encodeAcctRequest({
+    flags,
+    authenMethod: AuthenMethod.TacacsPlus,
+    privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
+    authenType: AuthenType.Ascii,
+    authenService: AuthenService.Login,
+    ...checkCommonNames(request, false),
+    args,
+  });
+  return { type: PacketType.Accounting, version: VERSION_DEFAULT, body };
+}
+
+export type StartBody = Pick<StartRequest, "type" | "version" | "body">;
+
+// ---- TACACS+ reply → proto reply ----
+
+function papReply(server: string, body: Uint8Array): object {
+  const reply = decodeAuthenReply(body);
+  const response = (status: number) => ({ response: { server, status, serverMessage: reply.serverMsg, data: reply.data } });
+  switch (reply.status) {
+    case AuthenStatus.Pass:
+      return response(AuthenticationStatus.PASS);
+    case AuthenStatus.Error:
+      return response(AuthenticationStatus.ERROR);
+    // RFC 8907 §5.4.3: FOLLOW is treated as FAIL; RESTART asks for another authen_type, which PAP cannot offer.
+    case AuthenStatus.Fail:
+    case AuthenStatus.Follow:
+    case AuthenStatus.Restart:
+      return response(AuthenticationStatus.FAIL);
+    default:
+      return serviceError(`${server} asked for more input (${AuthenStatus[reply.status]}) during PAP authentication`, server, false);
+  }
+}
+
+function authorizationReply(server: string, body: Uint8Array): object {
+  const reply = decodeAuthorReply(body);
+  return { response: { server, status: reply.status, serverMessage: reply.serverMsg, args: reply.args, data: reply.data } };
+}
+
+function accountingReply(server: string, body: Uint8Array): object {
+  const reply = decodeAcctReply(body);
+  return { response: { server, status: reply.status, serverMessage: reply.serverMsg, data: reply.data } };
+}
+
+export function statusReply(status: EngineStatus): object {
+  return {
+    state: FAILOVER_STATE[status.state],
+    activeServer: status.activeServer,
+    servers: status.servers.map((server) => ({
+      name: server.name,
+      address: server.address,
+      connected: server.connected,
+      singleConnect: SINGLE_CONNECT[server.singleConnect],
+      sessionsInFlight: server.sessionsInFlight,
+      counters: { ...server.counters },
+    })),
+  };
+}
+
+// ---- the exchange ----
+
+/** Runs one exchange; upstream and reply-decoding failures become `result.error`. */
+async function exchange(
+  engine: UpstreamEngine,
+  start: StartBody,
+  resendable: boolean,
+  context: CallContext,
+  toReply: (server: string, body: Uint8Array) => object,
+): Promise<object> {
+  let session: UpstreamSession;
+  try {
+    session = await engine.start({ ...start, deadline: context.deadline, signal: context.signal, resendable });
+  } catch (error) {
+    if (error instanceof UpstreamError) return serviceError(error.message, error.server, error.retriable);
+    throw error;
+  }
+  try {
+    return toReply(session.server, session.reply.body);
+  } catch (error) {
+    if (error instanceof CodecError) return serviceError(`${session.server} sent a malformed reply: ${error.message}`, session.server, false);
+    throw error;
+  } finally {
+    session.end();
+  }
+}
+
+/** Wraps a request builder so codec range errors (a safety net behind validation) are INVALID_ARGUMENT. */
+function build<T>(buildStart: (request: T) => StartBody, request: T): StartBody {
+  try {
+    return buildStart(request);
+  } catch (error) {
+    if (error instanceof CodecError) throw new GrpcError(Status.INVALID_ARGUMENT, `invalid request: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The routes of the TacacsAgent service. */
+export function agentRoutes(engine: UpstreamEngine, log: Logger): Route[] {
+  const methods = new Map(methodsOf(AGENT_SERVICE).map((method) => [method.path.slice(AGENT_SERVICE.length + 2), method]));
+  const method = (name: string): MethodDescriptor => methods.get(name)!;
+  return [
+    {
+      method: method("AuthenticatePap"),
+      kind: "unary",
+      handle: (request, context) => {
+        const start = build(papStart, request as PapAuthenticationRequest);
+        // Never the password: only the user name goes to the log.
+        log.debug(`api: PAP authentication for user ${JSON.stringify((request as PapAuthenticationRequest).user)}`);
+        return exchange(engine, start, true, context, papReply);
+      },
+    },
+    {
+      method: method("Authorization"),
+      kind: "unary",
+      handle: (request, context) => exchange(engine, build(authorizationRequest, request as AuthorizationRequest), true, context, authorizationReply),
+    },
+    {
+      method: method("Accounting"),
+      kind: "unary",
+      // Accounting is never re-sent behind the caller's back (a duplicate record is worse than a retriable error).
+      handle: (request, context) => exchange(engine, build(accountingRequest, request as AccountingRequest), false, context, accountingReply),
+    },
+    {
+      method: method("Status"),
+      kind: "unary",
+      handle: async () => statusReply(engine.status()),
+    },
+  ];
+}

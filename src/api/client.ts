@@ -1,0 +1,129 @@
+/**
+ * A small unary gRPC client on node:http2 for the agent's own API (used by `tacon` and tests).
+ * One connection per call: tacon makes one call per process.
+ *
+ *   const reply = await callUnary({ kind: "unix", path }, "Accounting", { user, command }, 5000);
+ *   // reply.result === "response" | "error"; enums as names, uint64 as numbers, bytes as Uint8Array
+ */
+import http2 from "node:http2";
+import { connect as netConnect } from "node:net";
+import type { Endpoint } from "../common/endpoint";
+import { formatEndpoint } from "../common/endpoint";
+import { encodeMessage, MessageReader } from "./framing";
+import { AGENT_SERVICE, HEALTH_SERVICE, methodsOf, type MethodDescriptor } from "./proto";
+import { decodeGrpcMessage, formatGrpcTimeout, GrpcError, Status, statusName } from "./status";
+
+export type ApiMethod = "AuthenticatePap" | "Accounting" | "Authorization" | "Status" | "HealthCheck";
+
+const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
+  const byPath = new Map([...methodsOf(AGENT_SERVICE), ...methodsOf(HEALTH_SERVICE)].map((m) => [m.path, m]));
+  const get = (path: string) => byPath.get(path)!;
+  return {
+    AuthenticatePap: get(`/${AGENT_SERVICE}/AuthenticatePap`),
+    Accounting: get(`/${AGENT_SERVICE}/Accounting`),
+    Authorization: get(`/${AGENT_SERVICE}/Authorization`),
+    Status: get(`/${AGENT_SERVICE}/Status`),
+    HealthCheck: get(`/${HEALTH_SERVICE}/Check`),
+  };
+})();
+
+/** Replies are limited like requests on the server side. */
+const MAX_REPLY_BYTES = 4 * 1024 * 1024;
+
+/** A call that did not produce a reply: `code` is the grpc-status (UNAVAILABLE when unreachable). */
+export class ApiCallError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    /** True when the agent could not be reached at all (no socket, refused, connection lost). */
+    readonly unreachable = false,
+  ) {
+    super(message);
+    this.name = "ApiCallError";
+  }
+
+  get codeName(): string {
+    return statusName(this.code);
+  }
+}
+
+function connectSession(endpoint: Endpoint): http2.ClientHttp2Session {
+  if (endpoint.kind === "unix") {
+    return http2.connect("http://localhost", { createConnection: () => netConnect({ path: endpoint.path }) });
+  }
+  return http2.connect(`http://${formatEndpoint(endpoint)}`);
+}
+
+/**
+ * Calls one unary method and resolves with the decoded reply as a plain object
+ * (enums as names, 64-bit integers as numbers, oneof name in `result`, defaults filled in).
+ * Rejects with ApiCallError for a non-OK grpc-status, a timeout or an unreachable agent.
+ */
+export function callUnary(endpoint: Endpoint, method: ApiMethod, request: object, timeoutMs: number): Promise<Record<string, unknown>> {
+  const descriptor = METHODS[method];
+  const where = formatEndpoint(endpoint);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const session = connectSession(endpoint);
+    const finish = (error: ApiCallError | undefined, reply?: Record<string, unknown>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      if (error) reject(error);
+      else resolve(reply!);
+    };
+    const timer = setTimeout(() => finish(new ApiCallError(Status.DEADLINE_EXCEEDED, `no reply from the agent at ${where} within ${timeoutMs} ms`)), timeoutMs);
+    session.on("error", (error) => finish(new ApiCallError(Status.UNAVAILABLE, `cannot reach the agent at ${where}: ${error.message}`, true)));
+
+    let body: Uint8Array;
+    try {
+      body = encodeMessage(descriptor.requestType.encode(descriptor.requestType.fromObject(request)).finish());
+    } catch (error) {
+      finish(new ApiCallError(Status.INVALID_ARGUMENT, `cannot encode the ${method} request: ${(error as Error).message}`));
+      return;
+    }
+    const stream = session.request({
+      ":method": "POST",
+      ":path": descriptor.path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-timeout": formatGrpcTimeout(timeoutMs),
+    });
+    const reader = new MessageReader(MAX_REPLY_BYTES);
+    let status: string | undefined;
+    let message = "";
+    const takeStatus = (headers: http2.IncomingHttpHeaders) => {
+      const value = headers["grpc-status"];
+      if (typeof value === "string") {
+        status = value;
+        message = decodeGrpcMessage(String(headers["grpc-message"] ?? ""));
+      }
+    };
+    stream.on("response", takeStatus);
+    stream.on("trailers", takeStatus);
+    stream.on("error", (error) => finish(new ApiCallError(Status.UNAVAILABLE, `the call to the agent at ${where} failed: ${error.message}`, true)));
+    stream.on("data", (chunk: Uint8Array) => {
+      try {
+        reader.push(chunk);
+      } catch (error) {
+        finish(new ApiCallError(Status.INTERNAL, `bad reply from the agent: ${(error as GrpcError).message}`));
+      }
+    });
+    stream.on("close", () => {
+      if (status === undefined) {
+        finish(new ApiCallError(Status.UNAVAILABLE, `the agent at ${where} closed the call without a status`, true));
+      } else if (status !== "0") {
+        finish(new ApiCallError(Number(status), message || `grpc-status ${status}`));
+      } else {
+        try {
+          const reply = descriptor.responseType.decode(reader.single());
+          finish(undefined, descriptor.responseType.toObject(reply, { enums: String, longs: Number, defaults: true, oneofs: true }));
+        } catch (error) {
+          finish(new ApiCallError(Status.INTERNAL, `bad reply from the agent: ${(error as Error).message}`));
+        }
+      }
+    });
+    stream.end(body);
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The local client API: tacacsrs.agent.v1.TacacsAgent and grpc.health.v1.Health over our own
+ * gRPC framing on node:http2 (cleartext, prior knowledge), on a Unix socket or loopback TCP.
+ *
+ *   const api = await startApiServer({ engine, endpoint, socketMode: 0o660, limits, log });
+ *   ...
+ *   await api.close(limits.shutdownGraceMs);   // stops accepting, drains, removes the socket
+ */
+import type { Endpoint } from "../common/endpoint";
+import { silentLogger, type Logger } from "../common/log";
+import type { Limits } from "../config/types";
+import type { UpstreamEngine } from "../upstream/types";
+import { agentRoutes } from "./agent-service";
+import { healthRoutes } from "./health";
+import { GrpcServer } from "./server";
+
+export { callUnary, ApiCallError, type ApiMethod } from "./client";
+export { GrpcError, Status, statusName } from "./status";
+
+/** Deadline of calls whose client sends no grpc-timeout. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+export interface ApiServerOptions {
+  engine: UpstreamEngine;
+  endpoint: Endpoint;
+  /** Permission bits of the Unix socket (e.g. 0o660); ignored for TCP. */
+  socketMode: number;
+  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes">;
+  defaultTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface ApiServer {
+  /** Where it listens (a TCP port 0 resolved to the bound port). */
+  readonly endpoint: Endpoint;
+  readonly activeCalls: number;
+  /** Graceful stop: in-flight calls get `graceMs`, then are cancelled; the socket is removed. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Starts the API; throws LocalSocketError when the endpoint cannot be used. */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const log = options.log ?? silentLogger;
+  const server = new GrpcServer({
+    routes: [...agentRoutes(options.engine, log), ...healthRoutes()],
+    maxConcurrentCalls: options.limits.maxApiStreams,
+    maxMessageBytes: options.limits.maxGrpcMessageBytes,
+    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    log,
+  });
+  const endpoint = await server.listen(options.endpoint, options.socketMode);
+  return {
+    endpoint,
+    get activeCalls() {
+      return server.activeCalls;
+    },
+    close: (graceMs) => server.close(graceMs),
+  };
+}

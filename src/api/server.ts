@@ -1,0 +1,303 @@
+/**
+ * A strict, small gRPC server on node:http2 (cleartext, prior knowledge): unary and
+ * server-streaming methods, deadlines, limits, trailers-only errors, graceful close.
+ * It knows nothing about TACACS+: routes map a path to a handler.
+ */
+import http2 from "node:http2";
+import type { Endpoint } from "../common/endpoint";
+import { listenLocal, type BoundEndpoint } from "../common/local-socket";
+import type { Logger } from "../common/log";
+import { encodeMessage, MessageReader } from "./framing";
+import type { MethodDescriptor } from "./proto";
+import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status } from "./status";
+
+export interface CallContext {
+  /** Absolute deadline on the Date.now() scale. */
+  readonly deadline: number;
+  /** Aborted when the deadline passes, the caller goes away or the server shuts down. */
+  readonly signal: AbortSignal;
+}
+
+/** Handlers receive the decoded request (a protobufjs message) and return a plain reply object. */
+export type Route =
+  | { method: MethodDescriptor; kind: "unary"; handle(request: unknown, context: CallContext): Promise<object> }
+  | {
+      method: MethodDescriptor;
+      kind: "server-stream";
+      /** Sends messages with `send`; resolves when the stream is complete (status OK). */
+      handle(request: unknown, context: CallContext, send: (reply: object) => void): Promise<void>;
+    };
+
+export interface GrpcServerOptions {
+  routes: readonly Route[];
+  /** Concurrent calls over all connections; beyond it calls fail with RESOURCE_EXHAUSTED. */
+  maxConcurrentCalls: number;
+  /** Largest request message accepted. */
+  maxMessageBytes: number;
+  /** Deadline of calls that send no grpc-timeout. */
+  defaultTimeoutMs: number;
+  log: Logger;
+}
+
+const CONTENT_TYPE = /^application\/grpc(\+proto)?(;.*)?$/;
+/** Bun resets parallel streams when the session memory budget (MB) is small. */
+const MAX_SESSION_MEMORY_MB = 1024;
+/** How long closed calls get to flush their trailers before sessions are destroyed. */
+const SESSION_DRAIN_MS = 250;
+
+/** setTimeout fires at once for delays beyond 2^31-1 ms; such deadlines are "never" in practice. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" };
+
+/** One call in flight. */
+interface Call {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly controller: AbortController;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  done: boolean;
+  streaming: boolean;
+}
+
+export class GrpcServer {
+  readonly #options: GrpcServerOptions;
+  readonly #routes: Map<string, Route>;
+  readonly #server: http2.Http2Server;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #calls = new Set<Call>();
+  #bound: BoundEndpoint | undefined;
+  #closing: Promise<void> | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(options: GrpcServerOptions) {
+    this.#options = options;
+    this.#routes = new Map(options.routes.map((route) => [route.method.path, route]));
+    this.#server = http2.createServer({
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+      settings: { maxConcurrentStreams: options.maxConcurrentCalls },
+    });
+    this.#server.on("session", (session: http2.ServerHttp2Session) => {
+      this.#sessions.add(session);
+      session.on("error", (error) => options.log.debug(`api: connection error: ${error.message}`));
+      session.on("close", () => this.#sessions.delete(session));
+    });
+    this.#server.on("sessionError", (error) => options.log.debug(`api: connection error: ${error.message}`));
+    this.#server.on("error", (error) => options.log.warn(`api: listener error: ${error.message}`));
+    this.#server.on("stream", (stream, headers) => this.#onStream(stream as http2.ServerHttp2Stream, headers));
+  }
+
+  /** Binds the listener (Unix socket with `socketMode`, or loopback TCP). */
+  async listen(endpoint: Endpoint, socketMode: number): Promise<Endpoint> {
+    this.#bound = await listenLocal(this.#server, endpoint, socketMode);
+    return this.#bound.endpoint;
+  }
+
+  get activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Stops accepting connections and calls, lets calls in flight finish within `graceMs`, then
+   * cancels the rest (UNAVAILABLE), closes every connection and removes the Unix socket.
+   * Streaming calls (health Watch) end at once. Idempotent.
+   */
+  close(graceMs: number): Promise<void> {
+    this.#closing ??= this.#shutdown(graceMs);
+    return this.#closing;
+  }
+
+  async #shutdown(graceMs: number): Promise<void> {
+    this.#server.close();
+    for (const session of this.#sessions) session.close();
+    for (const call of [...this.#calls]) {
+      if (call.streaming) this.#fail(call, new GrpcError(Status.UNAVAILABLE, "the agent is shutting down"));
+    }
+    if (this.#calls.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const call of [...this.#calls]) {
+      this.#fail(call, new GrpcError(Status.UNAVAILABLE, "the agent is shutting down; the call was cancelled"));
+    }
+    if (this.#sessions.size > 0) await Bun.sleep(SESSION_DRAIN_MS);
+    for (const session of this.#sessions) session.destroy();
+    this.#bound?.release();
+  }
+
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on("error", (error) => this.#options.log.debug(`api: stream error: ${error.message}`));
+    try {
+      const route = this.#admit(headers);
+      this.#startCall(stream, headers, route);
+    } catch (error) {
+      respondError(stream, asGrpcError(error, this.#options.log));
+    }
+  }
+
+  /** Checks everything that can be checked from the request headers. */
+  #admit(headers: http2.IncomingHttpHeaders): Route {
+    if (this.#closing !== undefined) throw new GrpcError(Status.UNAVAILABLE, "the agent is shutting down");
+    if (headers[":method"] !== "POST") {
+      throw new GrpcError(Status.UNIMPLEMENTED, `HTTP method ${String(headers[":method"])} is not supported; gRPC uses POST`, 405);
+    }
+    const contentType = headers["content-type"] ?? "";
+    if (!CONTENT_TYPE.test(contentType)) {
+      throw new GrpcError(Status.INVALID_ARGUMENT, `unsupported content-type ${JSON.stringify(contentType.slice(0, 60))}; expected application/grpc`, 415);
+    }
+    const path = headers[":path"] ?? "";
+    const route = this.#routes.get(path);
+    if (route === undefined) throw new GrpcError(Status.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
+    if (this.#calls.size >= this.#options.maxConcurrentCalls) {
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many concurrent calls (limit ${this.#options.maxConcurrentCalls})`);
+    }
+    return route;
+  }
+
+  #startCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: Route): void {
+    const streaming = route.kind === "server-stream";
+    const timeoutHeader = headers["grpc-timeout"] as string | undefined;
+    // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
+    const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
+    const call: Call = { stream, controller: new AbortController(), timer: undefined, done: false, streaming };
+    this.#calls.add(call);
+    const deadline = Date.now() + timeoutMs;
+    if (timeoutMs <= MAX_TIMER_MS) {
+      call.timer = setTimeout(() => this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`)), timeoutMs);
+    }
+    // The caller went away (RST_STREAM, connection closed): cancel the upstream request.
+    stream.once("close", () => this.#finish(call, "the caller cancelled the call"));
+
+    const reader = new MessageReader(this.#options.maxMessageBytes);
+    stream.on("data", (chunk: Uint8Array) => {
+      if (call.done) return;
+      try {
+        reader.push(chunk);
+      } catch (error) {
+        this.#fail(call, asGrpcError(error, this.#options.log));
+      }
+    });
+    stream.once("end", () => {
+      if (call.done) return;
+      let request: unknown;
+      try {
+        request = decodeRequest(route.method, reader.single());
+      } catch (error) {
+        this.#fail(call, asGrpcError(error, this.#options.log));
+        return;
+      }
+      this.#dispatch(call, route, request, deadline);
+    });
+  }
+
+  #dispatch(call: Call, route: Route, request: unknown, deadline: number): void {
+    const context: CallContext = { deadline, signal: call.controller.signal };
+    const encode = (reply: object) => encodeMessage(route.method.responseType.encode(reply).finish());
+    if (route.kind === "unary") {
+      // A handler that throws before its first await rejects the same way as one that throws later.
+      Promise.try(() => route.handle(request, context)).then(
+        (reply) => {
+          if (call.done) return;
+          const frame = encode(reply);
+          this.#finish(call);
+          respondMessage(call.stream, frame);
+        },
+        (error) => this.#fail(call, asGrpcError(error, this.#options.log)),
+      );
+      return;
+    }
+    const send = (reply: object) => {
+      if (call.done || call.stream.destroyed) return;
+      if (!call.stream.headersSent) call.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+      call.stream.write(encode(reply));
+    };
+    Promise.try(() => route.handle(request, context, send)).then(
+      () => {
+        if (call.done) return;
+        this.#finish(call);
+        endStream(call.stream, Status.OK, "");
+      },
+      (error) => this.#fail(call, asGrpcError(error, this.#options.log)),
+    );
+  }
+
+  /** Ends the call with an error status (if the stream is still writable) and cancels its work. */
+  #fail(call: Call, error: GrpcError): void {
+    if (call.done) return;
+    this.#finish(call, error.message);
+    if (call.stream.headersSent) endStream(call.stream, error.code, error.message);
+    else respondError(call.stream, error);
+  }
+
+  #finish(call: Call, abortReason?: string): void {
+    if (call.done) return;
+    call.done = true;
+    clearTimeout(call.timer);
+    if (abortReason !== undefined) call.controller.abort(new GrpcError(Status.CANCELLED, abortReason));
+    this.#calls.delete(call);
+    if (this.#calls.size === 0) this.#drained?.();
+  }
+}
+
+function decodeRequest(method: MethodDescriptor, bytes: Uint8Array): unknown {
+  try {
+    return method.requestType.decode(bytes);
+  } catch (error) {
+    throw new GrpcError(Status.INVALID_ARGUMENT, `malformed ${method.requestType.name} message: ${(error as Error).message}`);
+  }
+}
+
+/** Any thrown value as a GrpcError; unexpected errors become INTERNAL without details. */
+function asGrpcError(error: unknown, log: Logger): GrpcError {
+  if (error instanceof GrpcError) return error;
+  log.error(`api: unexpected error in a call: ${error instanceof Error ? error.message : String(error)}`);
+  return new GrpcError(Status.INTERNAL, "internal error in the agent");
+}
+
+function writable(stream: http2.ServerHttp2Stream): boolean {
+  return !stream.destroyed && !stream.closed;
+}
+
+/** A complete reply: headers, one message, trailers with grpc-status 0. */
+function respondMessage(stream: http2.ServerHttp2Stream, frame: Uint8Array): void {
+  if (!writable(stream)) return;
+  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+  stream.end(frame);
+}
+
+/** A trailers-only reply; then stops reading a request body the client may still be sending. */
+function respondError(stream: http2.ServerHttp2Stream, error: GrpcError): void {
+  if (!writable(stream) || stream.headersSent) return;
+  stream.respond(
+    {
+      ":status": error.httpStatus,
+      "content-type": "application/grpc",
+      "grpc-accept-encoding": "identity",
+      "grpc-status": String(error.code),
+      "grpc-message": encodeGrpcMessage(error.message),
+    },
+    { endStream: true },
+  );
+  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
+/** Ends a stream whose headers were sent, with the final status in the trailers. */
+function endStream(stream: http2.ServerHttp2Stream, code: number, message: string): void {
+  if (!writable(stream)) return;
+  stream.once("wantTrailers", () => {
+    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
+    if (message !== "") trailers["grpc-message"] = encodeGrpcMessage(message);
+    stream.sendTrailers(trailers);
+  });
+  stream.end();
+}
+

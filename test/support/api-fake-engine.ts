@@ -1,0 +1,90 @@
+/**
+ * A fake UpstreamEngine for API tests: records every StartRequest and answers through a
+ * replaceable `answer` function (a reply body, an UpstreamError, or a wait on the abort signal).
+ */
+import {
+  AcctStatus,
+  AuthenStatus,
+  AuthorStatus,
+  encodeAcctReply,
+  encodeAuthenReply,
+  encodeAuthorReply,
+  PacketType,
+} from "../../src/protocol";
+import type { EngineStatus, StartRequest, UpstreamEngine, UpstreamSession } from "../../src/upstream/types";
+
+export type Answer = (request: StartRequest) => Promise<Uint8Array> | Uint8Array;
+
+/** A PASS / SUCCESS reply of the request's type. */
+export function passReply(request: StartRequest): Uint8Array {
+  switch (request.type) {
+    case PacketType.Authentication:
+      return encodeAuthenReply({ status: AuthenStatus.Pass, flags: 0, serverMsg: "welcome", data: new Uint8Array([1, 2]) });
+    case PacketType.Authorization:
+      return encodeAuthorReply({ status: AuthorStatus.PassAdd, args: [{ name: "priv-lvl", value: "15", mandatory: true }], serverMsg: "ok", data: "" });
+    default:
+      return encodeAcctReply({ status: AcctStatus.Success, serverMsg: "recorded", data: "" });
+  }
+}
+
+/** Waits until the call is aborted, then rejects like the real engine. */
+export function hang(request: StartRequest): Promise<Uint8Array> {
+  return new Promise((_, reject) => {
+    if (request.signal?.aborted) reject(new Error("aborted"));
+    request.signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+  });
+}
+
+export const SAMPLE_STATUS: EngineStatus = {
+  state: "FailedOver",
+  activeServer: 1,
+  servers: [
+    {
+      name: "primary",
+      address: "127.0.0.1:4901",
+      connected: false,
+      singleConnect: "unknown",
+      sessionsInFlight: 0,
+      counters: { connectionOpens: 1, connectionCloses: 1, connectionAborts: 0, connectionFailures: 3, connectionTimeouts: 1, messagesSent: 5, messagesReceived: 4, errorsReceived: 0, sessions: 5 },
+    },
+    {
+      name: "backup",
+      address: "127.0.0.1:4902",
+      connected: true,
+      singleConnect: "supported",
+      sessionsInFlight: 2,
+      counters: { connectionOpens: 1, connectionCloses: 0, connectionAborts: 0, connectionFailures: 0, connectionTimeouts: 0, messagesSent: 9, messagesReceived: 9, errorsReceived: 1, sessions: 9 },
+    },
+  ],
+};
+
+export class FakeEngine implements UpstreamEngine {
+  readonly requests: StartRequest[] = [];
+  answer: Answer = passReply;
+  ended = 0;
+  aborted = 0;
+
+  async start(request: StartRequest): Promise<UpstreamSession> {
+    this.requests.push(request);
+    request.signal?.addEventListener("abort", () => this.aborted++, { once: true });
+    const body = await this.answer(request);
+    return {
+      server: "fake-server",
+      sharedSecret: undefined,
+      overTls: false,
+      reply: { version: request.version, type: request.type, seqNo: 2, flags: 0, sessionId: 1, body },
+      continue: () => Promise.reject(new Error("not used")),
+      end: () => {
+        this.ended++;
+      },
+    };
+  }
+
+  status(): EngineStatus {
+    return SAMPLE_STATUS;
+  }
+
+  async warmUp(): Promise<void> {}
+  reconfigure(): void {}
+  async close(): Promise<void> {}
+}
