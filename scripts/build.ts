@@ -1,31 +1,46 @@
 /**
- * Builds the single-file executable dist/tacacsrs-agentd and the dist/tacon link to it.
- * The binary dispatches on the name it was invoked by (see src/main.ts).
+ * Builds the single-file executable dist/tacacsrs-agentd and the dist/tacon link to it; the binary
+ * dispatches on the name it was invoked by (src/main.ts).
+ * `--all-targets` also cross-compiles dist/<target>/ for every release target, offline.
  */
 import { $ } from "bun";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { RELEASE_TARGETS, runtimeFor } from "./runtimes";
 
 const root = new URL("..", import.meta.url).pathname;
-const dist = `${root}dist`;
-mkdirSync(dist, { recursive: true });
-
 const version = (await Bun.file(`${root}package.json`).json()).version as string;
 const commit = (await $`git -C ${root} rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 
-const result = await Bun.build({
-  entrypoints: [`${root}src/main.ts`],
-  compile: { outfile: `${dist}/tacacsrs-agentd` },
-  minify: true,
-  bytecode: true,
-  define: {
-    BUILD_VERSION: JSON.stringify(version),
-    BUILD_COMMIT: JSON.stringify(commit),
-  },
-});
-if (!result.success) {
-  for (const log of result.logs) console.error(log);
-  process.exit(1);
+async function compile(outDir: string, cross?: { bunTarget: string; executablePath: string }): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const result = await Bun.build({
+    entrypoints: [`${root}src/main.ts`],
+    compile: {
+      outfile: `${outDir}/tacacsrs-agentd`,
+      // A daemon must not pick up .env or bunfig.toml from whatever directory it starts in.
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      ...(cross ? { target: cross.bunTarget as never, executablePath: cross.executablePath } : {}),
+    },
+    minify: true,
+    bytecode: true,
+    define: { BUILD_VERSION: JSON.stringify(version), BUILD_COMMIT: JSON.stringify(commit) },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    process.exit(1);
+  }
+  rmSync(`${outDir}/tacon`, { force: true });
+  symlinkSync("tacacsrs-agentd", `${outDir}/tacon`);
 }
-rmSync(`${dist}/tacon`, { force: true });
-symlinkSync("tacacsrs-agentd", `${dist}/tacon`);
+
+await compile(`${root}dist`);
 console.log(`built dist/tacacsrs-agentd ${version} (${commit}) and dist/tacon`);
+
+if (process.argv.includes("--all-targets")) {
+  for (const target of RELEASE_TARGETS) {
+    const executablePath = await runtimeFor(target, root);
+    await compile(`${root}dist/${target.name}`, { bunTarget: target.bunTarget, executablePath });
+    console.log(`built dist/${target.name}/tacacsrs-agentd`);
+  }
+}
