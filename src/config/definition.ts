@@ -1,0 +1,73 @@
+/**
+ * The command line of tacacsrs-agentd, defined once with citty. The definition drives both
+ * `--help` and our argv scanner (citty 0.2 keeps only the last of a repeated flag, cannot
+ * count `-vvvv` and accepts unknown flags, so scanning is done in argv.ts).
+ */
+import { renderUsage, type ArgsDef } from "citty";
+
+/** Flags that may be given more than once; every other flag at most once. */
+export const REPEATABLE = new Set(["server-addr", "verbose"]);
+
+export const FLAGS = {
+  "server-addr": { type: "string", valueHint: "ADDR", description: "Upstream TACACS+ server host[:port], [IPv6]:port; repeatable, in preference order (port 49, or 300 with --use-tls)" },
+  config: { type: "string", valueHint: "FILE", description: "Load the upstream servers from a YANG JSON (RFC 7951, ietf-system-tacacs-plus) file instead of --server-addr" },
+  "listen-endpoint": { type: "string", valueHint: "ENDPOINT", description: "Client API endpoint: absolute Unix socket path or loopback IP:port", default: "/run/tacacs/tacacs.sock" },
+  "proxy-endpoint": { type: "string", valueHint: "ENDPOINT", description: "TACACS+ proxy endpoint: absolute Unix socket path or loopback IP:port (disabled by default)" },
+  "service-mode": { type: "string", valueHint: "client-api|tacacs-proxy|both", description: "Services to host (default client-api, or both when --proxy-endpoint is set)" },
+  "socket-mode": { type: "string", valueHint: "MODE", description: "Permission bits of the Unix sockets, octal", default: "660" },
+  "shared-secret": { type: "string", alias: "k", valueHint: "KEY", description: "TACACS+ obfuscation secret (prefer --shared-secret-file or TACACSRS_SHARED_SECRET)" },
+  "shared-secret-file": { type: "string", valueHint: "FILE", description: "Read the shared secret from FILE" },
+  "use-tls": { type: "boolean", description: "TLS 1.3 to the upstream servers (RFC 9887)" },
+  "client-certificate": { type: "string", valueHint: "FILE", description: "Client TLS certificate, PEM or DER (requires --client-key)" },
+  "client-key": { type: "string", valueHint: "FILE", description: "Client TLS private key, PEM or DER (requires --client-certificate)" },
+  "ca-certificate": { type: "string", valueHint: "FILE", description: "Extra trusted CA certificates, PEM bundle or DER, added to the system store" },
+  "tls-server-name": { type: "string", valueHint: "NAME", description: "TLS server name (SNI) and identity to verify, e.g. when --server-addr is an IP address" },
+  "insecure-disable-certificate-verification": { type: "boolean", description: "Skip TLS server certificate verification (testing only)" },
+  "psk-identity": { type: "string", valueHint: "ID", description: "TLS 1.3 external PSK identity" },
+  "psk-key": { type: "string", valueHint: "KEY", description: "TLS 1.3 external PSK: text, hex:..., or base64:...; at least 16 octets (prefer --psk-key-file or TACACSRS_PSK_KEY)" },
+  "psk-key-file": { type: "string", valueHint: "FILE", description: "Read the PSK from FILE (same syntax as --psk-key)" },
+  "psk-key-exchange": { type: "string", valueHint: "psk-dhe|psk-only", description: "PSK key exchange mode", default: "psk-dhe" },
+  "psk-key-exchange-groups": { type: "string", valueHint: "GROUP[,GROUP...]", description: "PSK-DHE groups in preference order: secp384r1, secp256r1, x25519", default: "secp384r1,secp256r1" },
+  "proxy-shared-secret": { type: "string", valueHint: "KEY", description: "Downstream secret of the proxy (default: the selected upstream's secret)" },
+  "proxy-shared-secret-file": { type: "string", valueHint: "FILE", description: "Read the proxy's downstream secret from FILE" },
+  "connect-timeout-seconds": { type: "string", valueHint: "SECS", description: "Upstream connect timeout", default: "5" },
+  "preferred-probe-interval-seconds": { type: "string", valueHint: "SECS", description: "How often the preferred server is probed while failed over", default: "30" },
+  "request-timeout-seconds": { type: "string", valueHint: "SECS", description: "Reply timeout per request and server (YANG timeout overrides it)", default: "5" },
+  "max-api-streams": { type: "string", valueHint: "N", description: "Concurrent gRPC streams", default: "1024" },
+  "max-proxy-connections": { type: "string", valueHint: "N", description: "Concurrent proxy connections", default: "256" },
+  "max-sessions-in-flight": { type: "string", valueHint: "N", description: "Sessions in flight per upstream server", default: "256" },
+  "max-body-bytes": { type: "string", valueHint: "BYTES", description: "Largest TACACS+ body accepted (at most 196356)", default: "65536" },
+  "proxy-idle-timeout-seconds": { type: "string", valueHint: "SECS", description: "Close a silent proxy connection after this long", default: "30" },
+  "shutdown-grace-seconds": { type: "string", valueHint: "SECS", description: "How long SIGTERM waits for requests in flight", default: "10" },
+  verbose: { type: "boolean", alias: "v", description: "More logs: -v warnings, -vv info, -vvv debug, -vvvv trace" },
+  "check-config": { type: "boolean", description: "Validate the configuration (files, certificates, keys) and exit" },
+  "print-config": { type: "boolean", description: "Print the effective configuration as JSON (secrets redacted) and exit" },
+  version: { type: "boolean", description: "Print the version and built-in features and exit" },
+  help: { type: "boolean", alias: "h", description: "Show this help and exit" },
+} as const satisfies ArgsDef;
+
+export type FlagName = keyof typeof FLAGS;
+
+/** Environment variables that can carry secrets instead of argv. */
+export const SECRET_ENV = {
+  sharedSecret: "TACACSRS_SHARED_SECRET",
+  pskKey: "TACACSRS_PSK_KEY",
+  proxySharedSecret: "TACACSRS_PROXY_SHARED_SECRET",
+} as const;
+
+const ENVIRONMENT_HELP = `ENVIRONMENT
+
+  ${SECRET_ENV.sharedSecret}        shared secret, when neither --shared-secret nor --shared-secret-file is given
+  ${SECRET_ENV.pskKey}              TLS PSK, when neither --psk-key nor --psk-key-file is given
+  ${SECRET_ENV.proxySharedSecret}  proxy downstream secret, when neither flag form is given
+`;
+
+/** citty's usage text, without terminal colours (it may go to a file or a journal). */
+export async function renderHelp(version: string): Promise<string> {
+  const usage = await renderUsage({
+    meta: { name: "tacacsrs-agentd", version, description: "TACACS+ agent daemon (RFC 8907, TLS 1.3 per RFC 9887)" },
+    args: FLAGS,
+  });
+  const plain = usage.replace(/\u001b\[[0-9;]*m/g, "").replace(/[ \t]+$/gm, "");
+  return `${plain}\n${ENVIRONMENT_HELP}`;
+}

@@ -1,0 +1,15 @@
+/**
+ * The one error type of the configuration layer: a single operator-readable line that names
+ * the flag, file or JSON path and what is wrong. It never carries a secret value.
+ */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Throws a ConfigError for `subject` ("--flag", a file path or a JSON path). */
+export function fail(subject: string, problem: string): never {
+  throw new ConfigError(`${subject}: ${problem}`);
+}

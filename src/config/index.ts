@@ -1,0 +1,65 @@
+/**
+ * The configuration entry point: command line (and YANG file) in, one frozen RuntimeConfig
+ * or an exit (help, version, check, print, error) out. Pure apart from reading files: the
+ * daemon calls it at start and again on SIGHUP.
+ */
+import { scanArgv } from "./argv";
+import { renderHelp } from "./definition";
+import { ConfigError } from "./errors";
+import { printConfig } from "./print";
+import { buildRuntimeConfig } from "./runtime";
+import { Flags } from "./scanned";
+import type { RuntimeConfig } from "./types";
+
+export type { RuntimeConfig, Limits } from "./types";
+export { ConfigError } from "./errors";
+
+export type ConfigOutcome =
+  | { kind: "run"; config: RuntimeConfig; warnings: string[] }
+  | { kind: "exit"; code: number; stdout: string; stderr: string };
+
+export interface BuildInfo {
+  version: string;
+  commit: string;
+  features: string[];
+}
+
+const PROGRAM = "tacacsrs-agentd";
+/** Exit status for every configuration error. */
+export const CONFIG_ERROR_EXIT = 2;
+
+/** Freezes plain objects and arrays; byte arrays and Secrets stay as they are (wipe() writes them). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return value;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== Array.prototype) return value;
+  for (const member of Object.values(value)) deepFreeze(member);
+  return Object.freeze(value);
+}
+
+function warningLines(warnings: readonly string[]): string {
+  return warnings.map((warning) => `${PROGRAM}: warning: ${warning}\n`).join("");
+}
+
+function failure(error: unknown): ConfigOutcome {
+  const message = error instanceof ConfigError ? error.message : `unexpected error while reading the configuration (${error instanceof Error ? error.message : String(error)})`;
+  return { kind: "exit", code: CONFIG_ERROR_EXIT, stdout: "", stderr: `${PROGRAM}: ${message}\n` };
+}
+
+export async function loadConfig(argv: string[], env: Record<string, string | undefined>, build: BuildInfo): Promise<ConfigOutcome> {
+  try {
+    const flags = new Flags(scanArgv(argv));
+    if (flags.on("help")) return { kind: "exit", code: 0, stdout: await renderHelp(build.version), stderr: "" };
+    if (flags.on("version")) {
+      return { kind: "exit", code: 0, stdout: `${PROGRAM} ${build.version} (${build.commit})\nfeatures: ${build.features.join(", ")}\n`, stderr: "" };
+    }
+    const warnings: string[] = [];
+    const config = deepFreeze(await buildRuntimeConfig(flags, env, warnings));
+    if (!flags.on("check-config") && !flags.on("print-config")) return { kind: "run", config, warnings };
+    const printed = flags.on("print-config") ? printConfig(config) : "";
+    const verdict = flags.on("check-config") ? "configuration OK\n" : "";
+    return { kind: "exit", code: 0, stdout: printed + verdict, stderr: warningLines(warnings) };
+  } catch (error) {
+    return failure(error);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * From scanned flags (and the YANG document when --config is given) to the one frozen
+ * RuntimeConfig. Reads files; opens no socket, resolves no name, touches no global state.
+ */
+import type { Endpoint } from "../common/endpoint";
+import { Secret } from "../common/secret";
+import type { UpstreamServer } from "../upstream/types";
+import { parseEndpoint, parseServerAddress, sameEndpoint } from "./address";
+import { SECRET_ENV } from "./definition";
+import { ConfigError, fail } from "./errors";
+import { readInputFile, sharedFileWarning } from "./files";
+import { SECURITY_FLAGS, pskExchangeFromFlags, securityFromFlags } from "./flag-security";
+import type { Flags } from "./scanned";
+import { resolveSecretText } from "./secrets";
+import type { Limits, RuntimeConfig } from "./types";
+import { boundedInteger, checked, seconds, serviceMode, socketMode } from "./values";
+import { serversFromYang } from "./yang/document";
+
+/** Ports per RFC 8907 §4 (49) and RFC 9887 §5.2 (300, TACACS+ over TLS). */
+const PLAIN_PORT = 49;
+const TLS_PORT = 300;
+/** RFC 8907 §10.5.1: administrators SHOULD use secrets of at least 16 characters. */
+const RECOMMENDED_SECRET_LENGTH = 16;
+/** Largest body the limit may allow (the brief's bound for memory per connection). */
+const MAX_BODY_BYTES = 196_356;
+const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+type Env = Record<string, string | undefined>;
+
+function limits(flags: Flags): Limits {
+  return {
+    maxApiStreams: checked(boundedInteger(1, 100_000), "--max-api-streams", flags.value("max-api-streams")),
+    maxProxyConnections: checked(boundedInteger(1, 65_535), "--max-proxy-connections", flags.value("max-proxy-connections")),
+    maxBodyBytes: checked(boundedInteger(1024, MAX_BODY_BYTES), "--max-body-bytes", flags.value("max-body-bytes")),
+    maxGrpcMessageBytes: MAX_GRPC_MESSAGE_BYTES,
+    proxyIdleTimeoutMs: checked(seconds(1, 86_400), "--proxy-idle-timeout-seconds", flags.value("proxy-idle-timeout-seconds")),
+    shutdownGraceMs: checked(seconds(1, 3600), "--shutdown-grace-seconds", flags.value("shutdown-grace-seconds")),
+  };
+}
+
+interface Services {
+  services: RuntimeConfig["services"];
+  listenEndpoint: Endpoint;
+  proxyEndpoint?: Endpoint;
+}
+
+/** --service-mode and the endpoints, with the reference's defaults and rejections. */
+function services(flags: Flags, warnings: string[]): Services {
+  const listenEndpoint = parseEndpoint(flags.value("listen-endpoint"), "--listen-endpoint");
+  const proxyText = flags.given("proxy-endpoint");
+  const proxyEndpoint = proxyText === undefined ? undefined : parseEndpoint(proxyText, "--proxy-endpoint");
+  const givenMode = flags.given("service-mode");
+  const mode = givenMode === undefined ? (proxyEndpoint ? "both" : "client-api") : checked(serviceMode, "--service-mode", givenMode);
+  const hosted = { clientApi: mode !== "tacacs-proxy", proxy: mode !== "client-api" };
+  if (hosted.proxy && !proxyEndpoint) fail("--service-mode", `${mode} requires --proxy-endpoint`);
+  if (!hosted.proxy && proxyEndpoint) fail("--proxy-endpoint", "not used with --service-mode client-api; use --service-mode both, or drop --proxy-endpoint");
+  if (!hosted.clientApi && flags.has("listen-endpoint")) warnings.push("--listen-endpoint: unused with --service-mode tacacs-proxy");
+  if (hosted.clientApi && proxyEndpoint && sameEndpoint(listenEndpoint, proxyEndpoint)) {
+    fail("--proxy-endpoint", "must differ from --listen-endpoint when both services run");
+  }
+  return { services: hosted, listenEndpoint, ...(proxyEndpoint ? { proxyEndpoint } : {}) };
+}
+
+function secretWarnings(secret: Secret | undefined, origin: string, warnings: string[]): void {
+  if (secret && secret.length < RECOMMENDED_SECRET_LENGTH) {
+    warnings.push(`${origin}: shorter than ${RECOMMENDED_SECRET_LENGTH} characters (RFC 8907 §10.5.1 recommends at least 16)`);
+  }
+}
+
+function serverName(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+async function serversFromFlags(flags: Flags, env: Env, timeoutMs: number, warnings: string[]): Promise<UpstreamServer[]> {
+  const security = await securityFromFlags(flags, env, warnings);
+  const secretText = await resolveSecretText(
+    { flag: "shared-secret", fileFlag: "shared-secret-file", envName: SECRET_ENV.sharedSecret, flagValue: flags.given("shared-secret"), fileValue: flags.given("shared-secret-file"), env },
+    warnings,
+  );
+  const sharedSecret = secretText && Secret.fromText(secretText.text);
+  if (secretText) secretWarnings(sharedSecret, secretText.origin, warnings);
+  if (!sharedSecret && security.kind === "tcp") {
+    warnings.push("no shared secret: packets to the plain-TCP servers are sent unobfuscated (TAC_PLUS_UNENCRYPTED_FLAG)");
+  }
+  const defaultPort = security.kind === "tcp" ? PLAIN_PORT : TLS_PORT;
+  const seen = new Set<string>();
+  return flags.all("server-addr").map((text) => {
+    const { host, port } = parseServerAddress(text, defaultPort, "--server-addr");
+    const name = serverName(host, port);
+    if (seen.has(name)) fail("--server-addr", `${name} is given more than once`);
+    seen.add(name);
+    return { name, host, port, sharedSecret, security, singleConnection: true, timeoutMs };
+  });
+}
+
+async function serversFromFile(path: string, flags: Flags, env: Env, timeoutMs: number, warnings: string[]): Promise<UpstreamServer[]> {
+  const stray = SECURITY_FLAGS.find((name) => name !== "psk-key-exchange" && name !== "psk-key-exchange-groups" && flags.has(name));
+  if (stray) fail(`--${stray}`, "cannot be combined with --config: the YANG document sets each server's security");
+  for (const name of [SECRET_ENV.sharedSecret, SECRET_ENV.pskKey]) {
+    if (env[name] !== undefined) warnings.push(`${name}: ignored with --config (the YANG document holds the upstream secrets)`);
+  }
+  const file = await readInputFile(path, "--config");
+  let document: unknown;
+  try {
+    document = JSON.parse(new TextDecoder().decode(file.bytes));
+  } catch (error) {
+    // JSON.parse names the offending position, never more than a token of the content.
+    return fail(`--config ${path}`, `not valid JSON (${(error as Error).message.split("\n")[0]})`);
+  }
+  const yangWarnings: string[] = [];
+  let loaded;
+  try {
+    loaded = serversFromYang(document, { timeoutMs, psk: pskExchangeFromFlags(flags) }, yangWarnings);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`--config ${path}: ${error.message}`);
+    throw error;
+  }
+  warnings.push(...yangWarnings.map((warning) => `--config ${path}: ${warning}`));
+  const pskServers = loaded.servers.filter((server) => server.security.kind === "psk");
+  for (const name of ["psk-key-exchange", "psk-key-exchange-groups"] as const) {
+    if (flags.has(name) && pskServers.length === 0) fail(`--${name}`, "no server of --config uses a tls13-epsk client identity");
+  }
+  for (const server of loaded.servers) {
+    if (server.sharedSecret) secretWarnings(server.sharedSecret, `--config ${path}: server '${server.name}' shared-secret`, warnings);
+  }
+  if (loaded.holdsSecrets && file.shared) warnings.push(sharedFileWarning("--config", path));
+  return loaded.servers;
+}
+
+/** Builds the RuntimeConfig; throws ConfigError on the first bad input. */
+export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: string[]): Promise<RuntimeConfig> {
+  const addresses = flags.all("server-addr");
+  const configPath = flags.given("config");
+  if (addresses.length === 0 && configPath === undefined) fail("--server-addr", "no upstream server: give --server-addr (repeatable) or --config FILE");
+  if (addresses.length > 0 && configPath !== undefined) fail("--config", "give either --server-addr or --config, not both");
+  const timeoutMs = checked(seconds(1, 65_535), "--request-timeout-seconds", flags.value("request-timeout-seconds"));
+  const engine = {
+    connectTimeoutMs: checked(seconds(1, 300), "--connect-timeout-seconds", flags.value("connect-timeout-seconds")),
+    probeIntervalMs: checked(seconds(1, 86_400), "--preferred-probe-interval-seconds", flags.value("preferred-probe-interval-seconds")),
+    maxSessionsInFlight: checked(boundedInteger(1, 65_535), "--max-sessions-in-flight", flags.value("max-sessions-in-flight")),
+  };
+  const hosted = services(flags, warnings);
+  const mode = checked(socketMode, "--socket-mode", flags.value("socket-mode"));
+  if (mode & 0o007) warnings.push(`--socket-mode ${flags.value("socket-mode")}: every local user may use the sockets`);
+  const proxySecretText = await resolveSecretText(
+    { flag: "proxy-shared-secret", fileFlag: "proxy-shared-secret-file", envName: SECRET_ENV.proxySharedSecret, flagValue: flags.given("proxy-shared-secret"), fileValue: flags.given("proxy-shared-secret-file"), env },
+    warnings,
+  );
+  const proxySharedSecret = proxySecretText && Secret.fromText(proxySecretText.text);
+  if (proxySecretText) {
+    secretWarnings(proxySharedSecret, proxySecretText.origin, warnings);
+    if (!hosted.services.proxy) warnings.push(`${proxySecretText.origin}: unused, the proxy service is not hosted`);
+  }
+  const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
+  return {
+    engine: { servers, ...engine },
+    ...hosted,
+    socketMode: mode,
+    ...(proxySharedSecret ? { proxySharedSecret } : {}),
+    limits: limits(flags),
+    verbosity: Math.min(flags.scanned.verbosity, 4),
+    source: configPath ?? "command line",
+  };
+}
