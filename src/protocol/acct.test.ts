@@ -60,7 +60,7 @@ describe("malformed accounting bodies", () => {
     ["REPLY of 4 bytes", () => decodeAcctReply(Uint8Array.of(0, 0, 0, 0)), "length-mismatch"],
     ["REPLY server_msg_len past the end", () => decodeAcctReply(Uint8Array.of(0, 1, 0, 0, 1)), "length-mismatch"],
     ["REPLY status 3", () => decodeAcctReply(Uint8Array.of(0, 0, 0, 0, 3)), "bad-field"],
-    ["encode REPLY status 0x20", () => encodeAcctReply({ status: 0x20, serverMsg: "", data: "" }), "bad-field"],
+    ["encode REPLY status 0x20", () => encodeAcctReply({ status: 0x20 as AcctStatus, serverMsg: "", data: "" }), "bad-field"],
   ];
   for (const [name, fn, code] of cases) test(name, () => expect(codecErrorCode(fn)).toBe(code));
 });

@@ -81,13 +81,13 @@ describe("malformed authorization bodies", () => {
     ["encode arg of 256 bytes", () => encodeAuthorRequest({ ...request, args: [{ name: "a", value: "v".repeat(254), mandatory: true }] }), "bad-field"],
     ["encode arg name with '='", () => encodeAuthorRequest({ ...request, args: [{ name: "a=b", value: "", mandatory: true }] }), "bad-field"],
     ["encode rem_addr of 256 bytes", () => encodeAuthorRequest({ ...request, remAddr: "r".repeat(256) }), "bad-field"],
-    ["encode authen_method 7", () => encodeAuthorRequest({ ...request, authenMethod: 7 }), "bad-field"],
+    ["encode authen_method 7", () => encodeAuthorRequest({ ...request, authenMethod: 7 as AuthenMethod }), "bad-field"],
     ["REPLY of 5 bytes", () => decodeAuthorReply(replyBody.subarray(0, 5)), "length-mismatch"],
     ["REPLY data_len too big", () => decodeAuthorReply(with_(replyBody, 5, 10)), "length-mismatch"],
     ["REPLY arg_cnt past the end", () => decodeAuthorReply(Uint8Array.of(1, 3, 0, 0, 0, 0, 1)), "length-mismatch"],
     ["REPLY status 3", () => decodeAuthorReply(with_(replyBody, 0, 3)), "bad-field"],
     ["REPLY data not UTF-8", () => decodeAuthorReply(with_(replyBody, 9, 0xff)), "bad-field"],
-    ["encode REPLY status 0", () => encodeAuthorReply({ ...reply, status: 0 }), "bad-field"],
+    ["encode REPLY status 0", () => encodeAuthorReply({ ...reply, status: 0 as AuthorStatus }), "bad-field"],
     ["encode REPLY data of 65536 bytes", () => encodeAuthorReply({ ...reply, data: "d".repeat(65536) }), "bad-field"],
   ];
   for (const [name, fn, code] of cases) test(name, () => expect(codecErrorCode(fn)).toBe(code));
