@@ -23,6 +23,8 @@ import {
 
 const SYSTEM = "ietf-system:system";
 const TACACS_PLUS = "ietf-system-tacacs-plus:tacacs-plus";
+/** YangObject looks members up without our module prefix. */
+const TACACS_PLUS_MEMBER = "tacacs-plus";
 /** Default ports: 49 for TACACS+ (RFC 8907 §4), 300 for TACACS+ over TLS (RFC 9887 §5.2). */
 const PLAIN_PORT = 49;
 const TLS_PORT = 300;
@@ -61,13 +63,13 @@ const TLS_MEMBERS = ["client-identity", "server-authentication", "hello-params"]
 
 /** The tacacs-plus container, under ietf-system:system or at the top level. */
 function tacacsPlus(document: unknown, warnings: string[]): YangObject {
-  const root = new YangObject("", document, [SYSTEM, TACACS_PLUS], warnings);
+  const root = new YangObject("", document, [SYSTEM, TACACS_PLUS_MEMBER], warnings);
   // The rest of ietf-system (authentication order, NTP, ...) belongs to other software.
-  const system = root.child(SYSTEM, [TACACS_PLUS], "all");
-  if (system && root.has(TACACS_PLUS)) fail("/", `give "${TACACS_PLUS}" inside "${SYSTEM}" or at the top level, not both`);
+  const system = root.child(SYSTEM, [TACACS_PLUS_MEMBER], "all");
+  if (system && root.has(TACACS_PLUS_MEMBER)) fail("/", `give "${TACACS_PLUS}" inside "${SYSTEM}" or at the top level, not both`);
   const container = system ?? root;
-  const inner = container.child(TACACS_PLUS, TACACS_PLUS_MEMBERS);
-  if (!inner) fail(system ? system.pathOf(TACACS_PLUS) : "/", `expected "${TACACS_PLUS}"${system ? "" : ` or "${SYSTEM}" at the top level`}`);
+  const inner = container.child(TACACS_PLUS_MEMBER, TACACS_PLUS_MEMBERS);
+  if (!inner) fail(system ? `${system.path}/${TACACS_PLUS}` : "/", `expected "${TACACS_PLUS}"${system ? "" : ` or "${SYSTEM}" at the top level`}`);
   return inner;
 }
 
