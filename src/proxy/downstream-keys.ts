@@ -96,5 +96,5 @@ export function decodeWithKeys(
       lastReason = error.message;
     }
   }
-  throw new DownstreamKeyError(`packet body does not parse with the configured shared secret (wrong shared secret?): ${lastReason}`);
+  throw new DownstreamKeyError(`packet body does not parse with the configured shared secret: ${lastReason}`);
 }
