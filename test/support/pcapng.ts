@@ -7,6 +7,10 @@
 import { readFileSync } from "node:fs";
 import { FrameReader, MAX_BODY_LENGTH_CAP } from "../../src/protocol";
 
+/** The real-traffic captures shipped with the tests (copied from the team's shared captures; key `labkey123`). */
+export const CAPTURE_DIR = new URL("../fixtures/captures/", import.meta.url).pathname;
+export const CAPTURE_KEY = "labkey123";
+
 export interface CapturedPacket {
   linkType: number;
   data: Uint8Array;
