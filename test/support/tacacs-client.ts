@@ -45,27 +45,29 @@ export interface Request {
 }
 
 export class TestClient {
-  readonly #socket: Socket<undefined>;
+  #socket: Socket<undefined> | undefined;
   readonly #key: Uint8Array | undefined;
   readonly #flags: number;
   readonly #reader = new FrameReader();
   readonly #waiting = new Map<number, { resolve(p: Packet): void; reject(e: Error): void }>();
+  /** Bytes the kernel did not take yet, flushed on drain. */
+  #unsent: Uint8Array[] = [];
   /** Replies nobody waited for, by arrival. */
   readonly unexpected: Packet[] = [];
   #closeError: Error | undefined;
-  readonly closed: Promise<Error | undefined>;
-  #onClosed!: (error: Error | undefined) => void;
+  /** Resolves with the reason once the connection has ended. */
+  readonly closed: Promise<Error>;
+  #onClosed!: (error: Error) => void;
 
-  private constructor(socket: Socket<undefined>, options: TestClientOptions) {
-    this.#socket = socket;
+  private constructor(options: TestClientOptions) {
     this.#key = options.key === undefined || options.tls ? undefined : new TextEncoder().encode(options.key);
     this.#flags = (this.#key ? 0 : Flags.Unencrypted) | (options.singleConnect ? Flags.SingleConnect : 0);
     this.closed = new Promise((resolve) => (this.#onClosed = resolve));
   }
 
-  static async connect(options: TestClientOptions): Promise<TestClient> {
-    let client: TestClient | undefined;
-    const pending: Uint8Array[] = [];
+  /** Resolves once the connection is usable (for TLS: after the handshake). */
+  static connect(options: TestClientOptions): Promise<TestClient> {
+    const client = new TestClient(options);
     const tls = options.tls && {
       ca: options.tls.ca,
       cert: options.tls.cert,
@@ -73,27 +75,37 @@ export class TestClient {
       serverName: options.tls.serverName ?? "localhost",
       minVersion: 0x0304,
     };
-    const socket = await Bun.connect<undefined>({
-      hostname: options.host ?? "127.0.0.1",
-      port: options.port,
-      ...(tls ? { tls } : {}),
-      socket: {
-        binaryType: "uint8array",
-        data(_s, chunk) {
-          if (client) client.#onData(chunk);
-          else pending.push(chunk);
+    return new Promise((resolve, reject) => {
+      Bun.connect<undefined>({
+        hostname: options.host ?? "127.0.0.1",
+        port: options.port,
+        ...(tls ? { tls } : {}),
+        socket: {
+          binaryType: "uint8array",
+          open(socket) {
+            client.#socket = socket;
+            resolve(client);
+          },
+          data: (_s, chunk) => client.#onData(chunk),
+          drain: () => client.#flush(),
+          close(_s, error) {
+            const reason = error ?? new Error("connection closed");
+            client.#finish(reason);
+            reject(reason);
+          },
+          error(_s, error) {
+            client.#finish(error);
+            reject(error);
+          },
+          connectError: (_s, error) => reject(error),
         },
-        close(_s, error) {
-          if (client) client.#finish(error ?? new Error("connection closed"));
-        },
-        error(_s, error) {
-          if (client) client.#finish(error);
-        },
-      },
+      }).catch(reject);
     });
-    client = new TestClient(socket, options);
-    for (const chunk of pending) client.#onData(chunk);
-    return client;
+  }
+
+  get #open(): Socket<undefined> {
+    if (this.#socket === undefined) throw new Error("not connected");
+    return this.#socket;
   }
 
   #onData(chunk: Uint8Array): void {
@@ -102,7 +114,7 @@ export class TestClient {
       frames = this.#reader.push(chunk);
     } catch (error) {
       this.#finish(error as Error);
-      this.#socket.terminate();
+      this.#open.terminate();
       return;
     }
     for (const frame of frames) {
@@ -111,7 +123,7 @@ export class TestClient {
         packet = decodePacket(frame, this.#key);
       } catch (error) {
         this.#finish(error as Error);
-        this.#socket.terminate();
+        this.#open.terminate();
         return;
       }
       const waiter = this.#waiting.get(packet.header.sessionId);
@@ -134,9 +146,26 @@ export class TestClient {
     return encodePacket({ version, type, seqNo, flags, sessionId }, body, this.#key);
   }
 
-  /** Writes bytes as they are (one write call). */
+  /** Writes bytes as they are (one write call unless the kernel pushes back). */
   writeRaw(bytes: Uint8Array): void {
-    this.#socket.write(bytes);
+    if (this.#unsent.length > 0) {
+      this.#unsent.push(bytes);
+      return;
+    }
+    const written = this.#open.write(bytes);
+    if (written < bytes.length) this.#unsent.push(bytes.subarray(Math.max(written, 0)));
+  }
+
+  #flush(): void {
+    while (this.#unsent.length > 0) {
+      const bytes = this.#unsent[0]!;
+      const written = this.#open.write(bytes);
+      if (written < bytes.length) {
+        this.#unsent[0] = bytes.subarray(Math.max(written, 0));
+        return;
+      }
+      this.#unsent.shift();
+    }
   }
 
   /** Resolves with the next reply for `sessionId`; rejects when the stream ends or after `timeoutMs`. */
@@ -167,11 +196,11 @@ export class TestClient {
   }
 
   close(): void {
-    this.#socket.end();
+    this.#open.end();
   }
 
   terminate(): void {
-    this.#socket.terminate();
+    this.#open.terminate();
   }
 }
 
