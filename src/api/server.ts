@@ -128,9 +128,27 @@ export class GrpcServer {
     for (const call of [...this.#calls]) {
       this.#fail(call, new GrpcError(Status.UNAVAILABLE, "the agent is shutting down; the call was cancelled"));
     }
-    if (this.#sessions.size > 0) await Bun.sleep(SESSION_DRAIN_MS);
+    await this.#sessionsClosed(SESSION_DRAIN_MS);
     for (const session of this.#sessions) session.destroy();
     this.#bound?.release();
+  }
+
+  /** Resolves when every connection has closed (they were sent GOAWAY), or after `timeoutMs`. */
+  #sessionsClosed(timeoutMs: number): Promise<void> {
+    const pending = [...this.#sessions].filter((session) => !session.destroyed);
+    if (pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      let open = pending.length;
+      for (const session of pending) {
+        session.once("close", () => {
+          if (--open === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      }
+    });
   }
 
   #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {

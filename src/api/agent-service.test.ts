@@ -1,0 +1,258 @@
+import { describe, expect, test } from "bun:test";
+import { silentLogger } from "../common/log";
+import {
+  AcctFlags,
+  AcctStatus,
+  AuthenAction,
+  AuthenMethod,
+  AuthenService,
+  AuthenStatus,
+  AuthenType,
+  AuthorStatus,
+  decodeAcctRequest,
+  decodeAuthenStart,
+  decodeAuthorRequest,
+  encodeAcctReply,
+  encodeAuthenReply,
+  encodeAuthorReply,
+  PacketType,
+} from "../protocol";
+import { UpstreamError } from "../upstream/types";
+import { FakeEngine, SAMPLE_STATUS } from "../../test/support/api-fake-engine";
+import { accountingRequest, agentRoutes, authorizationRequest, papStart, statusReply } from "./agent-service";
+import type { CallContext, Route } from "./server";
+import { GrpcError, Status } from "./status";
+
+const pap = { user: "admin", password: new TextEncoder().encode("s3cret-pw"), port: "tty0", remoteAddress: "10.0.0.1", privilegeLevel: 1 };
+const author = {
+  user: "admin",
+  port: "tty0",
+  remoteAddress: "10.0.0.1",
+  privilegeLevel: 15,
+  authenticationContext: 2,
+  args: [
+    { name: "service", value: "shell", mandatory: true },
+    { name: "cmd", value: "show", mandatory: true },
+    { name: "cmd-arg", value: "version", mandatory: false },
+  ],
+};
+const acct = {
+  user: "admin",
+  port: "tty0",
+  remoteAddress: "10.0.0.1",
+  command: "show",
+  commandArguments: ["running-config", "all"],
+  recordType: 0,
+  taskId: "",
+  startTime: 0,
+  stopTime: 0,
+  privilegeLevel: 0,
+};
+
+function expectInvalid(run: () => unknown, field: string): GrpcError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(GrpcError);
+    expect((error as GrpcError).code).toBe(Status.INVALID_ARGUMENT);
+    expect((error as GrpcError).message).toContain(`invalid ${field}`);
+    return error as GrpcError;
+  }
+  throw new Error(`expected INVALID_ARGUMENT for ${field}`);
+}
+
+describe("PAP → authentication START", () => {
+  test("LOGIN, PAP, service LOGIN, version 0xc1, the password as data", () => {
+    const start = papStart(pap);
+    expect(start.type).toBe(PacketType.Authentication);
+    expect(start.version).toBe(0xc1);
+    expect(decodeAuthenStart(start.body)).toEqual({
+      action: AuthenAction.Login,
+      privLvl: 1,
+      authenType: AuthenType.Pap,
+      service: AuthenService.Login,
+      user: "admin",
+      port: "tty0",
+      remAddr: "10.0.0.1",
+      data: pap.password,
+    });
+  });
+
+  test("field checks name the field and never echo the password", () => {
+    expectInvalid(() => papStart({ ...pap, user: "" }), "user");
+    expectInvalid(() => papStart({ ...pap, user: "a\u0000b" }), "user");
+    expectInvalid(() => papStart({ ...pap, port: "p".repeat(256) }), "port");
+    expectInvalid(() => papStart({ ...pap, remoteAddress: "x\ny" }), "remote_address");
+    expectInvalid(() => papStart({ ...pap, privilegeLevel: 16 }), "privilege_level");
+    const error = expectInvalid(() => papStart({ ...pap, password: new Uint8Array(256).fill(0x41) }), "password");
+    expect(error.message).not.toContain("AAAA");
+    // 255 bytes of UTF-8 is fine, 256 is not (multi-byte characters count as bytes).
+    expect(() => papStart({ ...pap, user: "é".repeat(127) })).not.toThrow();
+    expectInvalid(() => papStart({ ...pap, user: "é".repeat(128) }), "user");
+  });
+});
+
+describe("Authorization → REQUEST", () => {
+  test("TACACSPLUS method, authen_type from the context, args as given", () => {
+    const start = authorizationRequest(author);
+    expect(start).toMatchObject({ type: PacketType.Authorization, version: 0xc0 });
+    expect(decodeAuthorRequest(start.body)).toEqual({
+      authenMethod: AuthenMethod.TacacsPlus,
+      privLvl: 15,
+      authenType: AuthenType.Pap,
+      authenService: AuthenService.Login,
+      user: "admin",
+      port: "tty0",
+      remAddr: "10.0.0.1",
+      args: author.args,
+    });
+    expect(decodeAuthorRequest(authorizationRequest({ ...author, authenticationContext: 1 }).body).authenType).toBe(AuthenType.Ascii);
+  });
+
+  test("UNAUTHENTICATED: method NONE, authen_type NOT_SET", () => {
+    const request = decodeAuthorRequest(authorizationRequest({ ...author, authenticationContext: 3 }).body);
+    expect(request.authenMethod).toBe(AuthenMethod.None);
+    expect(request.authenType).toBe(0 as AuthenType);
+  });
+
+  test("bad values are INVALID_ARGUMENT naming the field", () => {
+    expectInvalid(() => authorizationRequest({ ...author, authenticationContext: 0 }), "authentication_context");
+    expectInvalid(() => authorizationRequest({ ...author, authenticationContext: 9 }), "authentication_context");
+    expectInvalid(() => authorizationRequest({ ...author, privilegeLevel: 99 }), "privilege_level");
+    const withArg = (arg: { name: string; value: string; mandatory: boolean }) => ({ ...author, args: [...author.args, arg] });
+    expectInvalid(() => authorizationRequest(withArg({ name: "", value: "x", mandatory: true })), "args[3].name");
+    expectInvalid(() => authorizationRequest(withArg({ name: "a=b", value: "x", mandatory: true })), "args[3].name");
+    expectInvalid(() => authorizationRequest(withArg({ name: "a*b", value: "x", mandatory: true })), "args[3].name");
+    expectInvalid(() => authorizationRequest(withArg({ name: "a\tb", value: "x", mandatory: true })), "args[3].name");
+    expectInvalid(() => authorizationRequest(withArg({ name: "a", value: "x\u0000", mandatory: true })), "args[3].value");
+    expectInvalid(() => authorizationRequest(withArg({ name: "a", value: "v".repeat(254), mandatory: true })), "args[3]");
+    expect(() => authorizationRequest(withArg({ name: "a", value: "v".repeat(253), mandatory: true }))).not.toThrow();
+    const many = Array.from({ length: 254 }, () => ({ name: "x", value: "1", mandatory: false }));
+    expectInvalid(() => authorizationRequest({ ...author, args: [...author.args, ...many] }), "args");
+    expectInvalid(() => authorizationRequest({ ...author, args: [{ name: "cmd", value: "show", mandatory: true }] }), "args");
+    expectInvalid(() => authorizationRequest({ ...author, args: [{ name: "service", value: "shell", mandatory: true }] }), "args");
+    expect(() => authorizationRequest({ ...author, args: [{ name: "service", value: "ppp", mandatory: true }] })).not.toThrow();
+  });
+});
+
+describe("Accounting → REQUEST", () => {
+  test("STOP by default, service=shell, cmd, one cmd-arg per argument", () => {
+    const start = accountingRequest(acct);
+    expect(start).toMatchObject({ type: PacketType.Accounting, version: 0xc0 });
+    const request = decodeAcctRequest(start.body);
+    expect(request.flags).toBe(AcctFlags.Stop);
+    expect(request.args.map((a) => `${a.name}${a.mandatory ? "=" : "*"}${a.value}`)).toEqual([
+      "service=shell",
+      "cmd=show",
+      "cmd-arg=running-config",
+      "cmd-arg=all",
+    ]);
+  });
+
+  test("record types map to RFC 8907 §7.2 flags, never START|STOP", () => {
+    const flagsOf = (recordType: number) => decodeAcctRequest(accountingRequest({ ...acct, recordType }).body).flags;
+    expect([0, 1, 2, 3, 4].map(flagsOf)).toEqual([0x04, 0x02, 0x04, 0x08, 0x0a]);
+    expectInvalid(() => accountingRequest({ ...acct, recordType: 5 }), "record_type");
+  });
+
+  test("task_id and timestamps when given; uint64 as Long or number", () => {
+    const long = { toNumber: () => 1_700_000_100 };
+    const request = decodeAcctRequest(accountingRequest({ ...acct, taskId: "42", startTime: 1_700_000_000, stopTime: long, privilegeLevel: 7 }).body);
+    expect(request.privLvl).toBe(7);
+    expect(request.args.slice(4).map((a) => `${a.name}=${a.value}`)).toEqual(["task_id=42", "start_time=1700000000", "stop_time=1700000100"]);
+  });
+
+  test("bad values name the field", () => {
+    expectInvalid(() => accountingRequest({ ...acct, command: "x".repeat(252) }), "command");
+    expectInvalid(() => accountingRequest({ ...acct, commandArguments: ["ok", "bad\u0000"] }), "command_arguments[1].value");
+    expectInvalid(() => accountingRequest({ ...acct, taskId: "t".repeat(250) }), "task_id");
+    expectInvalid(() => accountingRequest({ ...acct, user: "u\u007f" }), "user");
+    expectInvalid(() => accountingRequest({ ...acct, commandArguments: Array.from({ length: 254 }, () => "a") }), "command_arguments");
+  });
+});
+
+describe("handlers", () => {
+  const context = (): CallContext => ({ deadline: Date.now() + 1000, signal: new AbortController().signal });
+  const routes = (engine: FakeEngine) => new Map<string, Route>(agentRoutes(engine, silentLogger).map((r) => [r.method.path.split("/").pop()!, r]));
+  const call = (engine: FakeEngine, name: string, request: object) => {
+    const route = routes(engine).get(name)!;
+    if (route.kind !== "unary") throw new Error("unary expected");
+    return route.handle(request, context()) as Promise<Record<string, any>>;
+  };
+
+  test("requests go to the engine with the deadline, the signal and resendable (false for accounting only)", async () => {
+    const engine = new FakeEngine();
+    await call(engine, "AuthenticatePap", pap);
+    await call(engine, "Authorization", author);
+    await call(engine, "Accounting", acct);
+    expect(engine.requests.map((r) => [r.type, r.resendable])).toEqual([
+      [1, true],
+      [2, true],
+      [3, false],
+    ]);
+    for (const request of engine.requests) {
+      expect(request.deadline).toBeGreaterThan(Date.now());
+      expect(request.signal).toBeInstanceOf(AbortSignal);
+    }
+    expect(engine.ended).toBe(3);
+  });
+
+  test("replies carry the server, status, message and data", async () => {
+    const engine = new FakeEngine();
+    expect(await call(engine, "AuthenticatePap", pap)).toEqual({
+      response: { server: "fake-server", status: 1, serverMessage: "welcome", data: new Uint8Array([1, 2]) },
+    });
+    engine.answer = () => encodeAuthorReply({ status: AuthorStatus.Fail, args: [], serverMsg: "denied", data: "d" });
+    expect(await call(engine, "Authorization", author)).toEqual({ response: { server: "fake-server", status: 16, serverMessage: "denied", args: [], data: "d" } });
+    engine.answer = () => encodeAcctReply({ status: AcctStatus.Follow, serverMsg: "", data: "x" });
+    expect(await call(engine, "Accounting", acct)).toEqual({ response: { server: "fake-server", status: 33, serverMessage: "", data: "x" } });
+  });
+
+  test("PAP: FOLLOW and RESTART are FAIL; a request for more input is a service error", async () => {
+    const engine = new FakeEngine();
+    const statusFor = async (status: AuthenStatus) => {
+      engine.answer = () => encodeAuthenReply({ status, flags: 0, serverMsg: "", data: new Uint8Array() });
+      return call(engine, "AuthenticatePap", pap);
+    };
+    expect((await statusFor(AuthenStatus.Follow)).response.status).toBe(2);
+    expect((await statusFor(AuthenStatus.Restart)).response.status).toBe(2);
+    expect((await statusFor(AuthenStatus.Error)).response.status).toBe(7);
+    const more = await statusFor(AuthenStatus.GetPass);
+    expect(more.error).toEqual({ message: expect.stringContaining("GetPass"), server: "fake-server", retriable: false });
+  });
+
+  test("UpstreamError → result.error with server and retriable", async () => {
+    const engine = new FakeEngine();
+    engine.answer = () => {
+      throw new UpstreamError("no server answered", "backup", true, "unavailable");
+    };
+    expect(await call(engine, "Accounting", acct)).toEqual({ error: { message: "no server answered", server: "backup", retriable: true } });
+    expect(engine.ended).toBe(0);
+  });
+
+  test("a malformed reply body → result.error naming the server; the session is ended", async () => {
+    const engine = new FakeEngine();
+    engine.answer = () => new Uint8Array([1, 0, 0]);
+    const reply = await call(engine, "Authorization", author);
+    expect(reply.error.server).toBe("fake-server");
+    expect(reply.error.message).toContain("malformed reply");
+    expect(engine.ended).toBe(1);
+  });
+
+  test("other errors propagate (the server turns them into INTERNAL)", async () => {
+    const engine = new FakeEngine();
+    engine.answer = () => {
+      throw new TypeError("bug");
+    };
+    await expect(call(engine, "Accounting", acct)).rejects.toThrow("bug");
+  });
+
+  test("Status maps the engine status", async () => {
+    const reply = statusReply(SAMPLE_STATUS) as any;
+    expect(reply.state).toBe(2);
+    expect(reply.activeServer).toBe(1);
+    expect(reply.servers[1]).toMatchObject({ name: "backup", connected: true, singleConnect: 1, sessionsInFlight: 2 });
+    expect(reply.servers[0].counters.connectionFailures).toBe(3);
+    expect(await call(new FakeEngine(), "Status", {})).toEqual(reply);
+  });
+});

@@ -1,0 +1,55 @@
+import { expect, test } from "bun:test";
+import { encodeMessage, MessageReader } from "./framing";
+import { GrpcError, Status } from "./status";
+
+function expectStatus(run: () => unknown, code: number, text: string): void {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(GrpcError);
+    expect((error as GrpcError).code).toBe(code as GrpcError["code"]);
+    expect((error as GrpcError).message).toContain(text);
+    return;
+  }
+  throw new Error(`expected grpc-status ${code}`);
+}
+
+test("a message split at every byte boundary is reassembled", () => {
+  const frame = encodeMessage(new Uint8Array([7, 8, 9]));
+  expect([...frame]).toEqual([0, 0, 0, 0, 3, 7, 8, 9]);
+  for (let cut = 0; cut <= frame.length; cut++) {
+    const reader = new MessageReader(100);
+    reader.push(frame.subarray(0, cut));
+    reader.push(frame.subarray(cut));
+    expect([...reader.single()]).toEqual([7, 8, 9]);
+  }
+});
+
+test("an empty message is a valid message", () => {
+  const reader = new MessageReader(100);
+  reader.push(encodeMessage(new Uint8Array()));
+  expect(reader.single().length).toBe(0);
+});
+
+test("the size limit applies as soon as the prefix arrives", () => {
+  const reader = new MessageReader(10);
+  expectStatus(() => reader.push(new Uint8Array([0, 0, 0, 0, 11])), Status.RESOURCE_EXHAUSTED, "11 bytes exceeds the limit of 10");
+  const exact = new MessageReader(10);
+  exact.push(encodeMessage(new Uint8Array(10)));
+  expect(exact.single().length).toBe(10);
+});
+
+test("compressed and unknown flags are refused", () => {
+  expectStatus(() => new MessageReader(10).push(new Uint8Array([1, 0, 0, 0, 1, 0])), Status.UNIMPLEMENTED, "compressed");
+  expectStatus(() => new MessageReader(10).push(new Uint8Array([2, 0, 0, 0, 1, 0])), Status.INTERNAL, "flag 2");
+});
+
+test("unary: no message, a truncated one, or two messages", () => {
+  expectStatus(() => new MessageReader(10).single(), Status.INTERNAL, "without a message");
+  const truncated = new MessageReader(10);
+  truncated.push(new Uint8Array([0, 0, 0, 0, 4, 1]));
+  expectStatus(() => truncated.single(), Status.INTERNAL, "stray bytes");
+  const two = new MessageReader(10);
+  const both = new Uint8Array([...encodeMessage(new Uint8Array([1])), ...encodeMessage(new Uint8Array([2]))]);
+  expectStatus(() => two.push(both), Status.INTERNAL, "more than one");
+});

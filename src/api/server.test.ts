@@ -1,0 +1,319 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import http2 from "node:http2";
+import { connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Endpoint } from "../common/endpoint";
+import { FakeEngine, hang, passReply } from "../../test/support/api-fake-engine";
+import { callUnary } from "./client";
+import { encodeMessage } from "./framing";
+import { startApiServer, type ApiServer } from "./index";
+import { apiRoot } from "./proto";
+import { decodeGrpcMessage, Status } from "./status";
+
+const ACCOUNTING = "/tacacsrs.agent.v1.TacacsAgent/Accounting";
+const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
+const HEALTH_WATCH = "/grpc.health.v1.Health/Watch";
+const AccountingRequest = apiRoot.lookupType("tacacsrs.agent.v1.AccountingRequest");
+const AccountingReply = apiRoot.lookupType("tacacsrs.agent.v1.AccountingReply");
+const HealthCheckResponse = apiRoot.lookupType("grpc.health.v1.HealthCheckResponse");
+const accountingBody = () => encodeMessage(AccountingRequest.encode({ user: "admin", command: "show version" }).finish());
+
+let dir: string;
+let engine: FakeEngine;
+let api: ApiServer;
+const sessions: http2.ClientHttp2Session[] = [];
+
+async function start(limits = { maxApiStreams: 16, maxGrpcMessageBytes: 1024 }): Promise<void> {
+  engine = new FakeEngine();
+  api = await startApiServer({ engine, endpoint: { kind: "unix", path: join(dir, "agent.sock") }, socketMode: 0o660, limits, defaultTimeoutMs: 2000 });
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "api-server-"));
+  await start();
+});
+
+afterEach(async () => {
+  for (const session of sessions.splice(0)) session.destroy();
+  await api.close(0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function connect(endpoint: Endpoint = api.endpoint): http2.ClientHttp2Session {
+  const path = (endpoint as { path: string }).path;
+  const session = http2.connect("http://localhost", { createConnection: () => netConnect({ path }) });
+  session.on("error", () => {});
+  sessions.push(session);
+  return session;
+}
+
+interface RawResult {
+  http: number;
+  status: number | undefined;
+  message: string;
+  messages: Uint8Array;
+}
+
+/** One request with full control over headers and body bytes. */
+function raw(
+  options: { path?: string; headers?: http2.OutgoingHttpHeaders; body?: Uint8Array; session?: http2.ClientHttp2Session; onStream?: (s: http2.ClientHttp2Stream) => void } = {},
+): Promise<RawResult> {
+  const session = options.session ?? connect();
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": options.path ?? ACCOUNTING,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...options.headers,
+    });
+    const result: RawResult = { http: 0, status: undefined, message: "", messages: new Uint8Array() };
+    const take = (headers: http2.IncomingHttpHeaders) => {
+      if (headers[":status"] !== undefined) result.http = Number(headers[":status"]);
+      if (headers["grpc-status"] !== undefined) {
+        result.status = Number(headers["grpc-status"]);
+        result.message = decodeGrpcMessage(String(headers["grpc-message"] ?? ""));
+      }
+    };
+    const chunks: Uint8Array[] = [];
+    stream.on("response", take);
+    stream.on("trailers", take);
+    stream.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    stream.on("error", () => {});
+    stream.on("close", () => {
+      result.messages = new Uint8Array(Buffer.concat(chunks));
+      resolve(result);
+    });
+    setTimeout(() => reject(new Error("raw call did not finish")), 5000).unref();
+    options.onStream?.(stream);
+    if (options.body !== undefined) stream.end(options.body);
+  });
+}
+
+/** A normal call still works (the server survived whatever the test did before). */
+async function expectServing(): Promise<void> {
+  const reply = await callUnary(api.endpoint, "Accounting", { user: "admin", command: "show" }, 2000);
+  expect(reply.result).toBe("response");
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await Bun.sleep(5);
+  if (!condition()) throw new Error(`timed out waiting for ${what}`);
+}
+
+test("a unary call: headers, one message, grpc-status 0 in the trailers", async () => {
+  const result = await raw({ body: accountingBody() });
+  expect(result).toMatchObject({ http: 200, status: 0 });
+  expect(result.messages[0]).toBe(0);
+  const reply = AccountingReply.toObject(AccountingReply.decode(result.messages.subarray(5)), { oneofs: true }) as any;
+  expect(reply.result).toBe("response");
+  expect(reply.response.server).toBe("fake-server");
+  // application/grpc+proto is the same protocol
+  expect((await raw({ body: accountingBody(), headers: { "content-type": "application/grpc+proto" } })).status).toBe(0);
+});
+
+test("not gRPC: wrong content-type is HTTP 415, GET is 405", async () => {
+  for (const contentType of ["text/plain", "application/grpc+json", "application/json"]) {
+    const result = await raw({ body: accountingBody(), headers: { "content-type": contentType } });
+    expect(result).toMatchObject({ http: 415, status: Status.INVALID_ARGUMENT });
+    expect(result.message).toContain("content-type");
+  }
+  const get = await raw({ headers: { ":method": "GET" }, onStream: (s) => s.end() });
+  expect(get).toMatchObject({ http: 405, status: Status.UNIMPLEMENTED });
+  await expectServing();
+});
+
+test("unknown methods are UNIMPLEMENTED", async () => {
+  for (const path of ["/tacacsrs.agent.v1.TacacsAgent/Nope", "/other.Service/Accounting", "/"]) {
+    const result = await raw({ path, body: accountingBody() });
+    expect(result).toMatchObject({ http: 200, status: Status.UNIMPLEMENTED });
+    expect(result.message).toContain("unknown method");
+  }
+  await expectServing();
+});
+
+test("malformed protobuf and bad field values are INVALID_ARGUMENT with a specific message", async () => {
+  const garbage = await raw({ body: encodeMessage(new Uint8Array([0x0a, 0xff, 0xff, 0xff])) });
+  expect(garbage.status).toBe(Status.INVALID_ARGUMENT);
+  expect(garbage.message).toContain("malformed AccountingRequest");
+  const bad = await raw({ body: encodeMessage(AccountingRequest.encode({ user: "a\u0000b" }).finish()) });
+  expect(bad).toMatchObject({ status: Status.INVALID_ARGUMENT, message: "invalid user: must not contain control characters (NUL, newline, ...)" });
+  expect(engine.requests.length).toBe(0);
+  await expectServing();
+});
+
+test("framing errors: no message, truncated, two messages, compressed, bad grpc-timeout", async () => {
+  const one = accountingBody();
+  const cases: Array<[Uint8Array, number, string, http2.OutgoingHttpHeaders?]> = [
+    [new Uint8Array(), Status.INTERNAL, "without a message"],
+    [one.subarray(0, one.length - 1), Status.INTERNAL, "stray bytes"],
+    [new Uint8Array([...one, ...one]), Status.INTERNAL, "more than one"],
+    [new Uint8Array([1, ...one.subarray(1)]), Status.UNIMPLEMENTED, "compressed", { "grpc-encoding": "gzip" }],
+    [one, Status.INVALID_ARGUMENT, "grpc-timeout", { "grpc-timeout": "soon" }],
+  ];
+  for (const [body, status, text, headers] of cases) {
+    const result = await raw({ body, headers });
+    expect(result.status).toBe(status);
+    expect(result.message).toContain(text);
+  }
+  await expectServing();
+});
+
+test("an oversized message is RESOURCE_EXHAUSTED at once, even while the client is still sending", async () => {
+  const announced = await raw({ body: new Uint8Array([0, 0, 0, 0x10, 0]) });
+  expect(announced.status).toBe(Status.RESOURCE_EXHAUSTED);
+  expect(announced.message).toContain("4096 bytes exceeds the limit of 1024");
+  // 256 KiB the server never reads to the end: it answers and resets the rest.
+  const big = new Uint8Array(256 * 1024 + 5);
+  new DataView(big.buffer).setUint32(1, 256 * 1024);
+  const result = await raw({ body: big });
+  expect(result.status).toBe(Status.RESOURCE_EXHAUSTED);
+  await expectServing();
+});
+
+test("grpc-timeout is honoured: DEADLINE_EXCEEDED and the upstream request is aborted", async () => {
+  engine.answer = hang;
+  const started = Date.now();
+  const result = await raw({ body: accountingBody(), headers: { "grpc-timeout": "100m" } });
+  expect(result.status).toBe(Status.DEADLINE_EXCEEDED);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+  expect(Date.now() - started).toBeLessThan(1000);
+  expect(engine.requests[0]!.deadline - started).toBeLessThan(200);
+  expect(engine.aborted).toBe(1);
+  engine.answer = passReply;
+  await expectServing();
+});
+
+test("without grpc-timeout the default deadline applies", async () => {
+  const before = Date.now();
+  await raw({ body: accountingBody() });
+  const deadline = engine.requests[0]!.deadline - before;
+  expect(deadline).toBeGreaterThanOrEqual(1990);
+  expect(deadline).toBeLessThan(2100);
+});
+
+test("a caller that goes away cancels the upstream request; the server keeps serving", async () => {
+  engine.answer = hang;
+  const session = connect();
+  const stream = session.request({ ":method": "POST", ":path": ACCOUNTING, "content-type": "application/grpc" });
+  stream.on("error", () => {});
+  stream.end(accountingBody());
+  await until(() => engine.requests.length === 1, "the request");
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await until(() => engine.aborted === 1, "the abort");
+  // A whole connection dropping mid-call does the same.
+  const second = connect();
+  const pending = second.request({ ":method": "POST", ":path": ACCOUNTING, "content-type": "application/grpc" });
+  pending.on("error", () => {});
+  pending.end(accountingBody());
+  await until(() => engine.requests.length === 2, "the second request");
+  second.destroy();
+  await until(() => engine.aborted === 2, "the second abort");
+  await until(() => api.activeCalls === 0, "no calls in flight");
+  engine.answer = passReply;
+  await expectServing();
+});
+
+test("the concurrent-call limit holds over all connections: RESOURCE_EXHAUSTED beyond it", async () => {
+  await api.close(0);
+  await start({ maxApiStreams: 2, maxGrpcMessageBytes: 1024 });
+  engine.answer = hang;
+  const held = [connect(), connect()].map((session) => raw({ session, body: accountingBody(), headers: { "grpc-timeout": "300m" } }));
+  await until(() => engine.requests.length === 2, "two calls in flight");
+  const refused = await raw({ body: accountingBody() });
+  expect(refused.status).toBe(Status.RESOURCE_EXHAUSTED);
+  expect(refused.message).toContain("limit 2");
+  expect((await Promise.all(held)).map((r) => r.status)).toEqual([Status.DEADLINE_EXCEEDED, Status.DEADLINE_EXCEEDED]);
+  engine.answer = passReply;
+  await expectServing();
+});
+
+test("an unexpected handler error is INTERNAL without details", async () => {
+  engine.answer = () => {
+    throw new TypeError("secret internals");
+  };
+  const result = await raw({ body: accountingBody() });
+  expect(result).toMatchObject({ status: Status.INTERNAL, message: "internal error in the agent" });
+});
+
+test("garbage instead of the HTTP/2 preface is dropped; the server keeps serving", async () => {
+  const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+  const garbage = [
+    "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "\x00".repeat(100),
+    // a valid preface, then DATA on stream 0 (a connection error)
+    `${preface}\x00\x00\x04\x00\x00\x00\x00\x00\x00abcd`,
+    // a valid preface, then HEADERS whose HPACK block is garbage
+    `${preface}\x00\x00\x05\x01\x05\x00\x00\x00\x01\xff\xff\xff\xff\xff`,
+  ];
+  for (const bytes of garbage) {
+    const socket = netConnect({ path: (api.endpoint as { path: string }).path });
+    socket.on("error", () => {});
+    socket.resume(); // read (and drop) the server's GOAWAY, so that "close" can fire
+    socket.write(Buffer.from(bytes, "latin1"));
+    const closedByServer = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 2000);
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    socket.destroy();
+    expect([bytes.slice(0, 30), closedByServer]).toEqual([bytes.slice(0, 30), true]);
+  }
+  await expectServing();
+});
+
+test("health: Check SERVING for the server and our services, NOT_FOUND otherwise; Watch streams the status", async () => {
+  const HealthCheckRequest = apiRoot.lookupType("grpc.health.v1.HealthCheckRequest");
+  for (const service of ["", "tacacsrs.agent.v1.TacacsAgent", "grpc.health.v1.Health"]) {
+    const result = await raw({ path: HEALTH_CHECK, body: encodeMessage(HealthCheckRequest.encode({ service }).finish()) });
+    expect(result.status).toBe(0);
+    expect((HealthCheckResponse.decode(result.messages.subarray(5)) as any).status).toBe(1);
+  }
+  const unknown = await raw({ path: HEALTH_CHECK, body: encodeMessage(HealthCheckRequest.encode({ service: "nope" }).finish()) });
+  expect(unknown.status).toBe(Status.NOT_FOUND);
+
+  let firstMessage: Uint8Array | undefined;
+  const watch = raw({
+    path: HEALTH_WATCH,
+    body: encodeMessage(HealthCheckRequest.encode({}).finish()),
+    onStream: (s) => s.once("data", (chunk: Uint8Array) => (firstMessage = chunk)),
+  });
+  await until(() => firstMessage !== undefined, "the first Watch message");
+  expect((HealthCheckResponse.decode(firstMessage!.subarray(5)) as any).status).toBe(1);
+  // The watch does not hold up shutdown: it ends at once with UNAVAILABLE.
+  const started = Date.now();
+  await api.close(5000);
+  expect(Date.now() - started).toBeLessThan(1000);
+  expect((await watch).status).toBe(Status.UNAVAILABLE);
+});
+
+test("graceful close: in-flight calls finish within the grace period, new calls are refused, the socket is removed", async () => {
+  const path = (api.endpoint as { path: string }).path;
+  engine.answer = async (request) => {
+    await Bun.sleep(150);
+    return passReply(request);
+  };
+  const session = connect();
+  const inFlight = raw({ session, body: accountingBody() });
+  await until(() => engine.requests.length === 1, "the request");
+  const closing = api.close(2000);
+  expect((await inFlight).status).toBe(0);
+  await closing;
+  expect(existsSync(path)).toBe(false);
+  await expect(callUnary(api.endpoint, "HealthCheck", {}, 500)).rejects.toMatchObject({ unreachable: true });
+});
+
+test("graceful close: calls still running after the grace period are cancelled with UNAVAILABLE", async () => {
+  engine.answer = hang;
+  const inFlight = raw({ body: accountingBody() });
+  await until(() => engine.requests.length === 1, "the request");
+  const started = Date.now();
+  await api.close(100);
+  expect(Date.now() - started).toBeLessThan(1500);
+  expect(await inFlight).toMatchObject({ status: Status.UNAVAILABLE });
+  expect(engine.aborted).toBe(1);
+});
