@@ -16,6 +16,9 @@ let pki: Pki;
 let sock: (name: string) => string;
 let yangFile: string;
 
+/** The test PKI takes a few seconds of openssl runs. */
+const PKI_TIMEOUT_MS = 30_000;
+
 beforeAll(async () => {
   pki = await testPki();
   sock = (name) => join(tempDir(), name);
@@ -23,7 +26,7 @@ beforeAll(async () => {
     "tacacs.json",
     JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "a", "server-type": "authentication", address: "127.0.0.1", "shared-secret": TACACS_SHARED_SECRET }] } }),
   );
-});
+}, PKI_TIMEOUT_MS);
 
 /** name → argv (built lazily: paths exist only after beforeAll). */
 const COMMANDS: Record<string, () => string[]> = {
