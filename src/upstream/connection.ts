@@ -257,20 +257,21 @@ export class Connection {
 
   #receive(frame: Uint8Array): void {
     const ctx = this.#ctx;
-    let header, body;
-    try {
-      ({ header, body } = decodePacket(frame, this.#key, ctx.maxBodyBytes));
-    } catch (error) {
-      this.#protocolFailure(error);
-      return;
-    }
-    const unencrypted = (header.flags & Flags.Unencrypted) !== 0;
+    // The flags byte (header offset 3) decides how the body may be read, so it is checked first.
+    const unencrypted = ((frame[3] ?? 0) & Flags.Unencrypted) !== 0;
     if (this.overTls && !unencrypted) {
       this.#protocolFailure(new Error("reply without TAC_PLUS_UNENCRYPTED_FLAG over TLS (RFC 9887 §4)"));
       return;
     }
     if (this.#key && unencrypted) {
       this.#protocolFailure(new Error("unobfuscated reply although a shared secret is configured (RFC 8907 §4.5)"));
+      return;
+    }
+    let header, body;
+    try {
+      ({ header, body } = decodePacket(frame, this.#key, ctx.maxBodyBytes));
+    } catch (error) {
+      this.#protocolFailure(error);
       return;
     }
     ctx.counters.messagesReceived++;

@@ -129,7 +129,7 @@ class Engine implements UpstreamEngine {
       const pool = pools[index]!;
       if (this.#clock.now() >= request.deadline) {
         const server = last?.pool.server.name ?? pool.server.name;
-        throw new UpstreamError(`deadline passed; last server tried: ${server}${last ? ` (${last.error.message})` : ""}`, server, true, "timeout");
+        throw new UpstreamError(`deadline passed${last ? `; last error: ${last.error.message}` : ` before trying ${server}`}`, server, true, "timeout");
       }
       let session: Session;
       try {
@@ -156,7 +156,7 @@ class Engine implements UpstreamEngine {
       return session;
     }
     const server = last?.pool.server.name ?? "";
-    throw new UpstreamError(`no upstream server could answer; last tried ${server}: ${last?.error.message ?? "nothing tried"}`, server, true, "exhausted");
+    throw new UpstreamError(`no upstream server could answer; last error: ${last?.error.message ?? "none tried"}`, server, true, "exhausted");
   }
 
   /** One server: a lost connection is replaced once when re-sending is allowed. */

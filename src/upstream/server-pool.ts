@@ -66,10 +66,27 @@ export class ServerPool {
     return this.server.singleConnection && this.#singleConnect !== "unsupported";
   }
 
-  /** Starts a session on a usable connection, connecting (single-flight) when needed. */
+  /**
+   * Starts a session on a usable connection, connecting (single-flight) when needed. A request
+   * waiting for a connection already counts towards maxSessionsInFlight, so no unbounded queue forms.
+   */
   async openSession(type: PacketType, version: number, deadline: number): Promise<OpenedSession> {
+    this.#checkUsable(deadline);
+    if (this.#sessionsInFlight >= this.#deps.maxSessionsInFlight) {
+      throw new ExchangeError(`${this.server.name} has ${this.#sessionsInFlight} sessions in flight (the limit)`, "busy", false);
+    }
+    this.#sessionsInFlight++;
+    try {
+      return await this.#acquire(type, version, deadline);
+    } catch (error) {
+      this.#sessionsInFlight--;
+      throw error;
+    }
+  }
+
+  async #acquire(type: PacketType, version: number, deadline: number): Promise<OpenedSession> {
     for (let step = 0; step < MAX_ACQUIRE_STEPS; step++) {
-      this.#checkUsable(deadline);
+      if (step > 0) this.#checkUsable(deadline);
       if (this.#usesSingleConnect) {
         const shared = this.#shared;
         if (!shared) {
@@ -149,16 +166,11 @@ export class ServerPool {
 
   #checkUsable(deadline: number): void {
     if (this.#closed || this.#draining) throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
-    if (this.#sessionsInFlight >= this.#deps.maxSessionsInFlight) {
-      throw new ExchangeError(`${this.server.name} has ${this.#sessionsInFlight} sessions in flight (the limit)`, "busy", false);
-    }
     if (this.#deps.clock.now() >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "timeout", false);
   }
 
   #start(connection: Connection, type: PacketType, version: number): OpenedSession {
-    const slot = connection.startSession(type, version);
-    this.#sessionsInFlight++;
-    return { connection, slot };
+    return { connection, slot: connection.startSession(type, version) };
   }
 
   /** The shared connect attempt, or the one that decides reachability; everyone awaits the same one. */
