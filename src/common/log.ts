@@ -32,10 +32,5 @@ export function logger(tag: string): Logger {
 }
 
 /** A logger that drops everything, for tests and library use. */
-export const silentLogger: Logger = {
-  error() {},
-  warn() {},
-  info() {},
-  debug() {},
-  trace() {},
-};
+const ignore = Object.assign(() => {}, { raw: () => {} });
+export const silentLogger: Logger = { error: ignore, warn: ignore, info: ignore, debug: ignore, trace: ignore };
