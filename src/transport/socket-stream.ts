@@ -22,11 +22,16 @@ export interface SocketStreamOptions {
    * time to wait for a late refusal of our client certificate before the stream counts as open.
    */
   checkHandshake?(socket: Socket<undefined>, authorizationError: Error | null, handshakeMs: number): TransportError | number;
-  /** Describes a failure: `cause` is the socket error (undefined for a close without one), `phase` where it happened. */
-  describeFailure(cause: Error | undefined, phase: Phase): TransportError;
+  /**
+   * Describes a failure: `cause` is the socket error (undefined for a close without one), `stage`
+   * the phase it happened in, or "setup" when Bun.connect refused the options themselves.
+   */
+  describeFailure(cause: Error | undefined, stage: FailureStage): TransportError;
   /** Clock for the settle window; tests may inject. */
   now?: () => number;
 }
+
+export type FailureStage = Phase | "setup";
 
 /** Bun.connect binds a source address with `localAddress`; its type definitions omit it. */
 type ConnectOptions = TCPSocketConnectOptions<undefined> & { localAddress?: string };
@@ -196,7 +201,7 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
       );
     } catch (error) {
       // Bun.connect throws synchronously on unusable options (e.g. a bad client key).
-      fail(options.describeFailure(error instanceof Error ? error : new Error(String(error)), "connecting"));
+      fail(options.describeFailure(error instanceof Error ? error : new Error(String(error)), "setup"));
     }
   });
 }

@@ -2,8 +2,7 @@
  * Plain TCP (RFC 8907): Bun.connect; a source address is bound through Bun.connect's
  * `localAddress` option (supported by Bun 1.4 although missing from its type definitions).
  */
-import type { Phase } from "./lifecycle";
-import { errorCode, formatRemote, kindOfErrorCode, openSocketStream } from "./socket-stream";
+import { errorCode, formatRemote, kindOfErrorCode, openSocketStream, type FailureStage } from "./socket-stream";
 import { TransportError, type ConnectTarget, type Connector } from "./types";
 
 const REASONS_BY_KIND: Partial<Record<TransportError["kind"], string>> = {
@@ -33,11 +32,11 @@ export function socketFailureReason(error: Error): { kind: TransportError["kind"
  * Describes a TCP failure, e.g. "connect to 10.0.0.1:49 failed: connection refused (ECONNREFUSED)"
  * or, once open, "connection to 10.0.0.1:49 failed: connection reset (ECONNRESET)".
  */
-export function tcpFailure(target: ConnectTarget, cause: Error | undefined, phase: Phase): TransportError {
+export function tcpFailure(target: ConnectTarget, cause: Error | undefined, stage: FailureStage): TransportError {
   const remote = formatRemote(target);
   if (!cause) return new TransportError(`${remote} closed the connection during connect`, "reset");
   const { kind, reason } = socketFailureReason(cause);
-  if (phase === "open") return new TransportError(`connection to ${remote} failed: ${reason}`, kind);
+  if (stage === "open") return new TransportError(`connection to ${remote} failed: ${reason}`, kind);
   const bind = target.sourceAddress === undefined ? "" : ` from ${target.sourceAddress}`;
   return new TransportError(`connect to ${remote}${bind} failed: ${reason}`, kind);
 }
@@ -48,7 +47,7 @@ export const tcpConnector: Connector = {
       target,
       handlers,
       timeoutMs,
-      describeFailure: (cause, phase) => tcpFailure(target, cause, phase),
+      describeFailure: (cause, stage) => tcpFailure(target, cause, stage),
     });
   },
 };

@@ -146,7 +146,8 @@ async function material(dir: string, name: string): Promise<Material> {
   const path = (suffix: string) => join(dir, `${name}${suffix}`);
   await Promise.all([
     openssl(dir, "x509", "-in", `${name}.pem`, "-outform", "DER", "-out", `${name}.der`),
-    openssl(dir, "pkey", "-in", `${name}.key.pem`, "-outform", "DER", "-out", `${name}.key.der`),
+    // `openssl pkey -outform DER` writes the traditional form; pkcs8 -topk8 writes PKCS#8.
+    openssl(dir, "pkcs8", "-topk8", "-nocrypt", "-in", `${name}.key.pem`, "-outform", "DER", "-out", `${name}.key.der`),
     openssl(dir, "pkey", "-in", `${name}.key.pem`, "-traditional", "-outform", "DER", "-out", `${name}.key.trad.der`),
   ]);
   return {

@@ -1,0 +1,82 @@
+/**
+ * TACACS+ over TLS 1.3 with certificates (RFC 9887) through Bun.connect: TLS 1.3 only, SNI,
+ * server verification against the system store plus configured CAs, optional client certificate.
+ * The RFC 9887 packet rules (unencrypted flag, no obfuscation) belong to the engine, not here.
+ */
+import { isIP } from "node:net";
+import { getCACertificates } from "node:tls";
+import type { TLSOptions } from "bun";
+import { formatRemote, openSocketStream } from "./socket-stream";
+import { tcpFailure } from "./tcp";
+import { tlsFailure, verificationFailure, type TlsPeer } from "./tls-failure";
+import { TransportError, type ConnectTarget, type Connector, type TransportSecurity } from "./types";
+
+export type TlsSecurity = Extract<TransportSecurity, { kind: "tls" }>;
+
+/** TLS 1.3 (RFC 9887 §3.1). Bun wants the protocol number; the string "TLSv1.3" is rejected. */
+const TLS_1_3 = 0x0304;
+
+/**
+ * How long to wait after our Finished for a refusal of our client certificate: about one more
+ * round trip, estimated from the handshake itself, within these bounds.
+ */
+const SETTLE_MIN_MS = 10;
+const SETTLE_MAX_MS = 1_000;
+
+export function settleMs(handshakeMs: number): number {
+  return Math.min(SETTLE_MAX_MS, Math.max(SETTLE_MIN_MS, Math.ceil(handshakeMs * 1.5)));
+}
+
+/** SNI and the identity to verify: the configured name, else the host when it is a name (RFC 6066 §3: no IP literals in SNI). */
+export function serverNameFor(security: TlsSecurity, target: ConnectTarget): string | undefined {
+  return security.serverName ?? (isIP(target.host) === 0 ? target.host : undefined);
+}
+
+/**
+ * Trust anchors: the system store (and Bun's bundled Mozilla roots: node:tls "default") when
+ * useSystemCa, plus the configured CAs. Bun's `ca` replaces its defaults, so both are listed.
+ */
+export function trustAnchors(security: TlsSecurity): string[] {
+  return [...(security.useSystemCa ? getCACertificates("default") : []), ...security.caPem];
+}
+
+type BunTlsOptions = TLSOptions & { minVersion: number };
+
+export function tlsOptions(security: TlsSecurity, serverName: string | undefined, ca: readonly string[]): BunTlsOptions {
+  return {
+    minVersion: TLS_1_3,
+    rejectUnauthorized: security.verifyServer,
+    // Bun would send an IP literal as SNI; "" sends none (RFC 6066 §3) and still verifies the IP.
+    serverName: serverName ?? "",
+    ...(security.verifyServer ? { ca: [...ca] } : {}),
+    ...(security.clientCertificatePem === undefined ? {} : { cert: security.clientCertificatePem }),
+    // The key is revealed only into the options of this one connect.
+    ...(security.clientKeyPem === undefined ? {} : { key: security.clientKeyPem.reveal() }),
+  };
+}
+
+export function tlsConnector(security: TlsSecurity): Connector {
+  // Loading the trust store once per connector, not per connect.
+  const ca = security.verifyServer ? trustAnchors(security) : [];
+  return {
+    connect(target, handlers, timeoutMs) {
+      const peer: TlsPeer = { remote: formatRemote(target), serverName: serverNameFor(security, target) };
+      if ((security.clientCertificatePem === undefined) !== (security.clientKeyPem === undefined)) {
+        const message = `TLS with ${peer.remote}: a client certificate needs its key and a key needs its certificate`;
+        return Promise.reject(new TransportError(message, "tls"));
+      }
+      return openSocketStream({
+        target,
+        handlers,
+        timeoutMs,
+        tls: tlsOptions(security, peer.serverName, ca),
+        checkHandshake(_socket, authorizationError, handshakeMs) {
+          // With verification off Bun still reports what it found; only log-worthy, not fatal.
+          if (security.verifyServer && authorizationError) return verificationFailure(peer, authorizationError);
+          return settleMs(handshakeMs);
+        },
+        describeFailure: (cause, stage) => tlsFailure(peer, cause, stage, () => tcpFailure(target, cause, stage)),
+      });
+    },
+  };
+}
