@@ -9,7 +9,7 @@ import { formatRemote } from "../socket-stream";
 import { tcpConnector } from "../tcp";
 import { TransportError, type ByteStream, type Connector, type TransportSecurity } from "../types";
 import { toTransportError } from "./alerts";
-import { defaultDeps, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
+import { defaultDeps, startHandshake, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
 import { checkPskIdentity, MIN_PSK_KEY_OCTETS, PskMaterialError } from "./key-material";
 import { PskClientSession } from "./session";
 
@@ -25,7 +25,8 @@ export interface PskConnectorOptions {
 
 /**
  * A Connector for one PSK configuration. Throws PskMaterialError at once for an identity outside
- * 1..65535 octets or a key shorter than 16 octets, so a bad configuration fails at startup.
+ * 1..65535 octets or too long to fit the ClientHello (whose extensions share one 2^16-1 block),
+ * or a key shorter than 16 octets, so a bad configuration fails at startup.
  */
 export function createPskConnector(security: PskSecurity, options: PskConnectorOptions = {}): Connector {
   checkPskIdentity(security.identity);
@@ -45,6 +46,8 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
     groups: security.keyExchange === "psk-dhe" ? security.groups : [],
     ...(security.serverName === undefined ? {} : { serverName: security.serverName }),
   };
+
+  checkHelloFits(config, deps);
 
   return {
     connect(target, handlers, timeoutMs) {
@@ -113,4 +116,16 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
       });
     },
   };
+}
+
+/** Encodes one ClientHello up front: an identity near 2^16 octets cannot fit beside the other extensions. */
+function checkHelloFits(config: PskHandshakeConfig, deps: HandshakeDeps): void {
+  try {
+    startHandshake(config, deps);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new PskMaterialError(
+      `PSK identity of ${config.identity.length} octets does not fit in a TLS ClientHello (about 65,000 octets at most)`,
+    );
+  }
 }

@@ -1,0 +1,210 @@
+/**
+ * The session engine: records, alerts and close_notify around the handshake, against the
+ * scripted server over in-memory bytes.
+ */
+import { describe, expect, test } from "bun:test";
+import { FakePskServer, messagesOf } from "../../../test/support/psk-fake-server";
+import { ALERT, PeerAlert, TlsFailure, encodeAlert } from "./alerts";
+import type { PskHandshakeConfig } from "./handshake";
+import { HANDSHAKE, encodeHandshake } from "./messages";
+import { CONTENT, RecordLayer, type Record } from "./record-layer";
+import { PskClientSession, type EstablishedInfo } from "./session";
+import { concatBytes } from "./wire";
+
+const KEY = new Uint8Array(Buffer.from("00112233445566778899aabbccddeeff", "hex"));
+const CONFIG: PskHandshakeConfig = {
+  identity: new TextEncoder().encode("client1"),
+  key: KEY,
+  keyExchange: "psk-dhe",
+  groups: ["secp256r1"],
+};
+
+interface Harness {
+  session: PskClientSession;
+  server: FakePskServer;
+  /** Records the client sent, decrypted by the server's record layer as it goes. */
+  fromClient(): Record[];
+  /** Raw bytes the client sent since the last call. */
+  sentBytes(): Uint8Array;
+  established: EstablishedInfo[];
+  data: string[];
+  ended: { error?: Error }[];
+}
+
+function harness(config = CONFIG): Harness {
+  const server = new FakePskServer({ key: KEY });
+  let pending: Uint8Array[] = [];
+  const established: EstablishedInfo[] = [];
+  const data: string[] = [];
+  const ended: { error?: Error }[] = [];
+  const session = new PskClientSession(config, {
+    send: (bytes) => pending.push(bytes.slice()),
+    onEstablished: (info) => established.push(info),
+    onData: (chunk) => data.push(Buffer.from(chunk).toString()),
+    onEnd: (error) => ended.push(error ? { error } : {}),
+  });
+  const sentBytes = (): Uint8Array => {
+    const bytes = concatBytes(pending);
+    pending = [];
+    return bytes;
+  };
+  const fromClient = (): Record[] => {
+    server.records.push(sentBytes());
+    const out: Record[] = [];
+    for (let record = server.records.next(); record; record = server.records.next()) out.push(record);
+    return out;
+  };
+  return { session, server, fromClient, sentBytes, established, data, ended };
+}
+
+/** Runs the handshake to completion; returns the harness with the server on application keys. */
+function connected(): Harness {
+  const h = harness();
+  h.session.start();
+  const [hello] = h.fromClient();
+  h.server.receiveClientHello(hello!.fragment);
+  h.session.receive(h.server.flight());
+  const records = h.fromClient();
+  expect(records.map((record) => record.type)).toEqual([CONTENT.change_cipher_spec, CONTENT.handshake]);
+  expect(h.server.verifyClientFinished(messagesOf(records[1]!.fragment)[0]!)).toBe(true);
+  h.server.records.setReadKeys(h.server.suite, h.server.clientAppSecret);
+  h.server.records.setWriteKeys(h.server.suite, h.server.serverAppSecret);
+  return h;
+}
+
+describe("handshake over records", () => {
+  test("a whole server flight in one chunk establishes the session", () => {
+    const h = connected();
+    expect(h.established).toEqual([{ suite: "TLS_AES_128_GCM_SHA256", keyExchange: "psk-dhe", group: "secp256r1" }]);
+    expect(h.session.connected).toBe(true);
+  });
+
+  test("the same flight delivered one byte at a time", () => {
+    const h = harness();
+    h.session.start();
+    h.server.receiveClientHello(h.fromClient()[0]!.fragment);
+    const flight = h.server.flight();
+    for (const byte of flight) h.session.receive(Uint8Array.of(byte));
+    expect(h.established.length).toBe(1);
+    expect(h.ended).toEqual([]);
+  });
+
+  test("ServerHello followed by more handshake data in the same plaintext record is refused (§5.1)", () => {
+    const h = harness();
+    h.session.start();
+    h.server.receiveClientHello(h.fromClient()[0]!.fragment);
+    const both = concatBytes([h.server.serverHello(), h.server.encryptedExtensions()]);
+    h.session.receive(new RecordLayer().encode(CONTENT.handshake, both));
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+
+  test("a server alert before ServerHello fails the handshake with its name and a hint", () => {
+    const h = harness();
+    h.session.start();
+    h.sentBytes();
+    h.session.receive(new RecordLayer().encode(CONTENT.alert, encodeAlert(ALERT.illegal_parameter)));
+    const error = h.ended[0]?.error;
+    expect(error).toBeInstanceOf(PeerAlert);
+    expect(error?.message).toBe("server sent alert illegal_parameter (47): wrong PSK?");
+    expect(h.sentBytes().length).toBe(0); // no alert answers an alert
+  });
+
+  test("a bad server Finished sends decrypt_error, protected under the handshake keys", () => {
+    const h = harness();
+    h.session.start();
+    h.server.receiveClientHello(h.fromClient()[0]!.fragment);
+    const hello = new RecordLayer().encode(CONTENT.handshake, h.server.serverHello());
+    h.server.records.setWriteKeys(h.server.suite, h.server.serverHandshakeSecret);
+    h.server.records.setReadKeys(h.server.suite, h.server.clientHandshakeSecret);
+    const rest = h.server.records.encode(CONTENT.handshake, concatBytes([h.server.encryptedExtensions(), h.server.finished(true)]));
+    h.session.receive(concatBytes([hello, rest]));
+    expect(h.fromClient()).toEqual([{ type: CONTENT.alert, fragment: Uint8Array.of(2, ALERT.decrypt_error), protected: true }]);
+    expect(h.ended[0]?.error?.message).toMatch(/Finished does not verify/);
+  });
+
+  test("application data before the handshake finished is unexpected_message", () => {
+    const h = harness();
+    h.session.start();
+    h.sentBytes();
+    h.session.receive(new RecordLayer().encode(CONTENT.application_data, Buffer.from("early")));
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+    expect(h.data).toEqual([]);
+  });
+
+  test("the transport closing mid-handshake ends the session with an error", () => {
+    const h = harness();
+    h.session.start();
+    h.session.transportClosed();
+    expect(h.ended[0]?.error?.message).toMatch(/during the handshake/);
+  });
+});
+
+describe("application data", () => {
+  test("each write is its own record(s), never merged", () => {
+    const h = connected();
+    h.session.write(Buffer.from("first packet"));
+    h.session.write(Buffer.from("second packet"));
+    h.session.write(new Uint8Array(20_000).fill(0x41));
+    const records = h.fromClient();
+    expect(records.map((record) => record.fragment.length)).toEqual([12, 13, 16_384, 20_000 - 16_384]);
+    expect(records.every((record) => record.type === CONTENT.application_data && record.protected)).toBe(true);
+  });
+
+  test("server data arrives in order", () => {
+    const h = connected();
+    h.session.receive(concatBytes([h.server.records.encode(CONTENT.application_data, Buffer.from("a")), h.server.records.encode(CONTENT.application_data, Buffer.from("b"))]));
+    expect(h.data).toEqual(["a", "b"]);
+  });
+
+  test("NewSessionTicket is ignored", () => {
+    const h = connected();
+    h.session.receive(h.server.records.encode(CONTENT.handshake, encodeHandshake(HANDSHAKE.new_session_ticket, new Uint8Array(20))));
+    expect(h.ended).toEqual([]);
+    expect(h.sentBytes().length).toBe(0);
+  });
+
+  test("KeyUpdate with update_requested: answered, and both directions use the next keys", () => {
+    const h = connected();
+    h.session.receive(h.server.records.encode(CONTENT.handshake, h.server.keyUpdate(true)));
+    h.server.ratchetServer();
+    h.server.records.setWriteKeys(h.server.suite, h.server.serverAppSecret);
+    const [update] = h.fromClient();
+    expect(update).toEqual({ type: CONTENT.handshake, fragment: h.server.keyUpdate(false), protected: true });
+    h.server.ratchetClient();
+    h.server.records.setReadKeys(h.server.suite, h.server.clientAppSecret);
+    h.session.write(Buffer.from("after update"));
+    expect(h.fromClient().map((record) => Buffer.from(record.fragment).toString())).toEqual(["after update"]);
+    h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from("from server")));
+    expect(h.data).toEqual(["from server"]);
+  });
+});
+
+describe("closing", () => {
+  test("close() sends a protected close_notify and ends without error", () => {
+    const h = connected();
+    h.session.close();
+    expect(h.fromClient()).toEqual([{ type: CONTENT.alert, fragment: Uint8Array.of(1, 0), protected: true }]);
+    expect(h.ended).toEqual([{}]);
+    h.session.write(Buffer.from("dropped"));
+    expect(h.sentBytes().length).toBe(0);
+  });
+
+  test("the server's close_notify is answered and ends without error", () => {
+    const h = connected();
+    h.session.receive(h.server.records.encode(CONTENT.alert, encodeAlert(ALERT.close_notify)));
+    expect(h.fromClient()).toEqual([{ type: CONTENT.alert, fragment: Uint8Array.of(1, 0), protected: true }]);
+    expect(h.ended).toEqual([{}]);
+  });
+
+  test("a fatal alert after the handshake ends with that alert", () => {
+    const h = connected();
+    h.session.receive(h.server.records.encode(CONTENT.alert, encodeAlert(ALERT.internal_error)));
+    expect(h.ended[0]?.error?.message).toBe("server sent alert internal_error (80)");
+  });
+
+  test("a change_cipher_spec after the handshake is unexpected_message", () => {
+    const h = connected();
+    h.session.receive(RecordLayer.changeCipherSpec());
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+});
