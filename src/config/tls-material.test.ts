@@ -1,0 +1,46 @@
+import { beforeAll, expect, test } from "bun:test";
+import { testPki, type Pki } from "../../test/support/pki";
+import { ConfigError } from "./errors";
+import { clientIdentity, looksLikePkcs12, parseCertificates, parsePrivateKey } from "./tls-material";
+
+let pki: Pki;
+beforeAll(async () => {
+  pki = await testPki();
+}, 30_000);
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+test("PEM bundles keep every certificate in order; DER holds one", () => {
+  const bundle = parseCertificates(bytes(`${pki.clientEc.certPem}\n${pki.ca.certPem}`), "f");
+  expect(bundle.map((certificate) => certificate.subject)).toEqual(["CN=agentd-client-ec", "CN=agentd test CA"]);
+  expect(parseCertificates(pki.ca.certDer, "f").map((certificate) => certificate.subject)).toEqual(["CN=agentd test CA"]);
+});
+
+test("private keys in PEM, PKCS#8 DER, PKCS#1 DER (RSA) and SEC1 DER (EC)", () => {
+  for (const material of [pki.clientEc, pki.clientRsa]) {
+    const fromPem = parsePrivateKey(bytes(material.keyPem), "k");
+    for (const der of [material.keyDer, material.keyDerTraditional]) {
+      expect(parsePrivateKey(der, "k").export({ format: "pem", type: "pkcs8" })).toEqual(fromPem.export({ format: "pem", type: "pkcs8" }));
+    }
+  }
+});
+
+test("a client identity keeps the chain and the key as a PKCS#8 PEM secret", () => {
+  const certificates = parseCertificates(bytes(`${pki.clientRsa.certPem}${pki.ca.certPem}`), "c");
+  const identity = clientIdentity(certificates, parsePrivateKey(pki.clientRsa.keyDer, "k"), "k");
+  expect(identity.clientCertificatePem.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+  expect(new TextDecoder().decode(identity.clientKeyPem.reveal())).toStartWith("-----BEGIN PRIVATE KEY-----");
+  expect(String(identity.clientKeyPem)).toBe("[redacted]");
+  expect(() => clientIdentity(certificates, parsePrivateKey(pki.clientEc.keyDer, "k"), "--client-key k")).toThrow("--client-key k: does not match the client certificate");
+});
+
+test("PKCS#12 is recognised; certificates and keys are not mistaken for it", () => {
+  expect(looksLikePkcs12(pki.ca.certDer)).toBe(false);
+  expect(looksLikePkcs12(pki.clientRsa.keyDer)).toBe(false);
+  expect(looksLikePkcs12(new Uint8Array([0x30]))).toBe(false);
+  expect(looksLikePkcs12(new Uint8Array())).toBe(false);
+  // The opening of a real PFX: SEQUENCE, INTEGER 3, SEQUENCE { OID pkcs7-data ... }.
+  const pfx = Uint8Array.from([0x30, 0x82, 0x04, 0x0c, 0x02, 0x01, 0x03, 0x30, 0x82, 0x03, 0xc2, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]);
+  expect(looksLikePkcs12(pfx)).toBe(true);
+  expect(() => parseCertificates(pfx, "f")).toThrow(ConfigError);
+});
