@@ -282,9 +282,9 @@ export function splitFrames(stream: Uint8Array, label: string): Uint8Array[] {
   return frames;
 }
 
-/** The TACACS+ frames of every TCP connection that carries any. */
-export function readTacacsFlows(file: string): TacacsFlow[] {
-  return tcpConnections(readCapture(readFileSync(file)))
+/** The TACACS+ frames of every TCP connection in a capture that carries any. */
+export function tacacsFlows(capture: Uint8Array): TacacsFlow[] {
+  return tcpConnections(readCapture(capture))
     .filter((c) => c.clientBytes.length > 0)
     .map((c) => ({
       client: splitFrames(c.clientBytes, `${c.client} -> ${c.server}`),
@@ -292,4 +292,9 @@ export function readTacacsFlows(file: string): TacacsFlow[] {
       clientEndpoint: c.client,
       serverEndpoint: c.server,
     }));
+}
+
+/** `tacacsFlows` of a capture file. */
+export function readTacacsFlows(file: string): TacacsFlow[] {
+  return tacacsFlows(readFileSync(file));
 }
