@@ -24,6 +24,8 @@ async function compile(outDir: string, cross?: { bunTarget: string; executablePa
     },
     minify: true,
     bytecode: true,
+    // Bytecode defaults to CommonJS, where import.meta (used to embed the .proto files) is invalid.
+    format: "esm",
     define: { BUILD_VERSION: JSON.stringify(version), BUILD_COMMIT: JSON.stringify(commit) },
   });
   if (!result.success) {

@@ -2,18 +2,30 @@
  * Entry point of the multi-call binary: `tacon` when invoked by that name, else the daemon.
  */
 import { basename } from "node:path";
+import { runDaemon } from "./daemon";
+import { runTacon } from "./tacon";
 
 declare const BUILD_VERSION: string | undefined;
 declare const BUILD_COMMIT: string | undefined;
 
-export const buildInfo = {
+const build = {
   version: typeof BUILD_VERSION === "string" ? BUILD_VERSION : "dev",
   commit: typeof BUILD_COMMIT === "string" ? BUILD_COMMIT : "dev",
+  features: ["tls", "psk"],
 };
 
-const invokedAs = basename(process.argv0 || process.argv[0] || "");
-if (invokedAs === "tacon") {
-  console.log(`tacon ${buildInfo.version} (${buildInfo.commit})`);
-} else {
-  console.log(`tacacsrs-agentd ${buildInfo.version} (${buildInfo.commit})`);
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const env = process.env as Record<string, string | undefined>;
+  const invokedAs = basename(process.argv0 || process.argv[0] || "");
+  const run = invokedAs === "tacon" ? runTacon(args, env) : runDaemon(args, env, build);
+  const code = await run.catch((error: unknown) => {
+    process.stderr.write(`${invokedAs}: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 70;
+  });
+  // Exit once output is flushed, even if a closed socket's handle lingers in the event loop.
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 100).unref();
 }
+
+void main();

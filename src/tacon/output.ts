@@ -1,0 +1,82 @@
+/** Turns an API reply into tacon's output and exit status. */
+import type { ApiMethod } from "../api";
+
+export interface Outcome {
+  exit: number;
+  text: string;
+  /** Service errors go to stderr; answers (granted or denied) to stdout. */
+  toStderr: boolean;
+}
+
+const GRANTED = new Set([
+  "AUTHENTICATION_STATUS_PASS",
+  "ACCOUNTING_STATUS_SUCCESS",
+  "AUTHORIZATION_STATUS_PASS_ADD",
+  "AUTHORIZATION_STATUS_PASS_REPL",
+  "SERVING",
+]);
+/** Upstream ERROR statuses are errors (exit 3), not denials. */
+const ERRORS = new Set(["AUTHENTICATION_STATUS_ERROR", "ACCOUNTING_STATUS_ERROR", "AUTHORIZATION_STATUS_ERROR"]);
+
+function shortStatus(status: string): string {
+  return status.replace(/^(AUTHENTICATION|ACCOUNTING|AUTHORIZATION)_STATUS_/, "");
+}
+
+function exitFor(status: string): number {
+  if (GRANTED.has(status)) return 0;
+  return ERRORS.has(status) ? 3 : 1;
+}
+
+type Fields = Record<string, unknown>;
+
+function describeArgs(args: unknown): string {
+  if (!Array.isArray(args) || args.length === 0) return "";
+  return args.map((a: Fields) => `\n  ${a.name}${a.mandatory ? "=" : "*"}${a.value}`).join("");
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+}
+
+/** The failover state and each server's RFC 9105 counters. */
+function humanStatus(reply: Fields): string {
+  const servers = (reply.servers as Fields[]) ?? [];
+  const state = String(reply.state).replace(/^FAILOVER_STATE_/, "");
+  const active = servers[Number(reply.activeServer)]?.name ?? "-";
+  const rows = [["#", "server", "connected", "single-connect", "in-flight", "sessions", "opens", "failures", "timeouts", "sent", "received", "errors"]];
+  servers.forEach((server, index) => {
+    const c = server.counters as Record<string, number>;
+    rows.push([
+      String(index),
+      String(server.name),
+      server.connected ? "yes" : "no",
+      String(server.singleConnect).replace(/^SINGLE_CONNECT_SUPPORT_/, "").toLowerCase(),
+      String(server.sessionsInFlight),
+      ...["sessions", "connectionOpens", "connectionFailures", "connectionTimeouts", "messagesSent", "messagesReceived", "errorsReceived"].map((name) => String(c[name] ?? 0)),
+    ]);
+  });
+  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n`;
+}
+
+function human(method: ApiMethod, reply: Fields): string {
+  if (method === "HealthCheck") return `${reply.status}\n`;
+  if (method === "Status") return humanStatus(reply);
+  const response = reply.response as Fields;
+  const status = shortStatus(String(response.status));
+  const message = response.serverMessage ? `: ${response.serverMessage}` : "";
+  return `${status} from ${response.server}${message}${describeArgs(response.args)}\n`;
+}
+
+export function renderReply(method: ApiMethod, reply: Fields, json: boolean): Outcome {
+  if (reply.result === "error") {
+    const error = reply.error as Fields;
+    const text = json
+      ? `${JSON.stringify({ error })}\n`
+      : `tacon: ${error.message}${error.server ? ` (server ${error.server})` : ""}; ${error.retriable ? "retriable: try again" : "not retriable"}\n`;
+    return { exit: 3, text, toStderr: true };
+  }
+  const status = String(method === "HealthCheck" ? reply.status : method === "Status" ? "SERVING" : (reply.response as Fields).status);
+  const text = json ? `${JSON.stringify(reply, (_, value) => (value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value))}\n` : human(method, reply);
+  return { exit: exitFor(status), text, toStderr: false };
+}
