@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import type { Socket } from "bun";
+import type { Socket, TCPSocketListener } from "bun";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Secret } from "../common/secret";
 import { havePeer } from "../../test/support/peer";
@@ -164,7 +164,7 @@ describe("tlsConnector against a Bun TLS server", () => {
     const server = tlsEchoServer(pki.server);
     const relay = recordCountingRelay(server.port);
     const rec = recorder();
-    const stream = await tlsConnector(security()).connect({ host: "127.0.0.1", port: relay.port, serverName: undefined }, rec.handlers, 3_000);
+    const stream = await tlsConnector(security()).connect({ host: "127.0.0.1", port: relay.port }, rec.handlers, 3_000);
     const packet = new Uint8Array(60).fill(0x5a); // a TACACS+ header plus a small body
     for (let i = 0; i < 64; i++) stream.write(packet);
     await until(() => server.received().length === 64 * packet.length);
@@ -248,7 +248,7 @@ function pemFromDer(material: Material): Partial<TlsSecurity> {
 }
 
 describe.skipIf(!havePeer("stunnel4"))("tlsConnector against stunnel4", () => {
-  let echo: ReturnType<typeof Bun.listen>;
+  let echo: TCPSocketListener<undefined>;
   let serverAuth: Stunnel;
   let mutual: Stunnel;
   beforeAll(async () => {

@@ -1,11 +1,13 @@
 /**
- * A test PKI generated with the openssl CLI, once per test process, in a temp dir removed at exit:
+ * A test PKI made once per test process (keys with node:crypto, certificates with one openssl
+ * run each, in parallel), in a temp dir removed at exit:
  * a CA, server certificates (good, from an untrusted CA, expired, wrong name), client
  * certificates (P-256, RSA, from an untrusted CA), each in PEM and DER.
  *
  *   const pki = await testPki();
  *   pki.server.certPem, pki.server.keyPath, pki.clientRsa.keyDer, pki.ca.certPath ...
  */
+import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,37 +55,31 @@ export function testPki(): Promise<Pki> {
   return cached;
 }
 
-const SERVER_NAMES = "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1";
-
-/** Independent certificates are made in parallel: about 45 short openssl runs. */
+/** Keys in process, then one openssl run per certificate, all certificates of a level in parallel. */
 async function generate(): Promise<Pki> {
   const dir = mkdtempSync(join(tmpdir(), "agentd-pki-"));
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  // A config without default extensions: every extension is given explicitly.
+  writeFileSync(join(dir, "req.cnf"), "[req]\ndistinguished_name = dn\n[dn]\n");
   const [ca, untrustedCa] = await Promise.all([
     selfSignedCa(dir, "ca", "agentd test CA"),
     selfSignedCa(dir, "untrusted-ca", "agentd untrusted CA"),
   ]);
-  const issued = {
-    server: issue(dir, "server", ca, { cn: "localhost", ext: SERVER_NAMES, key: "ec" }),
-    untrustedServer: issue(dir, "untrusted-server", untrustedCa, { cn: "localhost", ext: SERVER_NAMES, key: "ec" }),
-    expiredServer: issue(dir, "expired-server", ca, { cn: "localhost", ext: SERVER_NAMES, key: "ec", expired: true }),
-    wrongNameServer: issue(dir, "wrong-name-server", ca, {
-      cn: "wrong.example",
-      ext: "subjectAltName=DNS:wrong.example",
-      key: "ec",
-    }),
-    clientEc: issue(dir, "client-ec", ca, { cn: "agentd-client-ec", ext: "extendedKeyUsage=clientAuth", key: "ec" }),
-    clientRsa: issue(dir, "client-rsa", ca, { cn: "agentd-client-rsa", ext: "extendedKeyUsage=clientAuth", key: "rsa" }),
-    untrustedClient: issue(dir, "untrusted-client", untrustedCa, {
-      cn: "agentd-untrusted-client",
-      ext: "extendedKeyUsage=clientAuth",
-      key: "ec",
-    }),
-  };
-  const names = Object.keys(issued) as (keyof typeof issued)[];
-  const done = await Promise.all(Object.values(issued));
-  return { dir, ca, untrustedCa, ...(Object.fromEntries(names.map((name, i) => [name, done[i]!])) as Record<keyof typeof issued, Material>) };
+  const client = (cn: string) => ({ cn, ext: ["extendedKeyUsage=clientAuth"] });
+  const [server, untrustedServer, expiredServer, wrongNameServer, clientEc, clientRsa, untrustedClient] = await Promise.all([
+    issue(dir, "server", ca, { cn: "localhost", ext: SERVER_EXT }),
+    issue(dir, "untrusted-server", untrustedCa, { cn: "localhost", ext: SERVER_EXT }),
+    issue(dir, "expired-server", ca, { cn: "localhost", ext: SERVER_EXT, expired: true }),
+    issue(dir, "wrong-name-server", ca, { cn: "wrong.example", ext: ["subjectAltName=DNS:wrong.example", "extendedKeyUsage=serverAuth"] }),
+    issue(dir, "client-ec", ca, client("agentd-client-ec")),
+    issue(dir, "client-rsa", ca, { ...client("agentd-client-rsa"), rsa: true }),
+    issue(dir, "untrusted-client", untrustedCa, client("agentd-untrusted-client")),
+  ]);
+  return { dir, ca, untrustedCa, server, untrustedServer, expiredServer, wrongNameServer, clientEc, clientRsa, untrustedClient };
 }
+
+const SERVER_EXT = ["subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1", "extendedKeyUsage=serverAuth"];
+const LEAF_EXT = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment"];
 
 async function openssl(dir: string, ...args: string[]): Promise<void> {
   const run = Bun.spawn(["openssl", ...args], { cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
@@ -91,15 +87,22 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
   if (exitCode !== 0) throw new Error(`openssl ${args.join(" ")} failed:\n${stderr}`);
 }
 
-function newKey(dir: string, name: string, key: "ec" | "rsa"): Promise<void> {
-  const algorithm = key === "ec" ? ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
-  return openssl(dir, "genpkey", ...algorithm, "-out", `${name}.key.pem`);
+function newKey(dir: string, name: string, rsa = false): void {
+  const { privateKey } = rsa
+    ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+    : generateKeyPairSync("ec", { namedCurve: "P-256" });
+  writeFileSync(join(dir, `${name}.key.pem`), privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
+}
+
+function addext(extensions: readonly string[]): string[] {
+  return extensions.flatMap((extension) => ["-addext", extension]);
 }
 
 async function selfSignedCa(dir: string, name: string, cn: string): Promise<Material> {
-  await newKey(dir, name, "ec");
-  await openssl(dir, "req", "-x509", "-new", "-key", `${name}.key.pem`, "-subj", `/CN=${cn}`, "-days", "30",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", `${name}.pem`);
+  newKey(dir, name);
+  await openssl(dir, "req", "-config", "req.cnf", "-x509", "-new", "-key", `${name}.key.pem`, "-subj", `/CN=${cn}`,
+    "-days", "30", "-set_serial", serial(),
+    ...addext(["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]), "-out", `${name}.pem`);
   return material(dir, name);
 }
 
@@ -107,14 +110,16 @@ async function issue(
   dir: string,
   name: string,
   issuer: Material,
-  spec: { cn: string; ext: string; key: "ec" | "rsa"; expired?: boolean },
+  spec: { cn: string; ext: readonly string[]; rsa?: boolean; expired?: boolean },
 ): Promise<Material> {
-  await newKey(dir, name, spec.key);
-  await openssl(dir, "req", "-new", "-key", `${name}.key.pem`, "-subj", `/CN=${spec.cn}`, "-addext", spec.ext, "-out", `${name}.csr`);
-  if (spec.expired) await signExpired(dir, name, issuer);
-  else {
-    await openssl(dir, "x509", "-req", "-in", `${name}.csr`, "-CA", issuer.certPath, "-CAkey", issuer.keyPath, "-set_serial", serial(),
-      "-days", "30", "-copy_extensions", "copyall", "-out", `${name}.pem`);
+  newKey(dir, name, spec.rsa);
+  const request = ["-config", "req.cnf", "-new", "-key", `${name}.key.pem`, "-subj", `/CN=${spec.cn}`, ...addext([...LEAF_EXT, ...spec.ext])];
+  if (spec.expired) {
+    await openssl(dir, "req", ...request, "-out", `${name}.csr`);
+    await signExpired(dir, name, issuer);
+  } else {
+    await openssl(dir, "req", ...request, "-CA", issuer.certPath, "-CAkey", issuer.keyPath, "-set_serial", serial(),
+      "-days", "30", "-out", `${name}.pem`);
   }
   return material(dir, name);
 }
@@ -124,7 +129,7 @@ function serial(): string {
   return `0x${Buffer.from(crypto.getRandomValues(new Uint8Array(12))).toString("hex").replace(/^./, "1")}`;
 }
 
-/** `openssl x509` cannot backdate; `openssl ca` can, with a throwaway database. */
+/** `openssl req`/`x509` cannot backdate; `openssl ca` can, with a throwaway database. */
 function signExpired(dir: string, name: string, issuer: Material): Promise<void> {
   const db = join(dir, `${name}-db`);
   writeFileSync(`${db}.index`, "");
@@ -142,22 +147,26 @@ function signExpired(dir: string, name: string, issuer: Material): Promise<void>
     "-in", `${name}.csr`, "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-out", `${name}.pem`);
 }
 
-async function material(dir: string, name: string): Promise<Material> {
+/** Reads the PEM files and derives the DER forms in process. */
+function material(dir: string, name: string): Material {
   const path = (suffix: string) => join(dir, `${name}${suffix}`);
-  await Promise.all([
-    openssl(dir, "x509", "-in", `${name}.pem`, "-outform", "DER", "-out", `${name}.der`),
-    // `openssl pkey -outform DER` writes the traditional form; pkcs8 -topk8 writes PKCS#8.
-    openssl(dir, "pkcs8", "-topk8", "-nocrypt", "-in", `${name}.key.pem`, "-outform", "DER", "-out", `${name}.key.der`),
-    openssl(dir, "pkey", "-in", `${name}.key.pem`, "-traditional", "-outform", "DER", "-out", `${name}.key.trad.der`),
-  ]);
+  const certPem = readFileSync(path(".pem"), "utf8");
+  const keyPem = readFileSync(path(".key.pem"), "utf8");
+  const key: KeyObject = createPrivateKey(keyPem);
+  const certDer = new Uint8Array(new X509Certificate(certPem).raw);
+  const keyDer = new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
+  const traditional = key.asymmetricKeyType === "rsa" ? "pkcs1" : "sec1";
+  const keyDerTraditional = new Uint8Array(key.export({ format: "der", type: traditional }));
+  writeFileSync(path(".der"), certDer);
+  writeFileSync(path(".key.der"), keyDer, { mode: 0o600 });
   return {
-    certPem: readFileSync(path(".pem"), "utf8"),
-    keyPem: readFileSync(path(".key.pem"), "utf8"),
+    certPem,
+    keyPem,
     certPath: path(".pem"),
     keyPath: path(".key.pem"),
-    certDer: new Uint8Array(readFileSync(path(".der"))),
-    keyDer: new Uint8Array(readFileSync(path(".key.der"))),
-    keyDerTraditional: new Uint8Array(readFileSync(path(".key.trad.der"))),
+    certDer,
+    keyDer,
+    keyDerTraditional,
     certDerPath: path(".der"),
     keyDerPath: path(".key.der"),
   };
