@@ -91,7 +91,7 @@ describe("verbosity", () => {
   }
 
   test("citty alone keeps only the last --server-addr and cannot count -vvvv (why argv.ts exists)", () => {
-    const parsed = parseArgs(["--server-addr", "a", "--server-addr", "b", "-vvvv"], FLAGS);
+    const parsed: Record<string, unknown> = parseArgs(["--server-addr", "a", "--server-addr", "b", "-vvvv"], FLAGS);
     expect(parsed["server-addr"]).toBe("b");
     expect(parsed.verbose).not.toBe(4);
   });
