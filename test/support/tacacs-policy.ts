@@ -94,15 +94,27 @@ const NO_DATA = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function authenReply(status: AuthenStatus, serverMsg = "", flags = 0): Outcome {
-  return { reply: encodeAuthenReply({ status, flags, serverMsg, data: NO_DATA }), next: undefined };
+/**
+ * Reply bodies without per-request content are encoded once (the server's hot path in benchmarks).
+ * Sharing is safe: encodePacket copies the body into the frame.
+ */
+const fixedBodies = new Map<string, Uint8Array>();
+function fixedBody(key: string, encode: () => Uint8Array): Uint8Array {
+  let body = fixedBodies.get(key);
+  if (body === undefined) fixedBodies.set(key, (body = encode()));
+  return body;
+}
+
+function authenReply(status: AuthenStatus, serverMsg = ""): Outcome {
+  const reply = fixedBody(`authen ${status} ${serverMsg}`, () => encodeAuthenReply({ status, flags: 0, serverMsg, data: NO_DATA }));
+  return { reply, next: undefined };
 }
 
 function prompt(status: AuthenStatus.GetUser | AuthenStatus.GetPass, next: AuthenState): Outcome {
   const isPass = status === AuthenStatus.GetPass;
   const flags = isPass ? AuthenReplyFlags.NoEcho : 0;
   const serverMsg = isPass ? PASSWORD_PROMPT : USERNAME_PROMPT;
-  return { reply: encodeAuthenReply({ status, flags, serverMsg, data: NO_DATA }), next };
+  return { reply: fixedBody(`prompt ${status}`, () => encodeAuthenReply({ status, flags, serverMsg, data: NO_DATA })), next };
 }
 
 function errorOutcome(type: PacketType, message: string): Outcome {
@@ -162,38 +174,49 @@ function authenContinue(policy: Policy, state: AuthenState, body: Uint8Array): O
   return checkPassword(policy, state.user, cont.userMsg);
 }
 
-/** Values of every argument with this name, in order (cmd-arg repeats). */
-function argValues(args: readonly Arg[], name: string): string[] {
-  return args.filter((a) => a.name === name).map((a) => a.value);
+function authorReply(status: AuthorStatus, serverMsg = "", args: Arg[] = []): Outcome {
+  const reply =
+    args.length === 0
+      ? fixedBody(`author ${status} ${serverMsg}`, () => encodeAuthorReply({ status, args, serverMsg, data: "" }))
+      : encodeAuthorReply({ status, args, serverMsg, data: "" });
+  return { reply, next: undefined };
 }
 
-function authorReply(status: AuthorStatus, args: Arg[] = [], serverMsg = ""): Outcome {
-  return { reply: encodeAuthorReply({ status, args, serverMsg, data: "" }), next: undefined };
+/** The arguments authorization looks at: the first `service` and `cmd`, every `cmd-arg` in order. */
+function commandOf(args: readonly Arg[]): { service?: string; cmd: string; cmdArgs: string[] } {
+  let service: string | undefined;
+  let cmd: string | undefined;
+  const cmdArgs: string[] = [];
+  for (const arg of args) {
+    if (arg.name === "service") service ??= arg.value;
+    else if (arg.name === "cmd") cmd ??= arg.value;
+    else if (arg.name === "cmd-arg") cmdArgs.push(arg.value);
+  }
+  return { service, cmd: cmd ?? "", cmdArgs };
 }
 
 function authorize(policy: Policy, request: AuthorRequest): Outcome {
   const user = policy.users[request.user];
-  if (user === undefined) return authorReply(AuthorStatus.Fail, [], "unknown user");
-  if (request.privLvl > user.privLvl) return authorReply(AuthorStatus.Fail, [], "privilege level not permitted");
-  const service = argValues(request.args, "service")[0];
-  if (service === undefined) return authorReply(AuthorStatus.Error, [], "no service argument");
-  const cmd = argValues(request.args, "cmd")[0] ?? "";
+  if (user === undefined) return authorReply(AuthorStatus.Fail, "unknown user");
+  if (request.privLvl > user.privLvl) return authorReply(AuthorStatus.Fail, "privilege level not permitted");
+  const { service, cmd, cmdArgs } = commandOf(request.args);
+  if (service === undefined) return authorReply(AuthorStatus.Error, "no service argument");
   if (service === "shell" && cmd !== "") {
-    const command = [cmd, ...argValues(request.args, "cmd-arg")].join(" ");
+    const command = cmdArgs.length === 0 ? cmd : `${cmd} ${cmdArgs.join(" ")}`;
     const permitted = user.commands.includes("*") || user.commands.includes(command);
-    return permitted ? authorReply(AuthorStatus.PassAdd) : authorReply(AuthorStatus.Fail, [], "command not permitted");
+    return permitted ? authorReply(AuthorStatus.PassAdd) : authorReply(AuthorStatus.Fail, "command not permitted");
   }
   const granted = user.services[service];
-  if (granted === undefined) return authorReply(AuthorStatus.Fail, [], "service not permitted");
+  if (granted === undefined) return authorReply(AuthorStatus.Fail, "service not permitted");
   const args = granted.map(parseArg);
   if (service === "shell") args.push({ name: "priv-lvl", value: String(user.privLvl), mandatory: true });
-  return authorReply(AuthorStatus.PassAdd, args);
+  return authorReply(AuthorStatus.PassAdd, "", args);
 }
 
 function account(request: AcctRequest, sessionId: number): Outcome {
   const { flags, user, port, remAddr, privLvl, args } = request;
   return {
-    reply: encodeAcctReply({ status: AcctStatus.Success, serverMsg: "", data: "" }),
+    reply: fixedBody("acct success", () => encodeAcctReply({ status: AcctStatus.Success, serverMsg: "", data: "" })),
     next: undefined,
     record: { sessionId, flags, user, port, remAddr, privLvl, args },
   };

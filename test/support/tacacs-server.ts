@@ -160,8 +160,9 @@ interface Connection {
   sessions: Map<number, Session>;
   /** Frames waiting for the next data event (onePacketPerRead). */
   backlog: Uint8Array[];
-  /** Bytes the kernel did not take yet; flushed on drain. */
-  unsent: Uint8Array[];
+  /** Bytes to write: queued in this event, or not yet taken by the kernel (then flushed on drain). */
+  outgoing: Uint8Array[];
+  flushQueued: boolean;
   endAfterFlush: boolean;
   closed: boolean;
   timers: Set<ReturnType<typeof setTimeout>>;
@@ -218,28 +219,29 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
   let onAllClosed: (() => void) | undefined;
 
   // ---- writing ----
+  // Everything written while handling one data event (or one timer) leaves in a single write:
+  // replies are queued and flushed together from a microtask.
 
   function write(socket: ServerSocket, bytes: Uint8Array): void {
     const conn = socket.data;
     if (conn.closed) return;
-    if (conn.unsent.length > 0) {
-      conn.unsent.push(bytes);
-      return;
+    conn.outgoing.push(bytes);
+    if (!conn.flushQueued) {
+      conn.flushQueued = true;
+      queueMicrotask(() => flush(socket));
     }
-    const written = socket.write(bytes);
-    if (written < bytes.length) conn.unsent.push(bytes.subarray(Math.max(written, 0)));
   }
 
+  /** Writes what is queued; what the kernel does not take waits for `drain`. */
   function flush(socket: ServerSocket): void {
     const conn = socket.data;
-    while (conn.unsent.length > 0 && !conn.closed) {
-      const bytes = conn.unsent[0]!;
+    conn.flushQueued = false;
+    if (conn.closed) return;
+    if (conn.outgoing.length > 0) {
+      const bytes = conn.outgoing.length === 1 ? conn.outgoing[0]! : Buffer.concat(conn.outgoing);
       const written = socket.write(bytes);
-      if (written < bytes.length) {
-        conn.unsent[0] = bytes.subarray(Math.max(written, 0));
-        return;
-      }
-      conn.unsent.shift();
+      conn.outgoing = written < bytes.length ? [bytes.subarray(Math.max(written, 0))] : [];
+      if (conn.outgoing.length > 0) return;
     }
     if (conn.endAfterFlush) socket.end();
   }
@@ -247,7 +249,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
   /** Graceful close (FIN) once everything queued has been written. */
   function end(socket: ServerSocket): void {
     const conn = socket.data;
-    if (conn.unsent.length > 0) conn.endAfterFlush = true;
+    if (conn.outgoing.length > 0) conn.endAfterFlush = true;
     else socket.end();
   }
 
@@ -388,7 +390,8 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
       singleConnect: undefined,
       sessions: new Map(),
       backlog: [],
-      unsent: [],
+      outgoing: [],
+      flushQueued: false,
       endAfterFlush: false,
       closed: false,
       timers: new Set(),
