@@ -13,6 +13,9 @@ import { ByteWriter } from "./wire";
 export const PSK_KE = 0;
 export const PSK_DHE_KE = 1;
 
+/** ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha256/384/512, ed25519 (§4.2.3). */
+const SIGNATURE_SCHEMES = [0x0403, 0x0503, 0x0804, 0x0805, 0x0806, 0x0807];
+
 export interface ClientHelloParams {
   random: Uint8Array;
   sessionId: Uint8Array;
@@ -46,6 +49,9 @@ export function encodeClientHello(params: ClientHelloParams, computeBinder: (tru
     add(EXTENSION.server_name, new ByteWriter().vector(2, name).finish());
   }
   add(EXTENSION.supported_versions, new ByteWriter().vector(1, u16s([TLS13])).finish());
+  // Not needed for a PSK handshake (§9.2), but sent so that a server that does not accept the
+  // PSK answers with a certificate handshake we can name, rather than a bare missing_extension.
+  add(EXTENSION.signature_algorithms, new ByteWriter().vector(2, u16s(SIGNATURE_SCHEMES)).finish());
   if (params.keyExchange === "psk-dhe") {
     add(EXTENSION.supported_groups, new ByteWriter().vector(2, u16s(params.groups.map((g) => GROUP_CODE[g]))).finish());
     const shares = new ByteWriter();
