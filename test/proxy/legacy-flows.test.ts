@@ -1,14 +1,18 @@
 /**
  * The transition guide's pam_tacplus and audisp-tacplus flows through the proxy, with the real
  * upstream engine and the test server: a fresh connection per request, no single-connect, the
- * client's own secret. Add an upstream variant (e.g. stunnel TLS) to UPSTREAMS to run them all again.
+ * client's own secret. Each runs over every upstream in UPSTREAMS: plain TCP and stunnel TLS 1.3.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AcctFlags, AcctStatus, AuthenStatus, AuthorStatus, Flags, PacketType, type Packet } from "../../src/protocol";
 import { account, arg, asciiLogin, authorize, papLogin, type LegacyClientOptions } from "../support/legacy-client";
-import { LAB_KEY, plainUpstream, startProxyStack, type ProxyStack, type Upstream } from "../support/proxy-stack";
+import { havePeer } from "../support/peer";
+import { LAB_KEY, plainUpstream, startProxyStack, stunnelTlsUpstream, type ProxyStack, type Upstream } from "../support/proxy-stack";
 
-const UPSTREAMS: [string, () => Upstream][] = [["plain TCP upstream", () => plainUpstream()]];
+const UPSTREAMS: [string, () => Upstream][] = [
+  ["plain TCP upstream", () => plainUpstream()],
+  ...(havePeer("stunnel4") ? [["stunnel TLS 1.3 upstream", stunnelTlsUpstream] as [string, () => Upstream]] : []),
+];
 
 const key = new TextEncoder().encode(LAB_KEY);
 

@@ -1,12 +1,16 @@
 /**
  * A third-party legacy client through the proxy: Perl Authen::TacacsPlus (Debian
  * libauthen-tacacsplus-perl, its own C TACACS+ implementation). PAP and ASCII login, pass and
- * fail. Add an upstream variant (e.g. stunnel TLS in front of the test server) to UPSTREAMS.
+ * fail, over each upstream in UPSTREAMS (plain TCP, and stunnel TLS 1.3 in front of the test server).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { LAB_KEY, plainUpstream, startProxyStack, type ProxyStack, type Upstream } from "../support/proxy-stack";
+import { havePeer } from "../support/peer";
+import { LAB_KEY, plainUpstream, startProxyStack, stunnelTlsUpstream, type ProxyStack, type Upstream } from "../support/proxy-stack";
 
-const UPSTREAMS: [string, () => Upstream][] = [["plain TCP upstream", () => plainUpstream()]];
+const UPSTREAMS: [string, () => Upstream][] = [
+  ["plain TCP upstream", () => plainUpstream()],
+  ...(havePeer("stunnel4") ? [["stunnel TLS 1.3 upstream", stunnelTlsUpstream] as [string, () => Upstream]] : []),
+];
 
 /** One login per process, as a PAM-style consumer does: prints "pass" or "fail <errmsg>". */
 const SCRIPT = `

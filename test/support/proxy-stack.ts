@@ -6,16 +6,21 @@
 import { silentLogger, type Logger } from "../../src/common/log";
 import { Secret } from "../../src/common/secret";
 import { startProxy, type ProxyServer } from "../../src/proxy";
+import { connectorFor } from "../../src/transport";
 import { tcpConnector } from "../../src/transport/tcp";
 import type { Connector, TransportSecurity } from "../../src/transport/types";
 import { createEngine } from "../../src/upstream/engine";
 import type { UpstreamEngine, UpstreamServer } from "../../src/upstream/types";
+import { testPki } from "./pki";
+import { startStunnel, type Stunnel } from "./stunnel";
 import { startTacacsServer, type TacacsServerOptions, type TestServer } from "./tacacs-server";
 
 export const LAB_KEY = "labkey123";
 
 /** How the engine reaches one test server: the plain TCP default, or through a TLS front. */
 export interface Upstream {
+  /** Adjusts a test server's options for this upstream (e.g. no obfuscation key behind TLS). */
+  adapt(options: TacacsServerOptions): TacacsServerOptions;
   server(test: TestServer, index: number): Promise<Omit<UpstreamServer, "timeoutMs" | "singleConnection">>;
   connectorFor(security: TransportSecurity): Connector;
   stop(): Promise<void>;
@@ -24,6 +29,7 @@ export interface Upstream {
 /** `key` null: the servers have no shared secret (packets travel unencrypted). */
 export function plainUpstream(key: string | null = LAB_KEY): Upstream {
   return {
+    adapt: (options) => options,
     server: async (test, index) => ({
       name: `server${index}`,
       host: test.host,
@@ -33,6 +39,32 @@ export function plainUpstream(key: string | null = LAB_KEY): Upstream {
     }),
     connectorFor: () => tcpConnector,
     stop: async () => {},
+  };
+}
+
+/**
+ * RFC 9887 upstream as in the transition guide: stunnel4 (TLS 1.3, test PKI) in front of each
+ * test server, which then sees unobfuscated packets; the engine keeps `--shared-secret` labkey123
+ * only for the downstream side.
+ */
+export function stunnelTlsUpstream(): Upstream {
+  const tunnels: Stunnel[] = [];
+  return {
+    adapt: ({ key: _unused, ...options }) => options,
+    server: async (test, index) => {
+      const pki = await testPki();
+      const tunnel = await startStunnel({ connect: test.port, service: { cert: pki.server.certPath, key: pki.server.keyPath } });
+      tunnels.push(tunnel);
+      return {
+        name: `tls-server${index}`,
+        host: tunnel.host,
+        port: tunnel.port,
+        sharedSecret: Secret.fromText(LAB_KEY),
+        security: { kind: "tls", caPem: [pki.ca.certPem], useSystemCa: false, verifyServer: true, serverName: "localhost" },
+      };
+    },
+    connectorFor,
+    stop: async () => tunnels.forEach((tunnel) => tunnel.stop()),
   };
 }
 
@@ -67,7 +99,7 @@ export async function startProxyStack(options: ProxyStackOptions = {}): Promise<
     await Promise.all(servers.map((server) => server.stop()));
   };
   try {
-    for (const serverOptions of options.servers ?? [{ key: LAB_KEY }]) servers.push(await startTacacsServer(serverOptions));
+    for (const serverOptions of options.servers ?? [{ key: LAB_KEY }]) servers.push(await startTacacsServer(upstream.adapt(serverOptions)));
     const entries: UpstreamServer[] = [];
     for (const [index, server] of servers.entries()) {
       entries.push({ ...(await upstream.server(server, index)), singleConnection: options.singleConnection ?? true, timeoutMs: options.timeoutMs ?? 1000 });
