@@ -38,7 +38,7 @@ async function opensslServer(
 function debugLines(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const push = (...args: unknown[]): void => void lines.push(args.map(String).join(" "));
-  return { lines, log: { error: push, warn: push, info: push, debug: push, trace: push } };
+  return { lines, log: { error: push, warn: push, info: push, debug: push, trace: push } as unknown as Logger };
 }
 
 interface Client {
