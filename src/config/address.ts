@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import { isAbsolute, normalize } from "node:path";
 import type { Endpoint } from "../common/endpoint";
+import { isLoopbackAddress } from "../common/local-socket";
 import { fail } from "./errors";
 
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
@@ -53,12 +54,6 @@ export function parseServerAddress(text: string, defaultPort: number, subject: s
   return { host, port: port === undefined ? defaultPort : parsePort(port, subject, 1) };
 }
 
-export function isLoopbackHost(host: string): boolean {
-  if (host.toLowerCase() === "localhost") return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  return isIP(host) === 6 && (host === "::1" || /^(0{0,4}:){7}0{0,3}1$/.test(host) || /^::ffff:127\./i.test(host));
-}
-
 /** A listening endpoint: an absolute Unix socket path, or a loopback IP:port / localhost:port. */
 export function parseEndpoint(text: string, subject: string): Endpoint {
   if (text.startsWith("/")) {
@@ -71,8 +66,10 @@ export function parseEndpoint(text: string, subject: string): Endpoint {
   const { host, port } = splitHostPort(text, subject);
   if (port === undefined) fail(subject, `${JSON.stringify(text)}: a TCP endpoint needs a port; ${shape}`);
   if (!isValidHost(host)) fail(subject, `${JSON.stringify(text)}: ${shape}`);
-  if (!isLoopbackHost(host)) fail(subject, `${JSON.stringify(text)}: ${host} is not a loopback address; local endpoints must not be reachable from the network`);
-  return { kind: "tcp", host: host.toLowerCase(), port: parsePort(port, subject, 0) };
+  // "localhost" is taken literally as 127.0.0.1 (no resolver): listeners bind IP literals only.
+  const address = host.toLowerCase() === "localhost" ? "127.0.0.1" : host.toLowerCase();
+  if (!isLoopbackAddress(address)) fail(subject, `${JSON.stringify(text)}: ${host} is not a loopback address; local endpoints must not be reachable from the network`);
+  return { kind: "tcp", host: address, port: parsePort(port, subject, 0) };
 }
 
 export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
