@@ -2,7 +2,19 @@
 import { expect, test } from "bun:test";
 import { silentLogger } from "../common/log";
 import { Secret } from "../common/secret";
-import { AuthorStatus, decodePacket, encodeAuthorReply, encodePacket, Flags, PacketType, VERSION_DEFAULT } from "../protocol";
+import {
+  AuthenContinueFlags,
+  AuthenStatus,
+  AuthorStatus,
+  decodeAuthenContinue,
+  decodePacket,
+  encodeAuthenReply,
+  encodeAuthorReply,
+  encodePacket,
+  Flags,
+  PacketType,
+  VERSION_DEFAULT,
+} from "../protocol";
 import type { ByteStream, Connector, StreamHandlers } from "../transport/types";
 import { Connection, type ServerContext } from "./connection";
 import { newCounters } from "./counters";
@@ -212,4 +224,35 @@ test("a peer close fails every session as lost and delivered", async () => {
   const next = outcome(connection.send(slot, 3, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   await tick();
   expect(next.error?.delivered).toBe(false);
+});
+
+test("abort of an unfinished authentication on a shared connection sends CONTINUE with ABORT", async () => {
+  const { wire, connection } = setup();
+  await connection.open(wire.connector, 100);
+  const slot = connection.startSession(PacketType.Authentication, VERSION_DEFAULT);
+  void connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
+  const getPass = encodeAuthenReply({ status: AuthenStatus.GetPass, flags: 0, serverMsg: "Password:", data: new Uint8Array(0) });
+  wire.handlers!.onData(encodePacket({ version: VERSION_DEFAULT, type: PacketType.Authentication, seqNo: 2, flags: Flags.SingleConnect, sessionId: slot.id }, getPass, keyBytes));
+  await tick();
+  connection.abort(slot);
+  const abort = wire.last();
+  expect(abort.header).toMatchObject({ type: PacketType.Authentication, seqNo: 3, sessionId: slot.id });
+  expect(decodeAuthenContinue(abort.body).flags).toBe(AuthenContinueFlags.Abort);
+  expect(connection.sessionsInFlight).toBe(0);
+  const writes = wire.written.length;
+  connection.abort(slot);
+  expect(wire.written.length).toBe(writes);
+});
+
+test("a connection keeps its own copy of the key: wiping the configured secret does not break it", async () => {
+  const secret = Secret.fromText(KEY);
+  const { wire, connection } = setup({ sharedSecret: secret });
+  await connection.open(wire.connector, 100);
+  secret.wipe(); // a configuration reload replaced it
+  const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
+  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  expect(wire.last().header.seqNo).toBe(1);
+  wire.reply(slot.id, 2, Flags.SingleConnect);
+  await tick();
+  expect(pending.reply).toBeDefined();
 });

@@ -3,7 +3,7 @@
  * session id, seq_no checks, obfuscation or the unencrypted flag (§4.5, RFC 9887 §4), reply
  * timeouts through one DeadlineSweeper per connection, and RFC 9105 message counters.
  */
-import { decodePacket, encodePacket, Flags, FrameReader, type PacketType, replyStatus } from "../protocol";
+import { AuthenContinueFlags, decodePacket, encodeAuthenContinue, encodePacket, Flags, FrameReader, PacketType, replyStatus } from "../protocol";
 import type { Logger } from "../common/log";
 import type { ByteStream, Connector } from "../transport/types";
 import type { Clock, Random } from "./clock";
@@ -32,6 +32,8 @@ export interface ServerContext {
 export class SessionSlot {
   exchange: Exchange | undefined;
   ended = false;
+  /** seq_no of the last packet sent or received in this session. */
+  lastSeq = 0;
 
   constructor(
     readonly id: number,
@@ -60,7 +62,10 @@ export class Connection {
   readonly #reader: FrameReader;
   readonly #sessions = new Map<number, SessionSlot>();
   readonly #sweeper: DeadlineSweeper<Exchange>;
-  /** The obfuscation key; undefined over TLS (RFC 9887 §4) or without a shared secret. */
+  /**
+   * The obfuscation key; undefined over TLS (RFC 9887 §4) or without a shared secret. A copy, zeroed
+   * on close: a reload may wipe the configured Secret while this connection's sessions still finish.
+   */
   readonly #key: Uint8Array | undefined;
   readonly #offerSingleConnect: boolean;
   readonly overTls: boolean;
@@ -72,7 +77,7 @@ export class Connection {
     this.#offerSingleConnect = offerSingleConnect;
     this.overTls = ctx.server.security.kind !== "tcp";
     const secret = ctx.server.sharedSecret;
-    this.#key = this.overTls || !secret || secret.length === 0 ? undefined : secret.reveal();
+    this.#key = this.overTls || !secret || secret.length === 0 ? undefined : secret.reveal().slice();
     this.#reader = new FrameReader(ctx.maxBodyBytes);
     this.#sweeper = new DeadlineSweeper(ctx.clock, (exchange) => this.#expire(exchange));
   }
@@ -129,10 +134,9 @@ export class Connection {
     }
     if (slot.exchange) return Promise.reject(new ExchangeError(`a reply from ${name} is still awaited in this session`, "protocol", false));
     if (signal?.aborted) return Promise.reject(new ExchangeError("request cancelled", "cancelled", false));
-    const flags = (this.#offerSingleConnect ? Flags.SingleConnect : 0) | (this.#key ? 0 : Flags.Unencrypted);
     let packet: Uint8Array;
     try {
-      packet = encodePacket({ version: slot.version, type: slot.type, seqNo, flags, sessionId: slot.id }, body, this.#key);
+      packet = this.#encode(slot, seqNo, body);
     } catch (error) {
       return Promise.reject(new ExchangeError(`cannot encode the request: ${(error as Error).message}`, "protocol", false));
     }
@@ -158,9 +162,30 @@ export class Connection {
         signal.addEventListener("abort", exchange.onAbort, { once: true });
       }
       stream.write(packet);
+      slot.lastSeq = seqNo;
       this.#ctx.counters.messagesSent++;
-      this.#ctx.log.trace(`${name}: sent type ${slot.type} seq ${seqNo} session ${slot.id} flags 0x${flags.toString(16)} (${body.length} bytes)`);
+      this.#ctx.log.trace(`${name}: sent type ${slot.type} seq ${seqNo} session ${slot.id} (${body.length} bytes)`);
     });
+  }
+
+  /**
+   * Ends a session at the caller's request. An unfinished authentication on a shared connection is
+   * aborted with CONTINUE + ABORT (RFC 8907 §5.3) so the server frees it; any answer is dropped.
+   */
+  abort(slot: SessionSlot): void {
+    const waitingForClient = !slot.ended && !slot.exchange && slot.lastSeq % 2 === 0 && slot.lastSeq > 0 && slot.lastSeq < 254;
+    if (waitingForClient && slot.type === PacketType.Authentication && this.#state.name === "Multiplexing" && this.#stream) {
+      const body = encodeAuthenContinue({ flags: AuthenContinueFlags.Abort, userMsg: new Uint8Array(0), data: new Uint8Array(0) });
+      this.#stream.write(this.#encode(slot, slot.lastSeq + 1, body));
+      this.#ctx.counters.messagesSent++;
+    }
+    this.endSession(slot);
+  }
+
+  #encode(slot: SessionSlot, seqNo: number, body: Uint8Array): Uint8Array {
+    // §4.3: the flag is only read on the first two packets; sending it throughout is harmless.
+    const flags = (this.#offerSingleConnect ? Flags.SingleConnect : 0) | (this.#key ? 0 : Flags.Unencrypted);
+    return encodePacket({ version: slot.version, type: slot.type, seqNo, flags, sessionId: slot.id }, body, this.#key);
   }
 
   /** Ends a session and frees its id; a per-session connection closes with its session. Idempotent. */
@@ -189,6 +214,7 @@ export class Connection {
     else this.#ctx.counters.connectionCloses++;
     this.#sweeper.clear();
     this.#stream?.close();
+    this.#key?.fill(0);
     const error = failure ?? new ExchangeError(`connection to ${this.#ctx.server.name} lost: ${reason}`, "lost", true);
     const slots = [...this.#sessions.values()];
     this.#sessions.clear();
@@ -241,6 +267,7 @@ export class Connection {
   }
 
   #onData(chunk: Uint8Array): void {
+    if (this.#isClosed()) return;
     this.#lastReceivedAt = this.#ctx.clock.now();
     let frames: Uint8Array[];
     try {
@@ -250,9 +277,13 @@ export class Connection {
       return;
     }
     for (const frame of frames) {
-      if (this.#state.name === "Closed") return;
+      if (this.#isClosed()) return; // a frame before may have closed it
       this.#receive(frame);
     }
+  }
+
+  #isClosed(): boolean {
+    return this.#state.name === "Closed";
   }
 
   #receive(frame: Uint8Array): void {
@@ -303,6 +334,7 @@ export class Connection {
     if (isErrorStatus(slot.type, status)) ctx.counters.errorsReceived++;
     if (this.#state.name === "Negotiating") this.#move({ type: "first-reply", singleConnect: (header.flags & Flags.SingleConnect) !== 0 });
     this.#settle(exchange);
+    slot.lastSeq = header.seqNo;
     const reply: ReplyPacket = { version: header.version, type: header.type, seqNo: header.seqNo, flags: header.flags, sessionId: header.sessionId, body };
     if (endsSession(slot.type, status)) this.endSession(slot);
     exchange.resolve(reply);

@@ -96,7 +96,7 @@ class Session implements UpstreamSession {
   }
 
   end(): void {
-    this.#connection.endSession(this.#slot);
+    this.#connection.abort(this.#slot);
   }
 }
 
