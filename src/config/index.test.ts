@@ -21,6 +21,12 @@ describe("exits", () => {
     expect(outcome.stdout).not.toContain("\u001b[");
   });
 
+  test("--help wins over other arguments, even bad ones", async () => {
+    for (const argv of [["--bogus", "--help"], ["-h", "positional"]]) {
+      expect(await run(argv)).toMatchObject({ kind: "exit", code: 0, stderr: "" });
+    }
+  });
+
   test("--version names version, commit and features", async () => {
     expect(await run(["--version"])).toEqual({ kind: "exit", code: 0, stdout: `tacacsrs-agentd 1.2.3 (abc1234)\nfeatures: tls, psk\n`, stderr: "" });
     expect(BUILD.features).toEqual(["tls", "psk"]);
@@ -142,6 +148,27 @@ describe("secrets from flags, files and the environment", () => {
       `--shared-secret-file ${file}: readable by group or others although it holds a secret; restrict it (chmod 600)`,
       `--shared-secret-file ${file}: shorter than 16 characters (RFC 8907 §10.5.1 recommends at least 16)`,
     ]);
+  });
+});
+
+describe("proxy secrets", () => {
+  const proxy = ["--proxy-endpoint", "127.0.0.1:9049"];
+  const warning = "the proxy uses the selected upstream's shared secret downstream, and the upstream secrets differ (or some are missing); set --proxy-shared-secret or use one secret";
+
+  test("YANG servers with different secrets behind the proxy are warned about", async () => {
+    const file = tempFile("two-secrets.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [
+      { name: "a", "server-type": "authentication authorization accounting", address: "192.0.2.1", "shared-secret": "first-secret-0123456" },
+      { name: "b", "server-type": "authentication authorization accounting", address: "192.0.2.2", "shared-secret": "other-secret-0123456" },
+    ] } }));
+    const outcome = await run(["--config", file, ...proxy]);
+    expect(outcome.kind === "run" && outcome.warnings).toEqual([warning]);
+    const withProxySecret = await run(["--config", file, ...proxy, "--proxy-shared-secret", "downstream-secret-0123"]);
+    expect(withProxySecret.kind === "run" && withProxySecret.warnings).toEqual([]);
+  });
+
+  test("one secret for every flag server needs no warning", async () => {
+    const outcome = await run([...SERVER, "--server-addr", "127.0.0.2", "-k", "0123456789abcdef", ...proxy]);
+    expect(outcome.kind === "run" && outcome.warnings).toEqual([]);
   });
 });
 

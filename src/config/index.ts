@@ -48,8 +48,9 @@ function failure(error: unknown): ConfigOutcome {
 
 export async function loadConfig(argv: string[], env: Record<string, string | undefined>, build: BuildInfo): Promise<ConfigOutcome> {
   try {
+    // Help wins over any other argument, even a malformed one.
+    if (argv.includes("--help") || argv.includes("-h")) return { kind: "exit", code: 0, stdout: await renderHelp(build.version), stderr: "" };
     const flags = new Flags(scanArgv(argv));
-    if (flags.on("help")) return { kind: "exit", code: 0, stdout: await renderHelp(build.version), stderr: "" };
     if (flags.on("version")) {
       return { kind: "exit", code: 0, stdout: `${PROGRAM} ${build.version} (${build.commit})\nfeatures: ${build.features.join(", ")}\n`, stderr: "" };
     }

@@ -127,6 +127,17 @@ async function serversFromFile(path: string, flags: Flags, env: Env, timeoutMs: 
   return loaded.servers;
 }
 
+/**
+ * Without --proxy-shared-secret the proxy speaks to its clients with the selected upstream's
+ * secret (or unencrypted), so differing upstream secrets break clients after a failover.
+ */
+function proxySecretWarnings(servers: readonly UpstreamServer[], warnings: string[]): void {
+  const secrets = new Set(servers.map((server) => (server.sharedSecret ? Buffer.from(server.sharedSecret.reveal()).toString("hex") : "")));
+  if (secrets.size > 1) {
+    warnings.push("the proxy uses the selected upstream's shared secret downstream, and the upstream secrets differ (or some are missing); set --proxy-shared-secret or use one secret");
+  }
+}
+
 /** Builds the RuntimeConfig; throws ConfigError on the first bad input. */
 export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: string[]): Promise<RuntimeConfig> {
   const addresses = flags.all("server-addr");
@@ -152,6 +163,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     if (!hosted.services.proxy) warnings.push(`${proxySecretText.origin}: unused, the proxy service is not hosted`);
   }
   const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
+  if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
   return {
     engine: { servers, ...engine },
     ...hosted,
