@@ -12,6 +12,7 @@ afterEach(() => {
 interface Peer {
   port: number;
   received: () => Uint8Array;
+  receivedBytes: () => number;
   sockets: Socket<unknown>[];
   events: string[];
 }
@@ -19,6 +20,7 @@ interface Peer {
 /** A loopback server that records what it receives; `reply` decides what it answers. */
 function startPeer(reply: (socket: Socket<unknown>, chunk: Uint8Array) => void = () => {}, hostname = "127.0.0.1"): Peer {
   const chunks: Uint8Array[] = [];
+  let receivedBytes = 0;
   const sockets: Socket<unknown>[] = [];
   const events: string[] = [];
   const server: TCPSocketListener<unknown> = Bun.listen({
@@ -32,6 +34,7 @@ function startPeer(reply: (socket: Socket<unknown>, chunk: Uint8Array) => void =
       },
       data(socket, chunk) {
         chunks.push(new Uint8Array(chunk));
+        receivedBytes += chunk.length;
         reply(socket, chunk);
       },
       close() {
@@ -40,7 +43,7 @@ function startPeer(reply: (socket: Socket<unknown>, chunk: Uint8Array) => void =
     },
   });
   cleanups.push(() => server.stop(true));
-  return { port: server.port, received: () => Buffer.concat(chunks), sockets, events };
+  return { port: server.port, received: () => Buffer.concat(chunks), receivedBytes: () => receivedBytes, sockets, events };
 }
 
 function recorder() {
@@ -61,9 +64,14 @@ async function until(condition: () => boolean, ms = 3_000): Promise<void> {
   }
 }
 
+/** Deterministic bytes: a fixed 64 KiB block repeated, each copy stamped with its index (catches reordering). */
 function pattern(length: number): Uint8Array {
+  const block = new Uint8Array(65_536).map((_, i) => (i * 7) & 0xff);
   const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
+  for (let offset = 0, index = 0; offset < length; offset += block.length, index++) {
+    bytes.set(block.subarray(0, length - offset), offset);
+    new DataView(bytes.buffer).setUint32(offset, index);
+  }
   return bytes;
 }
 
@@ -155,7 +163,7 @@ describe("tcpConnector", () => {
     stream.write(big); // far beyond the socket buffer: most of it waits in the queue
     stream.write(tail); // queued behind it, never overtaking
     big.fill(0); // the caller may reuse its buffer right away
-    await until(() => peer.received().length === big.length + tail.length, 10_000);
+    await until(() => peer.receivedBytes() === big.length + tail.length, 10_000);
     const received = peer.received();
     expect(Buffer.compare(received.subarray(0, big.length), pattern(big.length))).toBe(0);
     expect([...received.subarray(big.length)]).toEqual([...tail]);
@@ -185,6 +193,23 @@ describe("tcpConnector", () => {
     expect(rec.closes).toEqual([undefined]);
     stream.close(); // after the peer closed: nothing more happens
     expect(rec.closes.length).toBe(1);
+  });
+
+  test("an exception in the owner's onData closes the stream instead of crashing", async () => {
+    const peer = startPeer((socket) => void socket.write(new Uint8Array([1])));
+    const closes: (Error | undefined)[] = [];
+    const handlers = {
+      onData: () => {
+        throw new Error("engine bug");
+      },
+      onClose: (error?: Error) => void closes.push(error),
+    };
+    const stream = await tcpConnector.connect({ host: "127.0.0.1", port: peer.port }, handlers, 1_000);
+    stream.write(new Uint8Array([0]));
+    await until(() => closes.length > 0);
+    expect(closes[0]).toBeInstanceOf(TransportError);
+    expect(closes[0]!.message).toBe(`connection to 127.0.0.1:${peer.port} failed: engine bug`);
+    await until(() => peer.events.includes("close"));
   });
 
   test("a reset by the peer ends the stream with a reset error", async () => {

@@ -5,7 +5,8 @@ import { Secret } from "../common/secret";
 import { havePeer } from "../../test/support/peer";
 import { testPki, type Material, type Pki } from "../../test/support/pki";
 import { startStunnel, type Stunnel } from "../../test/support/stunnel";
-import { settleMs, tlsConnector, type TlsSecurity } from "./tls";
+import { getCACertificates } from "node:tls";
+import { settleMs, tlsConnector, trustAnchors, type TlsSecurity } from "./tls";
 import { TransportError, type ByteStream, type StreamHandlers } from "./types";
 
 let pki: Pki;
@@ -31,12 +32,14 @@ interface TlsServer {
   /** Per accepted connection: SNI, protocol version, whether it ended. */
   seen: { serverName: string; version: string; closed: boolean }[];
   received: () => Buffer;
+  receivedBytes: () => number;
 }
 
 /** A Bun TLS echo server presenting `material`. */
 function tlsEchoServer(material: Material, extra: Record<string, unknown> = {}): TlsServer {
   const seen: TlsServer["seen"] = [];
   const chunks: Uint8Array[] = [];
+  let receivedBytes = 0;
   const server = Bun.listen<{ index: number }>({
     hostname: "127.0.0.1",
     port: 0,
@@ -49,6 +52,7 @@ function tlsEchoServer(material: Material, extra: Record<string, unknown> = {}):
       },
       data(socket, chunk) {
         chunks.push(new Uint8Array(chunk));
+        receivedBytes += chunk.length;
         socket.write(chunk);
       },
       close(socket) {
@@ -59,7 +63,7 @@ function tlsEchoServer(material: Material, extra: Record<string, unknown> = {}):
     },
   });
   cleanups.push(() => server.stop(true));
-  return { port: server.port, seen, received: () => Buffer.concat(chunks) };
+  return { port: server.port, seen, received: () => Buffer.concat(chunks), receivedBytes: () => receivedBytes };
 }
 
 function recorder() {
@@ -167,7 +171,7 @@ describe("tlsConnector against a Bun TLS server", () => {
     const stream = await tlsConnector(security()).connect({ host: "127.0.0.1", port: relay.port }, rec.handlers, 3_000);
     const packet = new Uint8Array(60).fill(0x5a); // a TACACS+ header plus a small body
     for (let i = 0; i < 64; i++) stream.write(packet);
-    await until(() => server.received().length === 64 * packet.length);
+    await until(() => server.receivedBytes() === 64 * packet.length);
     // TLS 1.3 application records: plaintext + 1 content-type byte + 16 tag bytes (RFC 8446 §5.2).
     const packetRecords = relay.clientRecords().filter((r) => r.type === 23 && r.length === packet.length + 17);
     expect(packetRecords.length).toBe(64);
@@ -184,7 +188,7 @@ describe("tlsConnector against a Bun TLS server", () => {
     stream.write(big);
     stream.write(new Uint8Array([1, 2, 3]));
     big.fill(0);
-    await until(() => server.received().length === expected.length + 3, 10_000);
+    await until(() => server.receivedBytes() === expected.length + 3, 10_000);
     expect(Buffer.compare(server.received().subarray(0, expected.length), expected)).toBe(0);
     expect([...server.received().subarray(expected.length)]).toEqual([1, 2, 3]);
     stream.close();
@@ -223,6 +227,16 @@ describe("tlsConnector against a Bun TLS server", () => {
     expect(lonely.message).toContain("a client certificate needs its key");
   });
 
+  test("a server that never answers the handshake times out", async () => {
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    cleanups.push(() => silent.stop(true));
+    const started = performance.now();
+    const error = await rejection(tlsConnector(security()).connect({ host: "127.0.0.1", port: silent.port }, recorder().handlers, 200));
+    expect(error.kind).toBe("timeout");
+    expect(error.message).toBe(`connect to 127.0.0.1:${silent.port} timed out after 200 ms`);
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
   test("a refused TCP connect stays a refused error", async () => {
     const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     const port = server.port;
@@ -230,6 +244,14 @@ describe("tlsConnector against a Bun TLS server", () => {
     const error = await rejection(tlsConnector(security()).connect({ host: "127.0.0.1", port }, recorder().handlers, 3_000));
     expect(error.kind).toBe("refused");
   });
+});
+
+test("trust anchors: the system store plus configured CAs, or only the configured ones", () => {
+  const mine = "-----BEGIN CERTIFICATE-----\nMINE\n-----END CERTIFICATE-----\n";
+  const withSystem = trustAnchors({ kind: "tls", caPem: [mine], useSystemCa: true, verifyServer: true });
+  expect(withSystem).toContain(mine);
+  for (const anchor of getCACertificates("system")) expect(withSystem).toContain(anchor);
+  expect(trustAnchors({ kind: "tls", caPem: [mine], useSystemCa: false, verifyServer: true })).toEqual([mine]);
 });
 
 test("the settle window follows the handshake time within bounds", () => {

@@ -22,7 +22,7 @@ export interface UnansweredPort {
 }
 
 export async function startUnansweredPort(): Promise<UnansweredPort> {
-  const child = Bun.spawn(["python3", "-c", LISTENER], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn(["python3", "-I", "-S", "-c", LISTENER], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const line = await readLine(child.stdout);
   const port = Number(line);
   if (!Number.isInteger(port) || port <= 0) {
