@@ -65,6 +65,10 @@ describe("malformed accounting bodies", () => {
   for (const [name, fn, code] of cases) test(name, () => expect(codecErrorCode(fn)).toBe(code));
 });
 
+test("reply text that is not UTF-8 is decoded leniently", () => {
+  expect(decodeAcctReply(Uint8Array.of(0, 1, 0, 1, 1, 0xe9, 0xff))).toEqual({ status: AcctStatus.Success, serverMsg: "\ufffd", data: "\ufffd" });
+});
+
 test("a wrong flags value on decode is reported only after the lengths check out", () => {
   // Lengths broken and flags invalid: the length mismatch (the likelier wrong-secret symptom) wins.
   const broken = encodeAcctRequest(request).map((b, i) => (i === 0 ? 0x06 : i === 5 ? 6 : b));

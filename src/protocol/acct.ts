@@ -63,5 +63,5 @@ export function decodeAcctReply(body: Uint8Array): AcctReply {
   const dataLength = r.u16();
   const status = r.u8();
   r.expectLengths([msgLength, dataLength]);
-  return { status: r.check("status", status, STATUSES), serverMsg: r.text(msgLength, "server_msg"), data: r.text(dataLength, "data") };
+  return { status: r.check("status", status, STATUSES), serverMsg: r.displayText(msgLength), data: r.displayText(dataLength) };
 }

@@ -99,7 +99,7 @@ export function decodeAuthenReply(body: Uint8Array): AuthenReply {
   return {
     status: r.check("status", status, STATUSES),
     flags: r.check("flags", flags, ONE_FLAG),
-    serverMsg: r.text(msgLength, "server_msg"),
+    serverMsg: r.displayText(msgLength),
     data: r.bytes(dataLength),
   };
 }

@@ -86,7 +86,7 @@ describe("malformed authorization bodies", () => {
     ["REPLY data_len too big", () => decodeAuthorReply(with_(replyBody, 5, 10)), "length-mismatch"],
     ["REPLY arg_cnt past the end", () => decodeAuthorReply(Uint8Array.of(1, 3, 0, 0, 0, 0, 1)), "length-mismatch"],
     ["REPLY status 3", () => decodeAuthorReply(with_(replyBody, 0, 3)), "bad-field"],
-    ["REPLY data not UTF-8", () => decodeAuthorReply(with_(replyBody, 9, 0xff)), "bad-field"],
+    ["REPLY arg not UTF-8", () => decodeAuthorReply(with_(replyBody, replyBody.length - 1, 0xff)), "bad-field"],
     ["encode REPLY status 0", () => encodeAuthorReply({ ...reply, status: 0 as AuthorStatus }), "bad-field"],
     ["encode REPLY data of 65536 bytes", () => encodeAuthorReply({ ...reply, data: "d".repeat(65536) }), "bad-field"],
   ];

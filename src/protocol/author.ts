@@ -106,8 +106,8 @@ export function decodeAuthorReply(body: Uint8Array): AuthorReply {
   // Properties evaluate in order, which is the order of the fields in the body.
   return {
     status: r.check("status", status, STATUSES),
-    serverMsg: r.text(msgLength, "server_msg"),
-    data: r.text(dataLength, "data"),
+    serverMsg: r.displayText(msgLength),
+    data: r.displayText(dataLength),
     args: decodeArgs(r, argLengths),
   };
 }

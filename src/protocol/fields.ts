@@ -7,6 +7,7 @@ import { CodecError, WRONG_SECRET_HINT } from "./errors";
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A field's bytes, refusing anything longer than its length field can express. */
 export function fieldBytes(what: string, value: string | Uint8Array, max: number): Uint8Array {
@@ -94,12 +95,21 @@ export class BodyReader {
     return out;
   }
 
+  /** A name or argument: must be valid UTF-8, since it drives policy decisions. */
   text(n: number, what: string): string {
     try {
       return strictDecoder.decode(this.bytes(n));
     } catch {
       throw new CodecError("bad-field", `${this.#kind} ${what} is not valid UTF-8`);
     }
+  }
+
+  /**
+   * Server text for humans (server_msg, reply data): invalid UTF-8 (e.g. a Latin-1 prompt from an
+   * old server) becomes U+FFFD instead of failing an otherwise valid reply.
+   */
+  displayText(n: number): string {
+    return lenientDecoder.decode(this.bytes(n));
   }
 
   /**
