@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import * as v from "valibot";
 import { startTacacsServer, type Faults, type Policy, type TacacsServerOptions, type TestServer } from "./tacacs-server";
 
 const HELP = `usage: tacacs-server-cli [options]
@@ -23,7 +24,8 @@ const HELP = `usage: tacacs-server-cli [options]
   --tls-ca F               CA for client certificates; with --request-cert: mutual TLS
   --request-cert           require a client certificate
   --no-single-connect      refuse single-connect; close after each session
-  --policy F               JSON policy {"users":{"name":{"password":..,"privLvl":..,"commands":[..],"services":{..}}}}
+  --policy F               JSON policy {"users":{"NAME":{"password":"..","chapSecret":"..","privLvl":15,
+                           "commands":["show version"],"services":{"ppp":["addr=10.1.2.3"]}}}}
   --follow-servers S       server list sent in FOLLOW replies
 faults:
   --refuse --close-on-accept --black-hole --delay-ms N --close-after-request --close-mid-reply
@@ -69,13 +71,48 @@ function replyStatus(text: string | undefined): Faults["replyStatus"] {
   throw new UsageError(`--reply-status must be error, follow or restart, not "${text}"`);
 }
 
+const PolicySchema = v.object({
+  users: v.record(
+    v.string(),
+    v.object({
+      password: v.string(),
+      chapSecret: v.optional(v.string()),
+      privLvl: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(15)), 15),
+      commands: v.optional(v.array(v.string()), []),
+      services: v.optional(v.record(v.string(), v.array(v.string())), {}),
+    }),
+  ),
+});
+
+const Millis = v.pipe(v.number(), v.integer(), v.minValue(0));
+const FaultsPatchSchema = v.partial(
+  v.strictObject({
+    refuse: v.boolean(),
+    closeOnAccept: v.boolean(),
+    blackHole: v.boolean(),
+    delayMs: Millis,
+    closeAfterRequest: v.boolean(),
+    closeMidReply: v.boolean(),
+    garbage: v.boolean(),
+    replyStatus: v.optional(v.picklist(["error", "follow", "restart"])),
+    wrongKey: v.boolean(),
+    dropSingleConnect: v.boolean(),
+    idleTimeoutMs: Millis,
+    onePacketPerRead: v.boolean(),
+  }),
+);
+
 function parsePolicy(text: string | undefined): Policy | undefined {
   if (text === undefined) return undefined;
+  let json: unknown;
   try {
-    return JSON.parse(text) as Policy;
+    json = JSON.parse(text);
   } catch {
     throw new UsageError("--policy: the file is not valid JSON");
   }
+  const result = v.safeParse(PolicySchema, json);
+  if (!result.success) throw new UsageError(`--policy: ${v.summarize(result.issues).replaceAll("\n", "; ")}`);
+  return result.output;
 }
 
 export function optionsFromArgs(argv: string[]): TacacsServerOptions | "help" {
@@ -122,14 +159,16 @@ export function optionsFromArgs(argv: string[]): TacacsServerOptions | "help" {
 }
 
 function answer(server: TestServer, line: string): unknown {
-  let command: { faults?: Partial<Faults>; cmd?: string };
+  let command: { faults?: unknown; cmd?: string };
   try {
     command = JSON.parse(line);
   } catch {
     return { error: "not JSON" };
   }
   if (command.faults !== undefined) {
-    server.setFaults(command.faults);
+    const patch = v.safeParse(FaultsPatchSchema, command.faults);
+    if (!patch.success) return { error: v.summarize(patch.issues) };
+    server.setFaults(patch.output);
     return { ok: true };
   }
   if (command.cmd === "counters") return { counters: server.counters };

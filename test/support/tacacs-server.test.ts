@@ -4,6 +4,8 @@
  * Authen::TacacsPlus (libauthen-tacacsplus-perl) as an independent client.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { connect as tlsConnect } from "node:tls";
 import {
   AcctFlags,
@@ -431,13 +433,22 @@ describe("faults", () => {
     expect(await closesWithin(c, 500)).toBe(true);
     expect(s.counters.connectionsOpen).toBe(0);
     await expect(TestClient.connect({ port: s.port, key: KEY })).rejects.toThrow();
+    s.setFaults({ refuse: false });
+    await expect(TestClient.connect({ port: s.port, key: KEY })).rejects.toThrow();
+  });
+
+  test("listens on ::1 too, and nowhere but loopback", async () => {
+    const s = await server({ host: "::1" });
+    const c = await client(s);
+    expect(status(await c.request(papLogin("alice", "alicepw")))).toBe(AuthenStatus.Pass);
+    await expect(startTacacsServer({ host: "0.0.0.0" })).rejects.toThrow("loopback only");
   });
 });
 
 describe("third-party client: Perl Authen::TacacsPlus", () => {
   /** Runs asynchronously: the server in this process must keep answering meanwhile. */
-  const perl = async (port: number, script: string): Promise<string> => {
-    const child = Bun.spawn(["perl", "-MAuthen::TacacsPlus", "-MDigest::MD5=md5", "-e", script, String(port), KEY], {
+  const perl = async (port: number, script: string, key = KEY): Promise<string> => {
+    const child = Bun.spawn(["perl", "-MAuthen::TacacsPlus", "-MDigest::MD5=md5", "-e", script, String(port), key], {
       stdout: "pipe",
       stderr: "pipe",
       timeout: 10_000,
@@ -449,53 +460,60 @@ describe("third-party client: Perl Authen::TacacsPlus", () => {
     my ($port, $key) = @ARGV;
     my $tac = Authen::TacacsPlus->new(Host => "127.0.0.1", Port => $port, Key => $key, Timeout => 5)
       or die "connect: " . Authen::TacacsPlus::errmsg();
-    print $tac->authen("alice", ${password}, &${type}()) ? "PASS" : "FAIL";
+    print $tac->authen("alice", ${password}, &${type}()) ? "PASS" : "FAIL: " . Authen::TacacsPlus::errmsg();
     $tac->close();`;
   const havePerlModule = havePeer("perl") && Bun.spawnSync(["perl", "-MAuthen::TacacsPlus", "-e", "1"]).exitCode === 0;
   if (!havePerlModule && process.env.CI === "true") throw new Error("perl module Authen::TacacsPlus (libauthen-tacacsplus-perl) is required in CI");
 
-  test.skipIf(!havePerlModule)("PAP, ASCII and CHAP logins pass with the right secret and fail with a wrong one", async () => {
+  test.skipIf(!havePerlModule)("PAP, ASCII and CHAP logins pass; a wrong password or shared secret fails", async () => {
     const s = await server({
       policy: { users: { alice: { password: "alicepw", chapSecret: "alicechap", privLvl: 15, commands: [], services: {} } } },
     });
-    const run = (type: string, password: string) => perl(s.port, login(type, password));
+    const run = (type: string, password: string, key?: string) => perl(s.port, login(type, password), key);
     expect(await run("Authen::TacacsPlus::TAC_PLUS_AUTHEN_TYPE_PAP", '"alicepw"')).toBe("PASS");
-    expect(await run("Authen::TacacsPlus::TAC_PLUS_AUTHEN_TYPE_PAP", '"wrong"')).toBe("FAIL");
+    expect(await run("Authen::TacacsPlus::TAC_PLUS_AUTHEN_TYPE_PAP", '"wrong"')).toBe("FAIL: Authentication failed");
+    // A wrong secret: the server's ERROR reply cannot be de-obfuscated by the client either.
+    expect(await run("Authen::TacacsPlus::TAC_PLUS_AUTHEN_TYPE_PAP", '"alicepw"', "not-the-key")).toStartWith("FAIL");
     expect(await run("Authen::TacacsPlus::TAC_PLUS_AUTHEN_TYPE_ASCII", '"alicepw"')).toBe("PASS");
     const chap = '(sub { my $id = "\\x07"; my $ch = "challenge-bytes!"; $id . $ch . md5($id . "alicechap" . $ch) })->()';
     expect(await run("Authen::TacacsPlus::TAC_PLUS_AUTHEN_TYPE_CHAP", chap)).toBe("PASS");
-    expect(s.counters.connectionsAccepted).toBe(4);
+    expect(s.counters.connectionsAccepted).toBe(5);
   });
 });
 
 describe("CLI wrapper", () => {
+  const CLI = `${import.meta.dir}/tacacs-server-cli.ts`;
+
+  /** Starts the CLI; `nextLine` reads its stdout line by line. The caller kills it. */
+  function startCli(args: string[]) {
+    const child = Bun.spawn(["bun", CLI, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    const nextLine = async (): Promise<string> => {
+      while (!buffered.includes("\n")) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`the CLI exited: ${await new Response(child.stderr).text()}`);
+        buffered += value;
+      }
+      const end = buffered.indexOf("\n");
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+      return line;
+    };
+    return { child, nextLine };
+  }
+
   test("prints its port, serves PAP, answers stdin commands, stops on SIGTERM", async () => {
-    const child = Bun.spawn(["bun", `${import.meta.dir}/tacacs-server-cli.ts`, "--port", "0", "--key", KEY, "--delay-ms", "1"], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const { child, nextLine } = startCli(["--port", "0", "--key", KEY, "--delay-ms", "1"]);
     try {
-      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let buffered = "";
-      const nextLine = async (): Promise<string> => {
-        while (!buffered.includes("\n")) {
-          const { value, done } = await lines.read();
-          if (done) throw new Error("the CLI closed stdout");
-          buffered += value;
-        }
-        const end = buffered.indexOf("\n");
-        const line = buffered.slice(0, end);
-        buffered = buffered.slice(end + 1);
-        return line;
-      };
       const { port } = JSON.parse(await nextLine()) as { port: number };
       const c = await TestClient.connect({ port, key: KEY });
       clients.push(c);
       expect(status(await c.request(papLogin("alice", "alicepw")))).toBe(AuthenStatus.Pass);
-      child.stdin.write('{"cmd":"counters"}\n{"faults":{"blackHole":true}}\n');
+      child.stdin.write('{"cmd":"counters"}\n{"faults":{"blackHole":"yes"}}\n{"faults":{"blackHole":true}}\n');
       child.stdin.flush();
       expect(JSON.parse(await nextLine()).counters).toMatchObject({ connectionsAccepted: 1, sessionsStarted: 1 });
+      expect(JSON.parse(await nextLine()).error).toContain("blackHole");
       expect(JSON.parse(await nextLine())).toEqual({ ok: true });
       const c2 = await TestClient.connect({ port, key: KEY });
       clients.push(c2);
@@ -507,10 +525,35 @@ describe("CLI wrapper", () => {
     }
   });
 
+  test("serves TLS 1.3 with a policy file", async () => {
+    const pki = await testPki();
+    const policyPath = `${pki.dir}/cli-policy.json`;
+    await Bun.write(policyPath, JSON.stringify({ users: { carol: { password: "c", commands: ["reload"] } } }));
+    const { child, nextLine } = startCli(["--tls-cert", pki.server.certPath, "--tls-key", pki.server.keyPath, "--policy", policyPath]);
+    try {
+      const { port } = JSON.parse(await nextLine()) as { port: number };
+      const c = await TestClient.connect({ port, tls: { ca: pki.ca.certPem }, singleConnect: true });
+      clients.push(c);
+      expect(status(await c.request(authorizeCommand("carol", "reload")))).toBe(AuthorStatus.PassAdd);
+      expect(status(await c.request(authorizeCommand("alice", "show", "version")))).toBe(AuthorStatus.Fail);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   test("a bad option is a clear usage error (exit 2)", () => {
-    const result = Bun.spawnSync(["bun", `${import.meta.dir}/tacacs-server-cli.ts`, "--delay-ms", "soon"]);
+    const result = Bun.spawnSync(["bun", CLI, "--delay-ms", "soon"]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr.toString()).toContain('--delay-ms needs a non-negative integer, got "soon"');
+    const policy = `${tmpdir()}/tacacs-cli-policy-${process.pid}.json`;
+    writeFileSync(policy, JSON.stringify({ users: { dave: { privLvl: 99 } } }));
+    try {
+      const bad = Bun.spawnSync(["bun", CLI, "--policy", policy]);
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr.toString()).toMatch(/--policy: .*password.*privLvl|--policy: .*privLvl.*password/s);
+    } finally {
+      rmSync(policy, { force: true });
+    }
   });
 });
 

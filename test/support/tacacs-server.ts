@@ -448,7 +448,9 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
   let listener: TCPSocketListener<Connection> | undefined = listen(options.port ?? 0);
   const port = listener.port;
 
+  let stopped = false;
   function applyRefuse(): void {
+    if (stopped) return;
     if (faults.refuse && listener !== undefined) {
       listener.stop(false);
       listener = undefined;
@@ -475,6 +477,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
       for (const socket of open) socket.terminate();
     },
     async stop() {
+      stopped = true;
       listener?.stop(true);
       listener = undefined;
       if (open.size === 0) return;
