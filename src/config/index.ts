@@ -46,7 +46,13 @@ function failure(error: unknown): ConfigOutcome {
   return { kind: "exit", code: CONFIG_ERROR_EXIT, stdout: "", stderr: `${PROGRAM}: ${message}\n` };
 }
 
-export async function loadConfig(argv: string[], env: Record<string, string | undefined>, build: BuildInfo): Promise<ConfigOutcome> {
+/** `clock` dates certificates (expiry warnings); tests pass a fixed one. */
+export async function loadConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  build: BuildInfo,
+  clock: () => number = Date.now,
+): Promise<ConfigOutcome> {
   try {
     // Help wins over any other argument, even a malformed one.
     if (argv.includes("--help") || argv.includes("-h")) return { kind: "exit", code: 0, stdout: await renderHelp(build.version), stderr: "" };
@@ -55,7 +61,7 @@ export async function loadConfig(argv: string[], env: Record<string, string | un
       return { kind: "exit", code: 0, stdout: `${PROGRAM} ${build.version} (${build.commit})\nfeatures: ${build.features.join(", ")}\n`, stderr: "" };
     }
     const warnings: string[] = [];
-    const config = deepFreeze(await buildRuntimeConfig(flags, env, warnings));
+    const config = deepFreeze(await buildRuntimeConfig(flags, env, warnings, clock()));
     if (!flags.on("check-config") && !flags.on("print-config")) return { kind: "run", config, warnings };
     const printed = flags.on("print-config") ? printConfig(config) : "";
     const verdict = flags.on("check-config") ? "configuration OK\n" : "";

@@ -2,6 +2,7 @@
  * From scanned flags (and the YANG document when --config is given) to the one frozen
  * RuntimeConfig. Reads files; opens no socket, resolves no name, touches no global state.
  */
+import { X509Certificate } from "node:crypto";
 import type { Endpoint } from "../common/endpoint";
 import { Secret } from "../common/secret";
 import type { UpstreamServer } from "../upstream/types";
@@ -138,8 +139,31 @@ function proxySecretWarnings(servers: readonly UpstreamServer[], warnings: strin
   }
 }
 
-/** Builds the RuntimeConfig; throws ConfigError on the first bad input. */
-export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: string[]): Promise<RuntimeConfig> {
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** Expired or not yet valid certificates fail every handshake: say so at load time. */
+function certificateWarnings(servers: readonly UpstreamServer[], now: number, warnings: string[]): void {
+  const reported = new Set<string>();
+  for (const server of servers) {
+    if (server.security.kind !== "tls") continue;
+    const roles: [string, string][] = [
+      ...server.security.caPem.map((pem): [string, string] => ["CA certificate", pem]),
+      ...(server.security.clientCertificatePem ?? "").match(PEM_CERTIFICATE)?.map((pem): [string, string] => ["client certificate", pem]) ?? [],
+    ];
+    for (const [role, pem] of roles) {
+      const certificate = new X509Certificate(pem);
+      if (reported.has(certificate.fingerprint256)) continue;
+      const problem = now > Date.parse(certificate.validTo) ? `expired on ${certificate.validTo}` : now < Date.parse(certificate.validFrom) ? `not valid before ${certificate.validFrom}` : undefined;
+      if (problem) {
+        reported.add(certificate.fingerprint256);
+        warnings.push(`server '${server.name}': ${role} ${certificate.subject.replaceAll("\n", ", ")} ${problem}`);
+      }
+    }
+  }
+}
+
+/** Builds the RuntimeConfig; throws ConfigError on the first bad input. `now` dates certificates. */
+export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: string[], now: number): Promise<RuntimeConfig> {
   const addresses = flags.all("server-addr");
   const configPath = flags.given("config");
   if (addresses.length === 0 && configPath === undefined) fail("--server-addr", "no upstream server: give --server-addr (repeatable) or --config FILE");
@@ -164,6 +188,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
   }
   const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
   if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
+  certificateWarnings(servers, now, warnings);
   return {
     engine: { servers, ...engine },
     ...hosted,

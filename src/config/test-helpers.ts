@@ -10,8 +10,8 @@ import type { RuntimeConfig } from "./types";
 
 export const BUILD = { version: "1.2.3", commit: "abc1234", features: ["tls", "psk"] };
 
-export function run(argv: string[], env: Record<string, string | undefined> = {}): Promise<ConfigOutcome> {
-  return loadConfig(argv, env, BUILD);
+export function run(argv: string[], env: Record<string, string | undefined> = {}, clock?: () => number): Promise<ConfigOutcome> {
+  return loadConfig(argv, env, BUILD, clock);
 }
 
 /** The config of a run that must succeed. */

@@ -1,6 +1,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { testPki, type Pki } from "../../test/support/pki";
 import { ConfigError } from "./errors";
+import { run } from "./test-helpers";
 import { clientIdentity, looksLikePkcs12, parseCertificates, parsePrivateKey } from "./tls-material";
 
 let pki: Pki;
@@ -43,4 +44,15 @@ test("PKCS#12 is recognised; certificates and keys are not mistaken for it", () 
   const pfx = Uint8Array.from([0x30, 0x82, 0x04, 0x0c, 0x02, 0x01, 0x03, 0x30, 0x82, 0x03, 0xc2, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01]);
   expect(looksLikePkcs12(pfx)).toBe(true);
   expect(() => parseCertificates(pfx, "f")).toThrow(ConfigError);
+});
+
+test("expired or not yet valid certificates are warned about once, by server", async () => {
+  const argv = ["--server-addr", "127.0.0.1", "--server-addr", "127.0.0.2", "--use-tls", "--ca-certificate", pki.expiredServer.certPath, "--client-certificate", pki.clientEc.certPath, "--client-key", pki.clientEc.keyPath];
+  const today = await run(argv);
+  expect(today.kind === "run" && today.warnings).toEqual([expect.stringMatching(/^server '127\.0\.0\.1:300': CA certificate CN=localhost expired on .* 2020 GMT$/)]);
+  const longAgo = await run(argv, {}, () => Date.parse("2019-06-01T00:00:00Z"));
+  expect(longAgo.kind === "run" && longAgo.warnings).toEqual([
+    expect.stringMatching(/^server '127\.0\.0\.1:300': CA certificate CN=localhost not valid before/),
+    expect.stringMatching(/^server '127\.0\.0\.1:300': client certificate CN=agentd-client-ec not valid before/),
+  ]);
 });
