@@ -15,7 +15,7 @@ export interface AcctReply {
   data: string;
 }
 
-/** §7.2: START, STOP, WATCHDOG, and WATCHDOG|START (an update carrying start data). Anything else, e.g. START|STOP (0x06), is invalid. */
+/** §7.1: START, STOP, WATCHDOG, and WATCHDOG|START (an update carrying start data). Anything else, e.g. START|STOP (0x06), is invalid. */
 const VALID_FLAGS: readonly number[] = [AcctFlags.Start, AcctFlags.Stop, AcctFlags.Watchdog, AcctFlags.Watchdog | AcctFlags.Start];
 const STATUSES = enumValues(AcctStatus);
 

@@ -134,7 +134,7 @@ export interface ChallengeResponse {
   response: Uint8Array;
 }
 
-type ChallengeType = AuthenType.Chap | AuthenType.MsChap | AuthenType.MsChapV2;
+export type ChallengeType = AuthenType.Chap | AuthenType.MsChap | AuthenType.MsChapV2;
 
 const RESPONSE_LENGTH: Record<ChallengeType, number> = {
   [AuthenType.Chap]: 16,

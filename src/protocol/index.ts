@@ -22,6 +22,7 @@ export {
   type AuthenReply,
   type AuthenContinue,
   type ChallengeResponse,
+  type ChallengeType,
 } from "./authen";
 export { encodeAuthorRequest, decodeAuthorRequest, encodeAuthorReply, decodeAuthorReply, type AuthorRequest, type AuthorReply } from "./author";
 export { encodeAcctRequest, decodeAcctRequest, encodeAcctReply, decodeAcctReply, type AcctRequest, type AcctReply } from "./acct";

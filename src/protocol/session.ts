@@ -8,7 +8,7 @@ export type SessionIdSource = () => number;
 
 const idBuffer = new Uint32Array(1);
 
-/** A cryptographically random session id, never 0 (§4.1: ids SHOULD be random). */
+/** A cryptographically random session id (§4.1), never 0 so that it never looks unset. */
 export function newSessionId(): number {
   do randomFillSync(idBuffer);
   while (idBuffer[0] === 0);
