@@ -4,6 +4,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Secret } from "../common/secret";
 import { havePeer } from "../../test/support/peer";
 import { testPki, type Material, type Pki } from "../../test/support/pki";
+import { startOnePacketTlsServer } from "../../test/support/one-packet-tls-server";
 import { startStunnel, type Stunnel } from "../../test/support/stunnel";
 import { getCACertificates } from "node:tls";
 import { settleMs, tlsConnector, trustAnchors, type TlsSecurity } from "./tls";
@@ -245,6 +246,35 @@ describe("tlsConnector against a Bun TLS server", () => {
     expect(error.kind).toBe("refused");
   });
 });
+
+describe.skipIf(!havePeer("python3"))("tlsConnector against a one-packet-per-read server (tac_plus-ng behaviour)", () => {
+  test("64 packets written back to back are all answered promptly", async () => {
+    const server = await startOnePacketTlsServer({ certPath: pki.server.certPath, keyPath: pki.server.keyPath });
+    cleanups.push(server.stop);
+    const rec = recorder();
+    const stream = await tlsConnector(security()).connect({ host: "localhost", port: server.port }, rec.handlers, 3_000);
+    const packets = Array.from({ length: 64 }, (_, i) => tacacsLikePacket(i + 1, 48));
+    for (const packet of packets) stream.write(packet);
+    const total = packets.reduce((sum, packet) => sum + packet.length, 0);
+    await until(() => Buffer.concat(rec.data).length === total, 5_000); // merged records would hang here
+    expect(Buffer.compare(Buffer.concat(rec.data), Buffer.concat(packets))).toBe(0);
+    expect(server.packets()).toBe(64);
+    stream.close();
+  });
+});
+
+/** A 12-byte TACACS+ header (RFC 8907 §4.1, unencrypted flag set) and a body of `bodyLength` bytes. */
+function tacacsLikePacket(sessionId: number, bodyLength: number): Uint8Array {
+  const packet = new Uint8Array(12 + bodyLength).fill(0x41);
+  const view = new DataView(packet.buffer);
+  view.setUint8(0, 0xc0);
+  view.setUint8(1, 2);
+  view.setUint8(2, 1);
+  view.setUint8(3, 0x01);
+  view.setUint32(4, sessionId);
+  view.setUint32(8, bodyLength);
+  return packet;
+}
 
 test("trust anchors: the system store plus configured CAs, or only the configured ones", () => {
   const mine = "-----BEGIN CERTIFICATE-----\nMINE\n-----END CERTIFICATE-----\n";
