@@ -18,6 +18,7 @@
  */
 import { logger, type Logger } from "../common/log";
 import { type PacketType, replyStatus } from "../protocol";
+import { connectorFor } from "../transport";
 import type { Connector, TransportSecurity } from "../transport/types";
 import { systemClock, systemRandom, type Clock, type Random } from "./clock";
 import type { Connection, SessionSlot } from "./connection";
@@ -207,8 +208,9 @@ class Engine implements UpstreamEngine {
   reconfigure(options: EngineOptions): void {
     if (this.#closed) return;
     const old = this.#pools;
+    const pools = this.#buildPools(options); // may throw (bad key material): nothing has changed yet
     this.#options = options;
-    this.#pools = this.#buildPools(options);
+    this.#pools = pools;
     for (const pool of old) pool.drain();
     this.#setState(initialFailoverState);
     this.#log.info(`reconfigured: ${options.servers.length} upstream server(s): ${options.servers.map((s) => s.name).join(", ")}`);
@@ -282,9 +284,10 @@ class Engine implements UpstreamEngine {
   }
 }
 
-export function createEngine(
-  options: EngineOptions,
-  deps: EngineDeps & { connectorFor: (security: TransportSecurity) => Connector },
-): UpstreamEngine {
-  return new Engine(options, deps);
+/**
+ * Creates the engine. Connectors come from the transport layer unless tests inject their own;
+ * connectorFor may throw for bad key material (transport's PskMaterialError), and so may this.
+ */
+export function createEngine(options: EngineOptions, deps: EngineDeps = {}): UpstreamEngine {
+  return new Engine(options, { ...deps, connectorFor: deps.connectorFor ?? connectorFor });
 }

@@ -15,9 +15,7 @@ import {
   type AcctStatus,
   type AuthorStatus,
 } from "../../src/protocol";
-import { tcpConnector } from "../../src/transport/tcp";
-import { createEngine } from "../../src/upstream/engine";
-import type { EngineOptions, StartRequest, UpstreamEngine, UpstreamServer, UpstreamSession } from "../../src/upstream/types";
+import { createEngine, type EngineOptions, type StartRequest, type UpstreamEngine, type UpstreamServer, type UpstreamSession } from "../../src/upstream";
 import { startTacacsServer, type TacacsServerOptions, type TestServer } from "../support/tacacs-server";
 
 export const KEY = "labkey123";
@@ -67,7 +65,7 @@ export function capturingLogger(): CapturingLogger {
 export function engine(servers: UpstreamServer[], options: Partial<EngineOptions> = {}, log: Logger = capturingLogger()): UpstreamEngine {
   const created = createEngine(
     { servers, connectTimeoutMs: 1000, probeIntervalMs: 60_000, maxSessionsInFlight: 1000, ...options },
-    { connectorFor: () => tcpConnector, logger: log },
+    { logger: log },
   );
   engines.push(created);
   return created;

@@ -1,23 +1,17 @@
 /** The engine over TLS (RFC 9887): unobfuscated packets, replies must carry the unencrypted flag (loopback). */
 import { afterEach, beforeAll, expect, test } from "bun:test";
 import { AuthorStatus } from "../../src/protocol";
-import { tcpConnector } from "../../src/transport/tcp";
-import { tlsConnector, type TlsSecurity } from "../../src/transport/tls";
-import { createEngine } from "../../src/upstream/engine";
-import type { UpstreamEngine, UpstreamServer } from "../../src/upstream/types";
+import type { TlsSecurity } from "../../src/transport/tls";
+import type { UpstreamServer } from "../../src/upstream";
 import { testPki, type Pki } from "../support/pki";
-import { authorization, authorStatus, capturingLogger, KEY, server, stopAll, upstream } from "./helpers";
+import { authorization, authorStatus, capturingLogger, engine, KEY, server, stopAll, upstream } from "./helpers";
 
-const engines: UpstreamEngine[] = [];
 let pki: Pki;
 // Generating the test PKI with openssl takes a few seconds, once per test process.
 beforeAll(async () => {
   pki = await testPki();
 }, 30_000);
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((e) => e.close()));
-  await stopAll();
-});
+afterEach(stopAll);
 
 async function tlsSetup(faults = {}) {
   const ts = await server({ tls: { cert: pki.server.certPem, key: pki.server.keyPem }, faults });
@@ -25,11 +19,7 @@ async function tlsSetup(faults = {}) {
   // The shared secret stays configured: inside TLS it must not be used (RFC 9887 §4).
   const secure: UpstreamServer = { ...upstream(ts, "secure"), security };
   const log = capturingLogger();
-  const agent = createEngine(
-    { servers: [secure], connectTimeoutMs: 2000, probeIntervalMs: 60_000, maxSessionsInFlight: 100 },
-    { connectorFor: (s) => (s.kind === "tls" ? tlsConnector(s) : tcpConnector), logger: log },
-  );
-  engines.push(agent);
+  const agent = engine([secure], { connectTimeoutMs: 2000 }, log);
   return { ts, agent, log };
 }
 
