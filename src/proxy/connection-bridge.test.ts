@@ -422,6 +422,19 @@ describe("protection", () => {
     expect(engine.starts).toHaveLength(0);
   });
 
+  test("a defect while handling a packet is logged as an error and closes only this connection", () => {
+    const { engine, peer, bridge, logger } = setUp({
+      serverSecrets: () => {
+        throw new Error("defect");
+      },
+    });
+    expect(() => bridge.onData(frame(PacketType.Authentication, 1, papStart))).not.toThrow();
+    expect(engine.starts).toHaveLength(0);
+    expect(peer.closed).toBe(true);
+    expect(bridge.state).toEqual({ name: "Closed", reason: "internal-error" });
+    expect(logger.lines[0]).toEqual({ level: "error", text: "proxy test: internal error, closing the connection: defect" });
+  });
+
   test("shutdown closes a waiting connection and resolves done", async () => {
     const { peer, bridge } = setUp();
     bridge.shutdown();

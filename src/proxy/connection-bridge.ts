@@ -88,22 +88,39 @@ export class ConnectionBridge {
   }
 
   onData(chunk: Uint8Array): void {
-    if (!this.#open()) return;
-    let frames: Uint8Array[];
-    try {
-      frames = this.#reader.push(chunk);
-    } catch (error) {
-      return this.#refuse(error);
-    }
-    for (const frame of frames) {
-      // A frame can close the connection; frames after it are dropped.
+    this.#guard(() => {
       if (!this.#open()) return;
-      this.#onFrame(frame);
+      // A frame can close the connection; frames after it are dropped.
+      for (const frame of this.#reader.push(chunk)) if (this.#open()) this.#onFrame(frame);
+    });
+  }
+
+  /**
+   * Runs one entry point (socket event, engine callback, timer). Unreadable input closes this
+   * connection with a debug line; anything else is a defect, logged as an error, and still only
+   * closes this connection: nothing escapes into the event loop.
+   */
+  #guard(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      if (error instanceof CodecError || error instanceof DownstreamKeyError) {
+        this.options.logger.debug(`proxy ${this.peer.remote}: closing on unreadable input: ${error.message}`);
+        this.#dispatch({ kind: "garbage" });
+      } else {
+        this.options.logger.error(`proxy ${this.peer.remote}: internal error, closing the connection: ${error instanceof Error ? error.message : String(error)}`);
+        if (this.#open()) this.#dispatch({ kind: "internal-error" });
+      }
     }
   }
 
   #open(): boolean {
     return this.#state.name !== "Closed";
+  }
+
+  /** The client half-closed (FIN): a request in flight is still answered. */
+  onPeerEnded(): void {
+    this.#dispatch({ kind: "peer-ended" });
   }
 
   onPeerClosed(): void {
@@ -117,25 +134,13 @@ export class ConnectionBridge {
 
   #onFrame(frame: Uint8Array): void {
     const first = this.#state.name === "AwaitingStart";
-    let decoded: { packet: Packet; key: DownstreamKey };
-    try {
-      decoded = decodeWithKeys(frame, first ? candidateKeys(this.options.keys) : [this.#key], first, this.options.maxBodyBytes);
-    } catch (error) {
-      return this.#refuse(error);
-    }
+    const decoded = decodeWithKeys(frame, first ? candidateKeys(this.options.keys) : [this.#key], first, this.options.maxBodyBytes);
     const { header, body } = decoded.packet;
     const event: ConnectionEvent = { kind: "packet", type: header.type, version: header.version, seqNo: header.seqNo, sessionId: header.sessionId };
     const violation = packetViolation(this.#state, event);
     if (violation) this.options.logger.debug(`proxy ${this.peer.remote}: closing: ${violation}`);
     if (first) this.#key = decoded.key;
     this.#dispatch(event, body);
-  }
-
-  /** Garbage only ever closes this one connection, logged at debug (never a secret in the message). */
-  #refuse(error: unknown): void {
-    if (!(error instanceof CodecError) && !(error instanceof DownstreamKeyError)) throw error;
-    this.options.logger.debug(`proxy ${this.peer.remote}: closing on unreadable input: ${error.message}`);
-    this.#dispatch({ kind: "garbage" });
   }
 
   #dispatch(event: ConnectionEvent, body?: Uint8Array, reply?: ReplyPacket): void {
@@ -190,9 +195,9 @@ export class ConnectionBridge {
       (session) => {
         if (!this.#open()) return session.end();
         this.#session = session;
-        this.#onReply(session.reply);
+        this.#guard(() => this.#onReply(session.reply));
       },
-      (error: unknown) => this.#onUpstreamFailure(error),
+      (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
     );
   }
 
@@ -201,8 +206,8 @@ export class ConnectionBridge {
     const session = this.#session;
     if (!session) return this.#onUpstreamFailure(new Error("no upstream session"));
     session.continue(body, this.#deadline(), this.#abort.signal).then(
-      (reply) => this.#onReply(reply),
-      (error: unknown) => this.#onUpstreamFailure(error),
+      (reply) => this.#guard(() => this.#onReply(reply)),
+      (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
     );
   }
 
@@ -212,6 +217,7 @@ export class ConnectionBridge {
     try {
       status = replyStatus(reply.type, reply.body);
     } catch (error) {
+      // An unreadable upstream reply is the upstream's failure, answered with ERROR downstream.
       return this.#onUpstreamFailure(error);
     }
     this.#dispatch({ kind: "reply", status }, undefined, reply);
@@ -232,10 +238,14 @@ export class ConnectionBridge {
 
   #armIdleTimer(): void {
     this.#clearIdleTimer();
-    this.#idleTimer = this.options.clock.setTimer(() => {
-      this.options.logger.debug(`proxy ${this.peer.remote}: closing idle or slow connection`);
-      this.#dispatch({ kind: "idle-timeout" });
-    }, this.options.idleTimeoutMs);
+    this.#idleTimer = this.options.clock.setTimer(
+      () =>
+        this.#guard(() => {
+          this.options.logger.debug(`proxy ${this.peer.remote}: closing idle or slow connection`);
+          this.#dispatch({ kind: "idle-timeout" });
+        }),
+      this.options.idleTimeoutMs,
+    );
   }
 
   #clearIdleTimer(): void {

@@ -25,7 +25,7 @@ const continuing = () => walk(packet(), { kind: "reply", status: AuthenStatus.Ge
 describe("AwaitingStart", () => {
   test("a first packet with seq_no 1 starts the upstream session", () => {
     const { state, effect } = transition(initialState, packet({ type: PacketType.Authorization, version: 0xc1 }));
-    expect(state).toEqual({ name: "Starting", session: { sessionId: SESSION, type: PacketType.Authorization, version: 0xc1 }, seqNo: 1 });
+    expect(state).toEqual({ name: "Starting", session: { sessionId: SESSION, type: PacketType.Authorization, version: 0xc1 }, seqNo: 1, peerEnded: false });
     expect(effect).toEqual({ kind: "start-upstream", seqNo: 1 });
   });
 
@@ -36,8 +36,10 @@ describe("AwaitingStart", () => {
 
   test.each([
     [{ kind: "garbage" }, "garbage"],
+    [{ kind: "internal-error" }, "internal-error"],
     [{ kind: "idle-timeout" }, "idle-timeout"],
     [{ kind: "peer-closed" }, "peer-closed"],
+    [{ kind: "peer-ended" }, "peer-closed"],
     [{ kind: "shutdown" }, "shutdown"],
     [{ kind: "upstream-failed" }, "upstream-failed"],
   ] as const)("%o closes without a reply", (event, reason) => {
@@ -92,6 +94,15 @@ describe("Starting", () => {
   test("the client closing mid-request closes (the upstream session is ended by the bridge)", () => {
     expect(transition(starting(), { kind: "peer-closed" })).toEqual({ state: { name: "Closed", reason: "peer-closed" }, effect: { kind: "close" } });
   });
+
+  test("a half-close (FIN) mid-request keeps waiting for the reply, which then ends the session even if a challenge", () => {
+    const ended = transition(starting(), { kind: "peer-ended" });
+    expect(ended).toEqual({ state: { ...(starting() as object), peerEnded: true } as ConnectionState, effect: { kind: "none" } });
+    expect(transition(ended.state, { kind: "reply", status: AuthenStatus.GetPass })).toEqual({
+      state: { name: "Closed", reason: "done" },
+      effect: { kind: "send-reply", seqNo: 2, close: true },
+    });
+  });
 });
 
 describe("AwaitingContinue", () => {
@@ -114,6 +125,10 @@ describe("AwaitingContinue", () => {
   test("idle timeout closes", () => {
     expect(transition(awaitingContinue(), { kind: "idle-timeout" }).state).toEqual({ name: "Closed", reason: "idle-timeout" });
   });
+
+  test("a half-close while a CONTINUE is due closes: it can never arrive", () => {
+    expect(transition(awaitingContinue(), { kind: "peer-ended" })).toEqual({ state: { name: "Closed", reason: "peer-closed" }, effect: { kind: "close" } });
+  });
 });
 
 describe("Continuing", () => {
@@ -129,12 +144,18 @@ describe("Continuing", () => {
     expect(state).toMatchObject({ name: "AwaitingContinue", lastSeqNo: 4 });
   });
 
+  test("a half-close mid-CONTINUE still gets the reply", () => {
+    const ended = transition(continuing(), { kind: "peer-ended" });
+    expect(ended.state).toMatchObject({ name: "Continuing", peerEnded: true });
+    expect(transition(ended.state, { kind: "reply", status: AuthenStatus.Pass }).effect).toEqual({ kind: "send-reply", seqNo: 4, close: true });
+  });
+
   test("upstream failure sends an authentication ERROR with seq_no 4", () => {
     expect(transition(continuing(), { kind: "upstream-failed" }).effect).toEqual({ kind: "send-error", seqNo: 4 });
   });
 
   test("a challenge that would need seq_no 256 ends the session instead (no wrap, RFC 8907 §4.1)", () => {
-    const state: ConnectionState = { name: "Continuing", session: { sessionId: SESSION, type: PacketType.Authentication, version: 0xc0 }, seqNo: 253 };
+    const state: ConnectionState = { name: "Continuing", session: { sessionId: SESSION, type: PacketType.Authentication, version: 0xc0 }, seqNo: 253, peerEnded: false };
     expect(transition(state, { kind: "reply", status: AuthenStatus.GetData }).effect).toEqual({ kind: "send-reply", seqNo: 254, close: true });
     const earlier = { ...state, seqNo: 251 };
     expect(transition(earlier, { kind: "reply", status: AuthenStatus.GetData }).effect).toEqual({ kind: "send-reply", seqNo: 252, close: false });

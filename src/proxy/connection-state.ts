@@ -18,11 +18,14 @@ export interface DownstreamSession {
 
 export type ConnectionState =
   | { name: "AwaitingStart" }
-  /** The first packet went to the engine; `seqNo` is the client's (odd) seq_no. */
-  | { name: "Starting"; session: DownstreamSession; seqNo: number }
+  /**
+   * The first packet went to the engine; `seqNo` is the client's (odd) seq_no. `peerEnded`: the
+   * client half-closed after sending (it still reads the reply but can answer no challenge).
+   */
+  | { name: "Starting"; session: DownstreamSession; seqNo: number; peerEnded: boolean }
   /** An authentication challenge (GETDATA/GETUSER/GETPASS) was sent with seq_no `lastSeqNo`. */
   | { name: "AwaitingContinue"; session: DownstreamSession; lastSeqNo: number }
-  | { name: "Continuing"; session: DownstreamSession; seqNo: number }
+  | { name: "Continuing"; session: DownstreamSession; seqNo: number; peerEnded: boolean }
   | { name: "Closed"; reason: CloseReason };
 
 export type CloseReason =
@@ -32,6 +35,7 @@ export type CloseReason =
   | "garbage"
   | "protocol-violation"
   | "upstream-failed"
+  | "internal-error"
   | "shutdown";
 
 /** A packet from the client, header fields only (the body was already checked by the codec). */
@@ -49,7 +53,11 @@ export type ConnectionEvent =
   | { kind: "reply"; status: number }
   | { kind: "upstream-failed" }
   | { kind: "garbage" }
+  /** A defect in the proxy while handling this connection (logged as an error by the bridge). */
+  | { kind: "internal-error" }
   | { kind: "idle-timeout" }
+  /** The client finished sending (TCP FIN) but may still read. */
+  | { kind: "peer-ended" }
   | { kind: "peer-closed" }
   | { kind: "shutdown" };
 
@@ -104,11 +112,14 @@ export function transition(state: ConnectionState, event: ConnectionEvent): Tran
       if (packetViolation(state, event) !== undefined) return closed("protocol-violation");
       if (state.name === "AwaitingStart") {
         const session = { sessionId: event.sessionId, type: event.type, version: event.version };
-        return { state: { name: "Starting", session, seqNo: event.seqNo }, effect: { kind: "start-upstream", seqNo: event.seqNo } };
+        return {
+          state: { name: "Starting", session, seqNo: event.seqNo, peerEnded: false },
+          effect: { kind: "start-upstream", seqNo: event.seqNo },
+        };
       }
       if (state.name !== "AwaitingContinue") return closed("protocol-violation");
       return {
-        state: { name: "Continuing", session: state.session, seqNo: event.seqNo },
+        state: { name: "Continuing", session: state.session, seqNo: event.seqNo, peerEnded: false },
         effect: { kind: "continue-upstream", seqNo: event.seqNo },
       };
     }
@@ -117,9 +128,9 @@ export function transition(state: ConnectionState, event: ConnectionEvent): Tran
       const seqNo = state.seqNo + 1;
       // Authorization and accounting end after one reply; authentication only on a non-challenge
       // status (FOLLOW and RESTART included, §5.4.2). A challenge at seq_no 254 cannot be answered
-      // without wrapping, so the session ends there too.
+      // without wrapping, and a client that half-closed cannot answer: the session ends there too.
       const challenge = state.session.type === PacketType.Authentication && CHALLENGES.has(event.status);
-      if (!challenge || seqNo + 1 >= MAX_SEQ_NO) return closed("done", { kind: "send-reply", seqNo, close: true });
+      if (!challenge || seqNo + 1 >= MAX_SEQ_NO || state.peerEnded) return closed("done", { kind: "send-reply", seqNo, close: true });
       return {
         state: { name: "AwaitingContinue", session: state.session, lastSeqNo: seqNo },
         effect: { kind: "send-reply", seqNo, close: false },
@@ -130,8 +141,14 @@ export function transition(state: ConnectionState, event: ConnectionEvent): Tran
       return closed("upstream-failed", { kind: "send-error", seqNo: state.seqNo + 1 });
     case "garbage":
       return closed("garbage");
+    case "internal-error":
+      return closed("internal-error");
     case "idle-timeout":
       return closed("idle-timeout");
+    case "peer-ended":
+      // A request in flight is still answered; waiting for a packet that cannot come is pointless.
+      if (state.name === "Starting" || state.name === "Continuing") return { state: { ...state, peerEnded: true }, effect: { kind: "none" } };
+      return closed("peer-closed");
     case "peer-closed":
       return closed("peer-closed");
     case "shutdown":

@@ -3,7 +3,17 @@ import { mkdtempSync, rmSync, statSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Secret } from "../common/secret";
-import { AuthenStatus, encodeAuthenReply } from "../protocol";
+import {
+  AuthenAction,
+  AuthenService,
+  AuthenStatus,
+  AuthenType,
+  decodePacket,
+  encodeAuthenReply,
+  encodeAuthenStart,
+  encodePacket,
+  PacketType,
+} from "../protocol";
 import { LegacyConnection, papLogin } from "../../test/support/legacy-client";
 import { BurstCounter } from "./listener";
 import { recordingLogger, ScriptedEngine } from "./test-support";
@@ -61,6 +71,21 @@ describe("endpoints", () => {
     await proxy.close(0);
     expect(existsSync(path)).toBe(false);
   });
+});
+
+test("a client that half-closes after its request still gets the reply", async () => {
+  const { engine, proxy } = await start();
+  // The reply comes well after the FIN has arrived.
+  engine.answer(Bun.sleep(150).then(pass));
+  const connection = await LegacyConnection.open(proxy.endpoint);
+  cleanups.push(() => connection.close());
+  const start_ = encodeAuthenStart({ action: AuthenAction.Login, privLvl: 1, authenType: AuthenType.Pap, service: AuthenService.Login, user: "alice", port: "", remAddr: "", data: new TextEncoder().encode("pw") });
+  connection.write(encodePacket({ version: 0xc1, type: PacketType.Authentication, seqNo: 1, flags: 0, sessionId: 77 }, start_, KEY.reveal()));
+  connection.finish();
+  const reply = await connection.next(2000);
+  if (reply === "closed") throw new Error("closed without a reply");
+  expect(decodePacket(reply, KEY.reveal()).header).toMatchObject({ sessionId: 77, seqNo: 2 });
+  expect(await connection.closedByPeer(1000)).toBe(true);
 });
 
 describe("limits", () => {

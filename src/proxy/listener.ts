@@ -61,7 +61,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const sockets = new Set<Socket>();
   const burst = new BurstCounter();
 
-  const server = createServer({ allowHalfOpen: false }, (socket) => {
+  // Half-open allowed: a client that sends its request and then FIN still gets the reply.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     socket.on("error", (error) => logger.debug(`proxy connection error: ${error.message}`));
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -85,6 +86,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     bridges.add(bridge);
     void bridge.done.then(() => bridges.delete(bridge));
     socket.on("data", (chunk: Buffer) => bridge.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    socket.on("end", () => bridge.onPeerEnded());
     socket.on("close", () => bridge.onPeerClosed());
   });
   server.on("error", (error) => logger.error(`proxy listener: ${error.message}`));

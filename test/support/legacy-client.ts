@@ -88,6 +88,11 @@ export class LegacyConnection {
     this.#socket.write(bytes);
   }
 
+  /** Half-closes: sends FIN after the queued bytes and keeps reading. */
+  finish(): void {
+    this.#socket.end();
+  }
+
   /** The next whole frame, or "closed" when the proxy closed first; rejects after `timeoutMs`. */
   async next(timeoutMs = 3000): Promise<Uint8Array | "closed"> {
     const deadline = Date.now() + timeoutMs;
