@@ -27,4 +27,4 @@ export {
 export { encodeAuthorRequest, decodeAuthorRequest, encodeAuthorReply, decodeAuthorReply, type AuthorRequest, type AuthorReply } from "./author";
 export { encodeAcctRequest, decodeAcctRequest, encodeAcctReply, decodeAcctReply, type AcctRequest, type AcctReply } from "./acct";
 export { replyStatus, errorReplyBody, isTerminalAuthenStatus } from "./replies";
-export { newSessionId, nextSeqNo, isClientSeqNo, minorVersionFor, type SessionIdSource } from "./session";
+export { newSessionId, nextSeqNo, isClientSeqNo, minorVersionFor } from "./session";

@@ -3,9 +3,6 @@ import { randomFillSync } from "node:crypto";
 import { AuthenAction, AuthenType, VERSION_DEFAULT, VERSION_ONE } from "./constants";
 import { CodecError } from "./errors";
 
-/** A source of 32-bit session ids; injectable so tests can be deterministic. */
-export type SessionIdSource = () => number;
-
 const idBuffer = new Uint32Array(1);
 
 /** A cryptographically random session id (§4.1), never 0 so that it never looks unset. */
