@@ -10,6 +10,9 @@ import { fail } from "./errors";
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
 const HOST_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+/** Server ports: TACACS+ (RFC 8907 §4) and TACACS+ over TLS (RFC 9887 §5.2). */
+export const DEFAULT_PORT = { plain: 49, tls: 300 } as const;
+
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_UNIX_PATH_BYTES = 107;
 

@@ -6,16 +6,15 @@ import { X509Certificate } from "node:crypto";
 import { formatEndpoint } from "../common/endpoint";
 import type { TransportSecurity } from "../transport/types";
 import type { UpstreamServer } from "../upstream/types";
+import { oneLineName, splitPemCertificates } from "./tls-material";
 import type { RuntimeConfig } from "./types";
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 function describeCertificates(pem: string): object[] {
-  return (pem.match(PEM_CERTIFICATE) ?? []).map((block) => {
+  return splitPemCertificates(pem).map((block) => {
     const certificate = new X509Certificate(block);
     return {
-      subject: certificate.subject.replaceAll("\n", ", "),
-      issuer: certificate.issuer.replaceAll("\n", ", "),
+      subject: oneLineName(certificate.subject),
+      issuer: oneLineName(certificate.issuer),
       notAfter: certificate.validTo,
       sha256: certificate.fingerprint256,
     };

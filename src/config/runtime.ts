@@ -3,26 +3,24 @@
  * RuntimeConfig. Reads files; opens no socket, resolves no name, touches no global state.
  */
 import { X509Certificate } from "node:crypto";
-import type { Endpoint } from "../common/endpoint";
+import { formatEndpoint, type Endpoint } from "../common/endpoint";
 import { Secret } from "../common/secret";
 import type { UpstreamServer } from "../upstream/types";
-import { parseEndpoint, parseServerAddress, sameEndpoint } from "./address";
+import { DEFAULT_PORT, parseEndpoint, parseServerAddress, sameEndpoint } from "./address";
 import { SECRET_ENV } from "./definition";
 import { ConfigError, fail } from "./errors";
 import { readInputFile, sharedFileWarning } from "./files";
 import { SECURITY_FLAGS, pskExchangeFromFlags, securityFromFlags } from "./flag-security";
 import type { Flags } from "./scanned";
 import { resolveSecretText } from "./secrets";
+import { oneLineName, splitPemCertificates, validityProblem } from "./tls-material";
 import type { Limits, RuntimeConfig } from "./types";
 import { boundedInteger, checked, seconds, serviceMode, socketMode } from "./values";
 import { serversFromYang } from "./yang/document";
 
-/** Ports per RFC 8907 §4 (49) and RFC 9887 §5.2 (300, TACACS+ over TLS). */
-const PLAIN_PORT = 49;
-const TLS_PORT = 300;
 /** RFC 8907 §10.5.1: administrators SHOULD use secrets of at least 16 characters. */
 const RECOMMENDED_SECRET_LENGTH = 16;
-/** Largest body the limit may allow (the brief's bound for memory per connection). */
+/** Upper bound of --max-body-bytes. */
 const MAX_BODY_BYTES = 196_356;
 const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -68,10 +66,6 @@ function secretWarnings(secret: Secret | undefined, origin: string, warnings: st
   }
 }
 
-function serverName(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 async function serversFromFlags(flags: Flags, env: Env, timeoutMs: number, warnings: string[]): Promise<UpstreamServer[]> {
   const security = await securityFromFlags(flags, env, warnings);
   const secretText = await resolveSecretText(
@@ -83,11 +77,11 @@ async function serversFromFlags(flags: Flags, env: Env, timeoutMs: number, warni
   if (!sharedSecret && security.kind === "tcp") {
     warnings.push("no shared secret: packets to the plain-TCP servers are sent unobfuscated (TAC_PLUS_UNENCRYPTED_FLAG)");
   }
-  const defaultPort = security.kind === "tcp" ? PLAIN_PORT : TLS_PORT;
+  const defaultPort = security.kind === "tcp" ? DEFAULT_PORT.plain : DEFAULT_PORT.tls;
   const seen = new Set<string>();
   return flags.all("server-addr").map((text) => {
     const { host, port } = parseServerAddress(text, defaultPort, "--server-addr");
-    const name = serverName(host, port);
+    const name = formatEndpoint({ kind: "tcp", host, port });
     if (seen.has(name)) fail("--server-addr", `${name} is given more than once`);
     seen.add(name);
     return { name, host, port, sharedSecret, security, singleConnection: true, timeoutMs };
@@ -139,8 +133,6 @@ function proxySecretWarnings(servers: readonly UpstreamServer[], warnings: strin
   }
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 /** Expired or not yet valid certificates fail every handshake: say so at load time. */
 function certificateWarnings(servers: readonly UpstreamServer[], now: number, warnings: string[]): void {
   const reported = new Set<string>();
@@ -148,15 +140,15 @@ function certificateWarnings(servers: readonly UpstreamServer[], now: number, wa
     if (server.security.kind !== "tls") continue;
     const roles: [string, string][] = [
       ...server.security.caPem.map((pem): [string, string] => ["CA certificate", pem]),
-      ...(server.security.clientCertificatePem ?? "").match(PEM_CERTIFICATE)?.map((pem): [string, string] => ["client certificate", pem]) ?? [],
+      ...splitPemCertificates(server.security.clientCertificatePem ?? "").map((pem): [string, string] => ["client certificate", pem]),
     ];
     for (const [role, pem] of roles) {
       const certificate = new X509Certificate(pem);
       if (reported.has(certificate.fingerprint256)) continue;
-      const problem = now > Date.parse(certificate.validTo) ? `expired on ${certificate.validTo}` : now < Date.parse(certificate.validFrom) ? `not valid before ${certificate.validFrom}` : undefined;
+      const problem = validityProblem(certificate, now);
       if (problem) {
         reported.add(certificate.fingerprint256);
-        warnings.push(`server '${server.name}': ${role} ${certificate.subject.replaceAll("\n", ", ")} ${problem}`);
+        warnings.push(`server '${server.name}': ${role} ${oneLineName(certificate.subject)} ${problem}`);
       }
     }
   }

@@ -35,11 +35,28 @@ function refusePkcs12(bytes: Uint8Array, subject: string): void {
   }
 }
 
+/** The CERTIFICATE blocks of a PEM text, in order. */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(PEM_CERTIFICATE) ?? [];
+}
+
+/** A distinguished name on one line ("CN=x, O=y"), for messages. */
+export function oneLineName(name: string): string {
+  return name.replaceAll("\n", ", ");
+}
+
+/** Why a certificate cannot be used at `now` (ms since the epoch), if it cannot. */
+export function validityProblem(certificate: X509Certificate, now: number): string | undefined {
+  if (now > Date.parse(certificate.validTo)) return `expired on ${certificate.validTo}`;
+  if (now < Date.parse(certificate.validFrom)) return `not valid before ${certificate.validFrom}`;
+  return undefined;
+}
+
 /** One or more certificates: a PEM bundle or a single DER certificate. */
 export function parseCertificates(bytes: Uint8Array, subject: string): X509Certificate[] {
   refusePkcs12(bytes, subject);
   if (isPem(bytes)) {
-    const blocks = Buffer.from(bytes).toString("latin1").match(PEM_CERTIFICATE) ?? [];
+    const blocks = splitPemCertificates(Buffer.from(bytes).toString("latin1"));
     if (blocks.length === 0) fail(subject, "PEM without a CERTIFICATE block");
     return blocks.map((block, index) => {
       try {

@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { Secret } from "../../common/secret";
 import type { TlsGroup, TransportSecurity } from "../../transport/types";
 import type { UpstreamServer } from "../../upstream/types";
-import { isHostName, isValidHost } from "../address";
+import { DEFAULT_PORT, isHostName, isValidHost } from "../address";
 import { fail } from "../errors";
 import { boundedInteger, checked, seconds, yangBoolean, yangText } from "../values";
 import { YangObject } from "./node";
@@ -25,9 +25,6 @@ const SYSTEM = "ietf-system:system";
 const TACACS_PLUS = "ietf-system-tacacs-plus:tacacs-plus";
 /** YangObject looks members up without our module prefix. */
 const TACACS_PLUS_MEMBER = "tacacs-plus";
-/** Default ports: 49 for TACACS+ (RFC 8907 §4), 300 for TACACS+ over TLS (RFC 9887 §5.2). */
-const PLAIN_PORT = 49;
-const TLS_PORT = 300;
 const SERVER_TYPES = ["authentication", "authorization", "accounting"];
 
 export interface YangDefaults {
@@ -126,7 +123,7 @@ function parseServer(server: YangObject, credentials: Credentials, defaults: Yan
   const usesTls = TLS_MEMBERS.some((member) => server.has(member));
   if (usesTls && secret !== undefined) fail(server.pathOf("shared-secret"), "the security choice is either TLS or shared-secret obfuscation, not both");
   const security: TransportSecurity = usesTls ? tlsSecurity(server, credentials, defaults, domain) : { kind: "tcp" };
-  const portNumber = server.leaf("port", port) ?? (usesTls ? TLS_PORT : PLAIN_PORT);
+  const portNumber = server.leaf("port", port) ?? (usesTls ? DEFAULT_PORT.tls : DEFAULT_PORT.plain);
   if (portNumber === 0) fail(server.pathOf("port"), "0 is not a port a server can listen on");
   return {
     name,
