@@ -196,6 +196,12 @@ describe("ServerHello validation", () => {
 });
 
 describe("EncryptedExtensions and Finished", () => {
+  test("a Finished before EncryptedExtensions is an unexpected message", () => {
+    const { state, server } = afterServerHello();
+    const finished = messagesOf(server.finished())[0]!;
+    expect(failure(() => transition(state, finished, config(), deps)).alert).toBe(ALERT.unexpected_message);
+  });
+
   test("EncryptedExtensions with a ServerHello-only extension is refused", () => {
     const { state, server } = afterServerHello();
     const ext = new Uint8Array([0, EXTENSION.key_share, 0, 0]);
