@@ -257,7 +257,7 @@ class Engine implements UpstreamEngine {
   #scheduleProbe(): void {
     if (this.#probeTimer !== undefined || this.#closed) return;
     // ±10% jitter so a fleet of agents does not probe in lockstep.
-    const delay = this.#options.probeIntervalMs * (0.9 + 0.2 * this.#random.fraction());
+    const delay = Math.round(this.#options.probeIntervalMs * (0.9 + 0.2 * this.#random.fraction()));
     this.#probeTimer = this.#clock.setTimer(() => {
       this.#probeTimer = undefined;
       void this.#probe();

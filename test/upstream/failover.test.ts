@@ -1,7 +1,8 @@
 /** Ordered failover, preferred-server probing, warm-up and reply-status handling (loopback). */
 import { afterEach, expect, test } from "bun:test";
 import { AcctStatus, AuthorStatus } from "../../src/protocol";
-import { UpstreamError } from "../../src/upstream/types";
+import { UpstreamError } from "../../src/upstream";
+import { startUnansweredPort } from "../support/unanswered-port";
 import {
   accounting,
   acctStatus,
@@ -58,6 +59,28 @@ test("a black-holed preferred server times out and the request fails over within
   expect(session.server).toBe("backup");
   expect(Date.now() - started).toBeLessThan(1000);
   expect(agent.status().servers[0]!.counters.connectionTimeouts).toBe(1);
+});
+
+test("a connect that never completes is bounded by the connect timeout, then the backup answers", async () => {
+  const pit = await startUnansweredPort();
+  try {
+    const backup = await server();
+    const agent = engine([{ ...upstream(backup, "pit"), host: pit.host, port: pit.port }, upstream(backup, "backup")], { connectTimeoutMs: 150 });
+    const started = Date.now();
+    expect((await agent.start(authorization())).server).toBe("backup");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(agent.status().servers[0]!.counters).toMatchObject({ connectionFailures: 1, connectionTimeouts: 1, connectionOpens: 0 });
+  } finally {
+    pit.stop();
+  }
+});
+
+test("a server answering garbage is dropped for the backup", async () => {
+  const [garbled, backup] = await Promise.all([server({ faults: { garbage: true } }), server()]);
+  const log = capturingLogger();
+  const agent = engine([upstream(garbled, "garbled"), upstream(backup, "backup")], {}, log);
+  expect((await agent.start(authorization())).server).toBe("backup");
+  expect(log.lines.some((l) => l.startsWith("warn") && l.includes("garbled: bad reply"))).toBe(true);
 });
 
 test("a slow server within its timeout keeps serving; beyond it the request fails over", async () => {
