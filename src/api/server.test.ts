@@ -5,6 +5,7 @@ import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Endpoint } from "../common/endpoint";
+import { silentLogger, type Logger } from "../common/log";
 import { FakeEngine, hang, passReply } from "../../test/support/api-fake-engine";
 import { callUnary } from "./client";
 import { encodeMessage } from "./framing";
@@ -316,4 +317,55 @@ test("graceful close: calls still running after the grace period are cancelled w
   expect(Date.now() - started).toBeLessThan(1500);
   expect(await inFlight).toMatchObject({ status: Status.UNAVAILABLE });
   expect(engine.aborted).toBe(1);
+});
+
+test("a reply that cannot be encoded is INTERNAL, and the server keeps serving", async () => {
+  const { GrpcServer } = await import("./server");
+  const { methodsOf } = await import("./proto");
+  const check = methodsOf("grpc.health.v1.Health").find((m) => m.path.endsWith("/Check"))!;
+  const server = new GrpcServer({
+    routes: [
+      {
+        method: check,
+        kind: "unary",
+        handle: async () => ({
+          get status(): number {
+            throw new Error("broken reply");
+          },
+        }),
+      },
+    ],
+    maxConcurrentCalls: 4,
+    maxMessageBytes: 1024,
+    defaultTimeoutMs: 1000,
+    log: silentLogger,
+  });
+  const endpoint = await server.listen({ kind: "unix", path: join(dir, "broken.sock") }, 0o600);
+  try {
+    const session = connect(endpoint);
+    for (let i = 0; i < 2; i++) {
+      const result = await raw({ session, path: HEALTH_CHECK, body: encodeMessage(new Uint8Array()) });
+      expect(result).toMatchObject({ status: Status.INTERNAL, message: "internal error in the agent" });
+    }
+  } finally {
+    await server.close(0);
+  }
+});
+
+test("passwords never reach a log line or a grpc-message", async () => {
+  await api.close(0);
+  const lines: string[] = [];
+  const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+  const log = { error: capture, warn: capture, info: capture, debug: capture, trace: capture } as unknown as Logger;
+  engine = new FakeEngine();
+  api = await startApiServer({ engine, endpoint: { kind: "unix", path: join(dir, "agent2.sock") }, socketMode: 0o660, limits: { maxApiStreams: 4, maxGrpcMessageBytes: 4096 }, log });
+  const password = "Pa55-distinctive";
+  const ok = await callUnary(api.endpoint, "AuthenticatePap", { user: "admin", password: new TextEncoder().encode(password) }, 2000);
+  expect(ok.result).toBe("response");
+  const tooLong = password.repeat(20);
+  const refused = await callUnary(api.endpoint, "AuthenticatePap", { user: "admin", password: new TextEncoder().encode(tooLong) }, 2000).catch((e: Error) => e);
+  expect((refused as Error).message).toBe("invalid password: is 320 bytes, the maximum is 255");
+  expect(lines.some((line) => line.includes("admin"))).toBe(true);
+  expect(lines.some((line) => line.includes("INVALID_ARGUMENT"))).toBe(true);
+  for (const line of lines) expect(line).not.toContain("Pa55");
 });

@@ -9,7 +9,7 @@ import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
 import { encodeMessage, MessageReader } from "./framing";
 import type { MethodDescriptor } from "./proto";
-import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status } from "./status";
+import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
 
 export interface CallContext {
   /** Absolute deadline on the Date.now() scale. */
@@ -52,6 +52,7 @@ const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc", "
 
 /** One call in flight. */
 interface Call {
+  readonly path: string;
   readonly stream: http2.ServerHttp2Stream;
   readonly controller: AbortController;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -185,7 +186,7 @@ export class GrpcServer {
     const timeoutHeader = headers["grpc-timeout"] as string | undefined;
     // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
     const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
-    const call: Call = { stream, controller: new AbortController(), timer: undefined, done: false, streaming };
+    const call: Call = { path: route.method.path, stream, controller: new AbortController(), timer: undefined, done: false, streaming };
     this.#calls.add(call);
     const deadline = Date.now() + timeoutMs;
     if (timeoutMs <= MAX_TIMER_MS) {
@@ -224,7 +225,13 @@ export class GrpcServer {
       Promise.try(() => route.handle(request, context)).then(
         (reply) => {
           if (call.done) return;
-          const frame = encode(reply);
+          let frame: Uint8Array;
+          try {
+            frame = encode(reply);
+          } catch (error) {
+            this.#fail(call, asGrpcError(error, this.#options.log));
+            return;
+          }
           this.#finish(call);
           respondMessage(call.stream, frame);
         },
@@ -250,6 +257,7 @@ export class GrpcServer {
   /** Ends the call with an error status (if the stream is still writable) and cancels its work. */
   #fail(call: Call, error: GrpcError): void {
     if (call.done) return;
+    this.#options.log.debug(`api: ${call.path} ended with ${statusName(error.code)}: ${error.message}`);
     this.#finish(call, error.message);
     if (call.stream.headersSent) endStream(call.stream, error.code, error.message);
     else respondError(call.stream, error);
