@@ -3,6 +3,7 @@
  * and listens on every address, so it runs inside a private network (and PID) namespace together
  * with the client (test/support/psk-probe.ts); nothing is reachable from outside, and when the
  * client exits the namespace's init dies and the kernel kills gnutls-serv with it.
+ * --map-root-user lets this run without root where unprivileged user namespaces are enabled.
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -38,7 +39,7 @@ function probe(options: { priority: string; identity?: string; keyHex?: string; 
     ].join("\n");
     const run = Bun.spawnSync(
       [
-        "unshare", "--net", "--pid", "--fork", "--kill-child", "sh", "-c", script, "sh",
+        "unshare", "--map-root-user", "--net", "--pid", "--fork", "--kill-child", "sh", "-c", script, "sh",
         join(dir, "psk.txt"), options.priority, join(dir, "server.log"),
         process.execPath, PROBE, String(PORT), options.identity ?? IDENTITY, options.keyHex ?? KEY_HEX,
         options.mode, options.groups ?? "-", ...options.messages,
