@@ -160,8 +160,10 @@ interface Connection {
   sessions: Map<number, Session>;
   /** Frames waiting for the next data event (onePacketPerRead). */
   backlog: Uint8Array[];
-  /** Bytes to write: queued in this event, or not yet taken by the kernel (then flushed on drain). */
-  outgoing: Uint8Array[];
+  /** Replies to write with the next flush. */
+  batch: Uint8Array[];
+  /** What the socket did not take last time; written first, on drain. */
+  leftover: Uint8Array | undefined;
   flushQueued: boolean;
   endAfterFlush: boolean;
   closed: boolean;
@@ -220,28 +222,36 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
 
   // ---- writing ----
   // Everything written while handling one data event (or one timer) leaves in a single write:
-  // replies are queued and flushed together from a microtask.
+  // replies are batched and flushed from a microtask. Under back-pressure the kernel's leftover
+  // waits for `drain`, and new replies pile up in the batch without being copied again.
 
   function write(socket: ServerSocket, bytes: Uint8Array): void {
     const conn = socket.data;
     if (conn.closed) return;
-    conn.outgoing.push(bytes);
-    if (!conn.flushQueued) {
+    conn.batch.push(bytes);
+    if (conn.leftover === undefined && !conn.flushQueued) {
       conn.flushQueued = true;
       queueMicrotask(() => flush(socket));
     }
   }
 
-  /** Writes what is queued; what the kernel does not take waits for `drain`. */
+  /** Offers `bytes` to the socket; returns false (keeping the rest) when it took less. */
+  function offer(socket: ServerSocket, bytes: Uint8Array): boolean {
+    const written = socket.write(bytes);
+    socket.data.leftover = written < bytes.length ? bytes.subarray(Math.max(written, 0)) : undefined;
+    return socket.data.leftover === undefined;
+  }
+
+  /** Writes the leftover, then the batch; runs from the microtask and on `drain`. */
   function flush(socket: ServerSocket): void {
     const conn = socket.data;
     conn.flushQueued = false;
     if (conn.closed) return;
-    if (conn.outgoing.length > 0) {
-      const bytes = conn.outgoing.length === 1 ? conn.outgoing[0]! : Buffer.concat(conn.outgoing);
-      const written = socket.write(bytes);
-      conn.outgoing = written < bytes.length ? [bytes.subarray(Math.max(written, 0))] : [];
-      if (conn.outgoing.length > 0) return;
+    if (conn.leftover !== undefined && !offer(socket, conn.leftover)) return;
+    if (conn.batch.length > 0) {
+      const bytes = conn.batch.length === 1 ? conn.batch[0]! : Buffer.concat(conn.batch);
+      conn.batch = [];
+      if (!offer(socket, bytes)) return;
     }
     if (conn.endAfterFlush) socket.end();
   }
@@ -249,7 +259,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
   /** Graceful close (FIN) once everything queued has been written. */
   function end(socket: ServerSocket): void {
     const conn = socket.data;
-    if (conn.outgoing.length > 0) conn.endAfterFlush = true;
+    if (conn.leftover !== undefined || conn.batch.length > 0) conn.endAfterFlush = true;
     else socket.end();
   }
 
@@ -390,7 +400,8 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
       singleConnect: undefined,
       sessions: new Map(),
       backlog: [],
-      outgoing: [],
+      batch: [],
+      leftover: undefined,
       flushQueued: false,
       endAfterFlush: false,
       closed: false,
