@@ -13,3 +13,12 @@ export class ConfigError extends Error {
 export function fail(subject: string, problem: string): never {
   throw new ConfigError(`${subject}: ${problem}`);
 }
+
+/** Runs `parse`; what it throws becomes a ConfigError about `subject` (its messages name no secret). */
+export function parsedOr<T>(subject: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    return fail(subject, error instanceof Error ? error.message : String(error));
+  }
+}

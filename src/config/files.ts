@@ -47,5 +47,5 @@ export async function readInputFile(path: string, subject: string): Promise<Load
 
 /** The warning for a secret-bearing file that group or others can read. */
 export function sharedFileWarning(subject: string, path: string): string {
-  return `${subject} ${path}: readable by group or others although it holds a secret; restrict it (chmod 600)`;
+  return `${subject} ${path}: readable by group or others although it holds a secret or key; restrict it (chmod 600)`;
 }

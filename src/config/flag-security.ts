@@ -6,8 +6,8 @@ import type { TlsGroup, TransportSecurity } from "../transport/types";
 import { checkPskIdentity, parsePskKey } from "../transport/psk/key-material";
 import { Secret } from "../common/secret";
 import { SECRET_ENV, type FlagName } from "./definition";
-import { fail } from "./errors";
-import { readInputFile } from "./files";
+import { fail, parsedOr } from "./errors";
+import { readInputFile, sharedFileWarning } from "./files";
 import { isHostName } from "./address";
 import { resolveSecretText } from "./secrets";
 import type { Flags } from "./scanned";
@@ -50,19 +50,10 @@ async function pskSecurity(flags: Flags, env: Record<string, string | undefined>
     { flag: "psk-key", fileFlag: "psk-key-file", envName: SECRET_ENV.pskKey, flagValue: flags.given("psk-key"), fileValue: flags.given("psk-key-file"), env },
     warnings,
   );
+  // TACACSRS_PSK_KEY alone, without --psk-identity, does not turn PSK on (it may be set host-wide).
   if (!keyText) fail("--psk-identity", `requires --psk-key, --psk-key-file or ${SECRET_ENV.pskKey}`);
-  let key: Uint8Array;
-  let identityBytes: Uint8Array;
-  try {
-    key = parsePskKey(keyText.text);
-  } catch (error) {
-    return fail(keyText.origin, (error as Error).message);
-  }
-  try {
-    identityBytes = checkPskIdentity(new TextEncoder().encode(identity));
-  } catch (error) {
-    return fail("--psk-identity", (error as Error).message);
-  }
+  const key = parsedOr(keyText.origin, () => parsePskKey(keyText.text));
+  const identityBytes = parsedOr("--psk-identity", () => checkPskIdentity(new TextEncoder().encode(identity)));
   return { kind: "psk", identity: identityBytes, key: new Secret(key), ...pskExchangeFromFlags(flags), serverName };
 }
 
@@ -80,7 +71,7 @@ async function certificateSecurity(flags: Flags, warnings: string[], serverName:
   if (certificatePath === undefined || keyPath === undefined) return security;
   const certificates = parseCertificates((await readInputFile(certificatePath, "--client-certificate")).bytes, `--client-certificate ${certificatePath}`);
   const keyFile = await readInputFile(keyPath, "--client-key");
-  if (keyFile.shared) warnings.push(`--client-key ${keyPath}: readable by group or others although it holds a private key; restrict it (chmod 600)`);
+  if (keyFile.shared) warnings.push(sharedFileWarning("--client-key", keyPath));
   const key = parsePrivateKey(keyFile.bytes, `--client-key ${keyPath}`);
   return { ...security, ...clientIdentity(certificates, key, `--client-key ${keyPath}`) };
 }

@@ -145,7 +145,7 @@ describe("secrets from flags, files and the environment", () => {
     expect(outcome.warnings).toEqual([
       "--socket-mode 666: every local user may use the sockets",
       "--proxy-shared-secret: unused, the proxy service is not hosted",
-      `--shared-secret-file ${file}: readable by group or others although it holds a secret; restrict it (chmod 600)`,
+      `--shared-secret-file ${file}: readable by group or others although it holds a secret or key; restrict it (chmod 600)`,
       `--shared-secret-file ${file}: shorter than 16 characters (RFC 8907 §10.5.1 recommends at least 16)`,
     ]);
   });

@@ -7,7 +7,7 @@
 import * as v from "valibot";
 import { Secret } from "../../common/secret";
 import { checkPskIdentity, parsePskKey } from "../../transport/psk/key-material";
-import { fail } from "../errors";
+import { fail, parsedOr } from "../errors";
 import { clientIdentity, parseCertificates, parsePrivateKey, type DerKeyType } from "../tls-material";
 import { yangBase64, yangText } from "../values";
 import type { YangObject } from "./node";
@@ -69,20 +69,10 @@ function epskIdentity(epsk: YangObject): ClientIdentity {
   inline.refuse("encrypted-symmetric-key", "encrypted keys are not supported; use cleartext-symmetric-key");
   const keyPath = inline.pathOf("cleartext-symmetric-key");
   const keyText = inline.required("cleartext-symmetric-key", yangText);
-  let key: Uint8Array;
-  try {
-    key = parsePskKey(`base64:${keyText}`);
-  } catch (error) {
-    return fail(keyPath, (error as Error).message);
-  }
-  const identityPath = epsk.pathOf("external-identity");
+  // The same rule as --psk-key, so YANG and flags accept exactly the same keys.
+  const key = parsedOr(keyPath, () => parsePskKey(`base64:${keyText}`));
   const identityText = epsk.required("external-identity", yangText);
-  let identity: Uint8Array;
-  try {
-    identity = checkPskIdentity(new TextEncoder().encode(identityText));
-  } catch (error) {
-    return fail(identityPath, (error as Error).message);
-  }
+  const identity = parsedOr(epsk.pathOf("external-identity"), () => checkPskIdentity(new TextEncoder().encode(identityText)));
   return { kind: "epsk", identity, key: new Secret(key) };
 }
 
