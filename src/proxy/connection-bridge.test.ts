@@ -435,6 +435,17 @@ describe("protection", () => {
     expect(logger.lines[0]).toEqual({ level: "error", text: "proxy test: internal error, closing the connection: defect" });
   });
 
+  test("a defect while sending the final reply still closes and releases the connection", async () => {
+    const { engine, peer, bridge, logger } = setUp();
+    engine.answer({ body: authenReply(AuthenStatus.Pass), version: 0x1c }); // no TACACS+ major version: encoding throws
+    bridge.onData(frame(PacketType.Authentication, 1, papStart));
+    await settle();
+    expect(peer.closed).toBe(true);
+    expect(engine.ended).toBe(1);
+    expect(logger.lines.some((l) => l.level === "error")).toBe(true);
+    await bridge.done;
+  });
+
   test("shutdown closes a waiting connection and resolves done", async () => {
     const { peer, bridge } = setUp();
     bridge.shutdown();

@@ -92,19 +92,19 @@ export class ConnectionBridge {
       if (!this.#open()) return;
       // A frame can close the connection; frames after it are dropped.
       for (const frame of this.#reader.push(chunk)) if (this.#open()) this.#onFrame(frame);
-    });
+    }, true);
   }
 
   /**
-   * Runs one entry point (socket event, engine callback, timer). Unreadable input closes this
-   * connection with a debug line; anything else is a defect, logged as an error, and still only
-   * closes this connection: nothing escapes into the event loop.
+   * Runs one entry point (socket data, engine callback, timer). On client input, codec and key
+   * errors are garbage: they close this connection with a debug line. Anything else is a defect,
+   * logged as an error, and still only closes this connection: nothing escapes into the event loop.
    */
-  #guard(step: () => void): void {
+  #guard(step: () => void, clientInput = false): void {
     try {
       step();
     } catch (error) {
-      if (error instanceof CodecError || error instanceof DownstreamKeyError) {
+      if (clientInput && (error instanceof CodecError || error instanceof DownstreamKeyError)) {
         this.options.logger.debug(`proxy ${this.peer.remote}: closing on unreadable input: ${error.message}`);
         this.#dispatch({ kind: "garbage" });
       } else {
@@ -147,15 +147,19 @@ export class ConnectionBridge {
     const previous = this.#state;
     const { state, effect } = transition(previous, event);
     this.#state = state;
-    this.#perform(effect, previous, body, reply);
-    if (state.name === "Closed" && previous.name !== "Closed") this.#cleanUp(state.reason);
+    try {
+      this.#perform(effect, previous, body, reply);
+    } finally {
+      // Even if the effect failed, a connection that reached Closed releases everything.
+      if (state.name === "Closed" && previous.name !== "Closed") this.#cleanUp(state.reason);
+    }
   }
 
   #perform(effect: Effect, previous: ConnectionState, body: Uint8Array | undefined, reply: ReplyPacket | undefined): void {
     const session = "session" in previous ? previous.session : undefined;
     switch (effect.kind) {
       case "start-upstream":
-        return this.#startUpstream(this.#currentSession(), body ?? new Uint8Array());
+        return this.#startUpstream(effect.session, body ?? new Uint8Array());
       case "continue-upstream":
         return this.#continueUpstream(body ?? new Uint8Array());
       case "send-reply":
@@ -169,11 +173,6 @@ export class ConnectionBridge {
       case "none":
         return;
     }
-  }
-
-  #currentSession(): DownstreamSession {
-    if (!("session" in this.#state)) throw new Error("no downstream session in state " + this.#state.name);
-    return this.#state.session;
   }
 
   #deadline(): number {

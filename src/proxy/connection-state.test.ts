@@ -26,7 +26,7 @@ describe("AwaitingStart", () => {
   test("a first packet with seq_no 1 starts the upstream session", () => {
     const { state, effect } = transition(initialState, packet({ type: PacketType.Authorization, version: 0xc1 }));
     expect(state).toEqual({ name: "Starting", session: { sessionId: SESSION, type: PacketType.Authorization, version: 0xc1 }, seqNo: 1, peerEnded: false });
-    expect(effect).toEqual({ kind: "start-upstream", seqNo: 1 });
+    expect(effect).toEqual({ kind: "start-upstream", session: { sessionId: SESSION, type: PacketType.Authorization, version: 0xc1 }, seqNo: 1 });
   });
 
   test("a first packet with another seq_no closes", () => {

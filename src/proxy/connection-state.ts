@@ -63,7 +63,7 @@ export type ConnectionEvent =
 
 /** What the bridge must do after a transition. */
 export type Effect =
-  | { kind: "start-upstream"; seqNo: number }
+  | { kind: "start-upstream"; session: DownstreamSession; seqNo: number }
   | { kind: "continue-upstream"; seqNo: number }
   /** Forward the reply with seq_no `seqNo`; `close` when the session ends with it. */
   | { kind: "send-reply"; seqNo: number; close: boolean }
@@ -114,7 +114,7 @@ export function transition(state: ConnectionState, event: ConnectionEvent): Tran
         const session = { sessionId: event.sessionId, type: event.type, version: event.version };
         return {
           state: { name: "Starting", session, seqNo: event.seqNo, peerEnded: false },
-          effect: { kind: "start-upstream", seqNo: event.seqNo },
+          effect: { kind: "start-upstream", session, seqNo: event.seqNo },
         };
       }
       if (state.name !== "AwaitingContinue") return closed("protocol-violation");
