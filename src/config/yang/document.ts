@@ -9,7 +9,7 @@ import type { TlsGroup, TransportSecurity } from "../../transport/types";
 import type { UpstreamServer } from "../../upstream/types";
 import { DEFAULT_PORT, isHostName, isValidHost } from "../address";
 import { fail } from "../errors";
-import { boundedInteger, checked, seconds, yangBoolean, yangText } from "../values";
+import { boundedInteger, seconds, yangBoolean, yangText } from "../values";
 import { YangObject } from "./node";
 import {
   CLIENT_IDENTITY_CHOICES,
