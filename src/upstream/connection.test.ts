@@ -206,7 +206,7 @@ test("the caller's earlier deadline fails the exchange without counting a server
   const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), clock.now() + 100));
   clock.advance(100);
   await tick();
-  expect(pending.error?.kind).toBe("timeout");
+  expect(pending.error?.kind).toBe("deadline");
   expect(counters.connectionTimeouts).toBe(0);
   // The unanswered negotiation leaves the connection unusable.
   expect(connection.state.name).toBe("Closed");

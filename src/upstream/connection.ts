@@ -255,7 +255,7 @@ export class Connection {
     const name = this.#ctx.server.name;
     const waited = exchange.deadline - exchange.sentAt;
     if (exchange.callerDeadline) {
-      this.#abandon(exchange, new ExchangeError(`no reply from ${name} before the request's deadline (${waited} ms)`, "timeout", true));
+      this.#abandon(exchange, new ExchangeError(`no reply from ${name} before the request's deadline (${waited} ms)`, "deadline", true));
       return;
     }
     this.#ctx.counters.connectionTimeouts++;

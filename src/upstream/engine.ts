@@ -48,6 +48,7 @@ const KIND_FOR: Record<ExchangeError["kind"], UpstreamError["kind"]> = {
   lost: "unavailable",
   busy: "unavailable",
   timeout: "timeout",
+  deadline: "timeout",
   protocol: "protocol",
   cancelled: "cancelled",
 };
@@ -138,7 +139,9 @@ class Engine implements UpstreamEngine {
       } catch (error) {
         const failure = error instanceof ExchangeError ? error : undefined;
         if (failure?.isServerFailure) this.#onEvent({ type: "server-failed", server: index }, pools);
-        if (!failure || failure.kind === "cancelled" || failure.kind === "busy") throw toUpstreamError(error, pool.server.name);
+        if (!failure || failure.kind === "cancelled" || failure.kind === "busy" || failure.kind === "deadline") {
+          throw toUpstreamError(error, pool.server.name);
+        }
         if (failure.delivered && !request.resendable) {
           throw toUpstreamError(failure, pool.server.name, "not re-sent, the request may have reached the server: ");
         }

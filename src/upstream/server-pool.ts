@@ -27,6 +27,8 @@ export interface OpenedSession {
   slot: SessionSlot;
 }
 
+const closeUnused = (connection: Connection): void => connection.close("not needed any more", false);
+
 /** Bounds the loop of openSession: connect, wait for negotiation, retry once after a lost connection. */
 const MAX_ACQUIRE_STEPS = 8;
 
@@ -110,12 +112,12 @@ export class ServerPool {
         // Reachability unknown: one connect runs, the others wait for its verdict.
         if (this.#connecting) await this.#until(this.#connecting, deadline);
         else {
-          const connection = await this.#singleFlight(false, deadline);
+          const connection = await this.#singleFlight(false, deadline, closeUnused);
           if (connection.state.name === "Ready") return this.#start(connection, type, version);
         }
         continue;
       }
-      const connection = await this.#connect(false, deadline);
+      const connection = await this.#until(this.#connect(false), deadline, closeUnused);
       if (connection.state.name === "Ready") return this.#start(connection, type, version);
     }
     throw new ExchangeError(`no usable connection to ${this.server.name}`, "lost", false);
@@ -129,8 +131,7 @@ export class ServerPool {
       if (state !== "Ready" && state !== "Negotiating" && state !== "Multiplexing") await this.#singleFlight(true, deadline);
       return;
     }
-    const connection = await this.#connect(false, deadline);
-    connection.close("reachability check done", false);
+    closeUnused(await this.#until(this.#connect(false), deadline, closeUnused));
   }
 
   status(): ServerStatus {
@@ -166,17 +167,20 @@ export class ServerPool {
 
   #checkUsable(deadline: number): void {
     if (this.#closed || this.#draining) throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
-    if (this.#deps.clock.now() >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "timeout", false);
+    if (this.#deps.clock.now() >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "deadline", false);
   }
 
   #start(connection: Connection, type: PacketType, version: number): OpenedSession {
     return { connection, slot: connection.startSession(type, version) };
   }
 
-  /** The shared connect attempt, or the one that decides reachability; everyone awaits the same one. */
-  #singleFlight(shared: boolean, deadline: number): Promise<Connection> {
+  /**
+   * The shared connect attempt, or the one that decides reachability; everyone awaits the same one,
+   * each until their own deadline. The attempt itself always gets the full connect timeout.
+   */
+  #singleFlight(shared: boolean, deadline: number, onLate?: (connection: Connection) => void): Promise<Connection> {
     if (!this.#connecting) {
-      const attempt = this.#connect(shared, deadline);
+      const attempt = this.#connect(shared);
       this.#connecting = attempt;
       const done = (): void => {
         if (this.#connecting === attempt) this.#connecting = undefined;
@@ -186,16 +190,15 @@ export class ServerPool {
         done();
       }, done);
     }
-    return this.#until(this.#connecting, deadline);
+    return this.#until(this.#connecting, deadline, onLate);
   }
 
-  async #connect(offerSingleConnect: boolean, deadline: number): Promise<Connection> {
-    const { clock, connector, connectTimeoutMs, log } = this.#deps;
-    const timeoutMs = Math.max(1, Math.min(connectTimeoutMs, deadline - clock.now()));
+  async #connect(offerSingleConnect: boolean): Promise<Connection> {
+    const { connector, connectTimeoutMs, log } = this.#deps;
     const connection = new Connection(this.#ctx, offerSingleConnect);
     this.#connections.add(connection);
     try {
-      await connection.open(connector, timeoutMs);
+      await connection.open(connector, connectTimeoutMs);
     } catch (error) {
       this.#connections.delete(connection);
       if (error instanceof ExchangeError) throw error;
@@ -218,17 +221,22 @@ export class ServerPool {
     return connection;
   }
 
-  /** Awaits `promise`, giving up (timeout, never delivered) at the caller's deadline. */
-  #until<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  /**
+   * Awaits `promise` until the caller's deadline ("deadline", never delivered). `onLate` receives
+   * a value that arrives after the caller gave up (a connection nobody will use).
+   */
+  #until<T>(promise: Promise<T>, deadline: number, onLate?: (value: T) => void): Promise<T> {
     const { clock } = this.#deps;
     return new Promise<T>((resolve, reject) => {
-      const timer = clock.setTimer(
-        () => reject(new ExchangeError(`deadline passed while waiting for a connection to ${this.server.name}`, "timeout", false)),
-        deadline - clock.now(),
-      );
+      let expired = false;
+      const timer = clock.setTimer(() => {
+        expired = true;
+        reject(new ExchangeError(`deadline passed while waiting for a connection to ${this.server.name}`, "deadline", false));
+      }, deadline - clock.now());
       promise.then(
         (value) => {
           clock.clearTimer(timer);
+          if (expired) onLate?.(value);
           resolve(value);
         },
         (error: unknown) => {

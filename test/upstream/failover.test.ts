@@ -98,7 +98,9 @@ test("the caller's deadline bounds the whole attempt", async () => {
   const started = Date.now();
   const error = await rejection(agent.start(authorization("version", 150)));
   expect(Date.now() - started).toBeLessThan(1000);
-  expect(error).toMatchObject({ retriable: true, server: "hole" });
+  expect(error).toMatchObject({ retriable: true, server: "hole", kind: "timeout" });
+  // The caller's impatience is not the server's failure.
+  expect(agent.status()).toMatchObject({ state: "PreferredActive", servers: [{ counters: { connectionTimeouts: 0 } }] });
 });
 
 test("all servers down: a retriable error naming the last server; then one comes back", async () => {
