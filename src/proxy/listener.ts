@@ -4,7 +4,7 @@
  * connection to a ConnectionBridge.
  */
 import { createServer, type Socket } from "node:net";
-import { assertLoopbackEndpoint, listenLocal, LocalSocketError, type BoundEndpoint } from "../common/local-socket";
+import { listenLocal, LocalSocketError, type BoundEndpoint } from "../common/local-socket";
 import { formatEndpoint } from "../common/endpoint";
 import { systemClock } from "../upstream/clock";
 import { ConnectionBridge, type DownstreamPeer } from "./connection-bridge";
@@ -46,12 +46,6 @@ export class BurstCounter {
 export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const { engine, limits, logger } = options;
   const clock = options.clock ?? systemClock;
-  try {
-    assertLoopbackEndpoint(options.endpoint);
-  } catch (error) {
-    if (error instanceof LocalSocketError) throw new ProxyConfigError(`--proxy-endpoint: ${error.message}`);
-    throw error;
-  }
   const keys: KeySource = {
     proxySharedSecret: options.proxySharedSecret,
     serverSecrets: options.serverSecrets,
@@ -93,6 +87,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
 
   let bound: BoundEndpoint;
   try {
+    // Refuses non-loopback TCP before binding anything; prepares and permissions a Unix socket.
     bound = await listenLocal(server, options.endpoint, options.socketMode);
   } catch (error) {
     if (error instanceof LocalSocketError) throw new ProxyConfigError(`--proxy-endpoint: ${error.message}`);
