@@ -22,6 +22,7 @@ import {
   encodeAuthorReply,
   encodePacket,
   errorReplyBody,
+  type Packet,
   type PacketHeader,
 } from "../../src/protocol";
 import { DEFAULT_POLICY, respond, type AccountingRecord, type AuthenState, type Outcome, type Policy } from "./tacacs-policy";
@@ -166,6 +167,8 @@ interface Connection {
   leftover: Uint8Array | undefined;
   flushQueued: boolean;
   endAfterFlush: boolean;
+  /** end() was called: later packets are ignored. */
+  closing: boolean;
   closed: boolean;
   timers: Set<ReturnType<typeof setTimeout>>;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -256,9 +259,10 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     if (conn.endAfterFlush) socket.end();
   }
 
-  /** Graceful close (FIN) once everything queued has been written. */
+  /** Graceful close (FIN) once everything queued has been written; nothing more is read. */
   function end(socket: ServerSocket): void {
     const conn = socket.data;
+    conn.closing = true;
     if (conn.leftover !== undefined || conn.batch.length > 0) conn.endAfterFlush = true;
     else socket.end();
   }
@@ -327,26 +331,37 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     end(socket);
   }
 
-  function handleFrame(socket: ServerSocket, frame: Uint8Array): void {
-    const conn = socket.data;
-    let packet;
+  function count(header: PacketHeader): void {
+    counters.packetsReceived++;
+    counters.packetsByType[packetTypeName(header.type)]++;
+  }
+
+  /** Decodes a client packet in the server's obfuscation mode; undefined when the stream was refused. */
+  function readPacket(socket: ServerSocket, frame: Uint8Array): Packet | undefined {
+    let packet: Packet;
     try {
       packet = decodePacket(frame, expectUnencrypted ? undefined : key, options.maxBodyLength);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
-      if (error.code !== "missing-key") return refuseStream(socket, undefined, error.message);
+      if (error.code !== "missing-key") return void refuseStream(socket, undefined, error.message);
       // An obfuscated packet where only unencrypted ones are valid: answer ERROR in the clear.
       const header = decodeHeader(frame, options.maxBodyLength);
-      counters.packetsReceived++;
-      counters.packetsByType[packetTypeName(header.type)]++;
-      return refuseStream(socket, header, overTls ? "obfuscated packet inside TLS (RFC 9887)" : "obfuscated packet but no shared secret is configured");
+      count(header);
+      return void refuseStream(socket, header, overTls ? "obfuscated packet inside TLS (RFC 9887)" : "obfuscated packet but no shared secret is configured");
     }
+    count(packet.header);
+    if (!expectUnencrypted && (packet.header.flags & Flags.Unencrypted) !== 0) {
+      return void refuseStream(socket, packet.header, "unencrypted packet refused: a shared secret is configured");
+    }
+    return packet;
+  }
+
+  function handleFrame(socket: ServerSocket, frame: Uint8Array): void {
+    const conn = socket.data;
+    if (conn.closing) return;
+    const packet = readPacket(socket, frame);
+    if (packet === undefined) return;
     const { header, body } = packet;
-    counters.packetsReceived++;
-    counters.packetsByType[packetTypeName(header.type)]++;
-    if (!expectUnencrypted && (header.flags & Flags.Unencrypted) !== 0) {
-      return refuseStream(socket, header, "unencrypted packet refused: a shared secret is configured");
-    }
     // §4.3: the first packet on a connection decides single-connect for its lifetime.
     if (conn.singleConnect === undefined) conn.singleConnect = allowSingleConnect && (header.flags & Flags.SingleConnect) !== 0;
     if (faults.closeAfterRequest) return end(socket);
@@ -371,7 +386,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
 
   function onData(socket: ServerSocket, chunk: Uint8Array): void {
     const conn = socket.data;
-    if (conn.closed) return;
+    if (conn.closing || conn.closed) return;
     touch(socket);
     let frames: Uint8Array[];
     try {
@@ -404,6 +419,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
       leftover: undefined,
       flushQueued: false,
       endAfterFlush: false,
+      closing: false,
       closed: false,
       timers: new Set(),
       idleTimer: undefined,
