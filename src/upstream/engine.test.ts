@@ -106,3 +106,11 @@ test("close() stops probing", async () => {
   await settle();
   expect(network.connects).toEqual(["a", "b"]);
 });
+
+test("an unknown packet type is refused before anything is sent", async () => {
+  const { network, engine } = setup(0.5);
+  const request = { type: 9, version: VERSION_DEFAULT, body: new Uint8Array(0), deadline: Date.now() + 1000, resendable: true };
+  await expect(engine.start(request)).rejects.toMatchObject({ kind: "protocol", retriable: false });
+  expect(network.connects).toEqual([]);
+  await engine.close();
+});

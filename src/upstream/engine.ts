@@ -17,7 +17,7 @@
  * routes new requests back to server 0.
  */
 import { logger, type Logger } from "../common/log";
-import { type PacketType, replyStatus } from "../protocol";
+import { PacketType, replyStatus } from "../protocol";
 import { connectorFor } from "../transport";
 import type { Connector, TransportSecurity } from "../transport/types";
 import { systemClock, systemRandom, type Clock, type Random } from "./clock";
@@ -42,6 +42,8 @@ export interface EngineDeps {
   random?: Random;
   logger?: Logger;
 }
+
+const PACKET_TYPES: readonly number[] = [PacketType.Authentication, PacketType.Authorization, PacketType.Accounting];
 
 const KIND_FOR: Record<ExchangeError["kind"], UpstreamError["kind"]> = {
   connect: "unavailable",
@@ -126,6 +128,7 @@ class Engine implements UpstreamEngine {
     if (this.#closed) throw new UpstreamError("the upstream engine is shut down", "", false, "cancelled");
     const pools = this.#pools;
     if (pools.length === 0) throw new UpstreamError("no upstream server is configured", "", false, "unavailable");
+    if (!PACKET_TYPES.includes(request.type)) throw new UpstreamError(`unknown TACACS+ packet type ${request.type}`, "", false, "protocol");
     let last: { pool: ServerPool; error: UpstreamError } | undefined;
     for (let index = startIndex(this.#state); index < pools.length; index++) {
       const pool = pools[index]!;

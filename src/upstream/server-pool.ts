@@ -166,7 +166,8 @@ export class ServerPool {
   }
 
   #checkUsable(deadline: number): void {
-    if (this.#closed || this.#draining) throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
+    if (this.#closed) throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
+    if (this.#draining) throw new ExchangeError(`${this.server.name} was removed from the configuration`, "lost", false);
     if (this.#deps.clock.now() >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "deadline", false);
   }
 
