@@ -4,6 +4,8 @@
  * path, and a seeded fuzz that only ever yields a ConfigError.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { testPki, type Pki } from "../../../test/support/pki";
 import { ConfigError } from "../errors";
 import type { UpstreamServer } from "../../upstream/types";
@@ -235,9 +237,11 @@ describe("fuzzed documents only ever give a clean ConfigError", () => {
     return next() < 0.2 ? REPLACEMENTS[Math.floor(next() * REPLACEMENTS.length)] : node;
   }
 
-  test("2000 seeded mutations of the RFC example and a TLS document", () => {
+  test("2000 seeded mutations of the RFC example, the shipped examples and a TLS document", () => {
+    const shipped = ["plain", "tls", "mtls", "psk"].map((name) => JSON.parse(readFileSync(join(import.meta.dir, `../../../packaging/examples/${name}.json`), "utf8")));
     const seeds = [
       JSON.parse(RFC_9105_EXAMPLE),
+      ...shipped,
       wrap(
         [server({ "domain-name": "a.example", "sni-enabled": true, "client-identity": { "credentials-reference": "c" }, "server-authentication": { "ca-certs": { "inline-definition": { certificate: [{ name: "ca", "cert-data": b64(pki.ca.certDer) }] } } }, "hello-params": { "tls-versions": { min: "tlscmn:tls13" } } }),
           server({ name: "p", address: "192.0.2.9", "client-identity": { "tls13-epsk": { "inline-definition": { "cleartext-symmetric-key": b64("sixteen-octets-!") }, "external-identity": "id" } } })],
