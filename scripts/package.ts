@@ -20,7 +20,7 @@ const builds: { target: ReleaseTarget; binaryDir: string; suffix: string }[] = h
       suffix: target.name.endsWith("-baseline") ? "-baseline" : "",
     }));
 
-await $`bun ${root}scripts/build.ts ${hostOnly ? [] : ["--all-targets"]}`.cwd(root);
+await $`${process.execPath} ${root}scripts/build.ts ${hostOnly ? [] : ["--all-targets"]}`.cwd(root);
 mkdirSync(out, { recursive: true });
 
 /** The files every package installs, below `stage`, with the distribution's paths. */

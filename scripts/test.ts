@@ -10,9 +10,9 @@ const root = new URL("..", import.meta.url).pathname;
 const report = `${root}.test-output/junit.xml`;
 mkdirSync(`${root}.test-output`, { recursive: true });
 
-await $`bun ${root}scripts/build.ts`.cwd(root);
+await $`${process.execPath} ${root}scripts/build.ts`.cwd(root);
 const run = Bun.spawnSync(
-  ["bun", "test", "--reporter=junit", `--reporter-outfile=${report}`, ...process.argv.slice(2)],
+  [process.execPath, "test", "--reporter=junit", `--reporter-outfile=${report}`, ...process.argv.slice(2)],
   { cwd: root, stdio: ["inherit", "inherit", "inherit"], env: process.env },
 );
 
