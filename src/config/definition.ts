@@ -55,7 +55,7 @@ export const SECRET_ENV = {
   proxySharedSecret: "TACACSRS_PROXY_SHARED_SECRET",
 } as const;
 
-const ENVIRONMENT_HELP = `ENVIRONMENT
+const EPILOGUE = `ENVIRONMENT
 
   ${SECRET_ENV.sharedSecret}        shared secret, when neither --shared-secret nor --shared-secret-file is given
   ${SECRET_ENV.pskKey}              TLS PSK, when neither --psk-key nor --psk-key-file is given
@@ -69,5 +69,5 @@ export async function renderHelp(version: string): Promise<string> {
     args: FLAGS,
   });
   const plain = usage.replace(/\u001b\[[0-9;]*m/g, "").replace(/[ \t]+$/gm, "");
-  return `${plain}\n${ENVIRONMENT_HELP}`;
+  return `${plain}\n${EPILOGUE}`;
 }
