@@ -60,6 +60,14 @@ const EPILOGUE = `ENVIRONMENT
   ${SECRET_ENV.sharedSecret}        shared secret, when neither --shared-secret nor --shared-secret-file is given
   ${SECRET_ENV.pskKey}              TLS PSK, when neither --psk-key nor --psk-key-file is given
   ${SECRET_ENV.proxySharedSecret}  proxy downstream secret, when neither flag form is given
+
+With --config, the YANG document sets each server's security; of the upstream security flags
+only --psk-key-exchange and --psk-key-exchange-groups apply (to tls13-epsk servers).
+
+EXIT STATUS
+
+  0  running, or --help, --version, --check-config, --print-config done
+  2  configuration error: one line on stderr names the flag, file or JSON path
 `;
 
 /** citty's usage text, without terminal colours (it may go to a file or a journal). */
