@@ -5,7 +5,6 @@
  */
 import { createServer, type Socket } from "node:net";
 import { listenLocal, LocalSocketError, type BoundEndpoint } from "../common/local-socket";
-import { formatEndpoint } from "../common/endpoint";
 import { systemClock } from "../upstream/clock";
 import { ConnectionBridge, type DownstreamPeer } from "./connection-bridge";
 import type { KeySource } from "./downstream-keys";
@@ -94,7 +93,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     throw error;
   }
   const endpoint = bound.endpoint;
-  logger.info(`proxy listening on ${formatEndpoint(endpoint)}`);
 
   let closing: Promise<void> | undefined;
   async function close(graceMs: number): Promise<void> {
