@@ -82,7 +82,7 @@ test("negotiation: the first packet offers single-connect and the reply's flag d
   const { wire, connection, changes } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   expect(wire.last().header).toMatchObject({ seqNo: 1, sessionId: 100, flags: Flags.SingleConnect });
   expect(connection.state.name).toBe("Negotiating");
   wire.reply(100, 2, Flags.SingleConnect);
@@ -96,7 +96,7 @@ test("without the flag in the reply the connection serves its one session and cl
   const { wire, connection, counters } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   wire.reply(100, 2, 0);
   await tick();
   expect(pending.reply).toBeDefined();
@@ -109,7 +109,7 @@ test("without a shared secret packets carry the unencrypted flag", async () => {
   const { wire, connection } = setup({ sharedSecret: undefined }, false);
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  void connection.send(slot, 1, new Uint8Array([7]), Number.MAX_SAFE_INTEGER).catch(() => {});
+  void connection.send(slot, new Uint8Array([7]), Number.MAX_SAFE_INTEGER).catch(() => {});
   expect(wire.last(undefined).header.flags).toBe(Flags.Unencrypted);
 });
 
@@ -117,11 +117,11 @@ test("a reply with the wrong seq_no fails that session only; the connection stay
   const { wire, connection } = setup();
   await connection.open(wire.connector, 100);
   const first = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  void connection.send(first, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
+  void connection.send(first, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
   wire.reply(100, 2, Flags.SingleConnect);
   await tick();
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   wire.reply(101, 4, Flags.SingleConnect);
   await tick();
   expect(pending.error?.kind).toBe("protocol");
@@ -133,7 +133,7 @@ test("a reply for an unknown session is dropped", async () => {
   const { wire, connection, counters } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   wire.reply(999, 2, Flags.SingleConnect);
   await tick();
   expect(pending.reply ?? pending.error).toBeUndefined();
@@ -145,7 +145,7 @@ test("an unobfuscated reply while a secret is configured closes the connection",
   const { wire, connection, counters } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   wire.reply(100, 2, Flags.Unencrypted, PASS, undefined);
   await tick();
   expect(pending.error?.kind).toBe("protocol");
@@ -157,12 +157,12 @@ test("a timeout on a multiplexed connection fails one session; the connection su
   const { wire, connection, clock, counters } = setup();
   await connection.open(wire.connector, 100);
   const first = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  void connection.send(first, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
+  void connection.send(first, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
   wire.reply(100, 2, Flags.SingleConnect);
   const slow = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
   const fast = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const slowOutcome = outcome(connection.send(slow, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
-  const fastOutcome = outcome(connection.send(fast, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const slowOutcome = outcome(connection.send(slow, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const fastOutcome = outcome(connection.send(fast, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   clock.advance(500);
   wire.reply(fast.id, 2, Flags.SingleConnect);
   clock.advance(499);
@@ -183,14 +183,14 @@ test("a timeout with nothing received since the request closes a multiplexed con
   const { wire, connection, clock, counters } = setup();
   await connection.open(wire.connector, 100);
   const first = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  void connection.send(first, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
+  void connection.send(first, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
   wire.reply(100, 2, Flags.SingleConnect);
   clock.advance(10);
   const a = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
   const b = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const aOutcome = outcome(connection.send(a, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const aOutcome = outcome(connection.send(a, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   clock.advance(10);
-  const bOutcome = outcome(connection.send(b, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const bOutcome = outcome(connection.send(b, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   clock.advance(1000);
   await tick();
   expect(aOutcome.error?.kind).toBe("timeout");
@@ -203,7 +203,7 @@ test("the caller's earlier deadline fails the exchange without counting a server
   const { wire, connection, clock, counters } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), clock.now() + 100));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), clock.now() + 100));
   clock.advance(100);
   await tick();
   expect(pending.error?.kind).toBe("deadline");
@@ -216,12 +216,12 @@ test("a peer close fails every session as lost and delivered", async () => {
   const { wire, connection, counters } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   wire.handlers!.onClose(new Error("ECONNRESET"));
   await tick();
   expect(pending.error).toMatchObject({ kind: "lost", delivered: true });
   expect(counters.connectionAborts).toBe(1);
-  const next = outcome(connection.send(slot, 3, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const next = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   await tick();
   expect(next.error?.delivered).toBe(false);
 });
@@ -230,7 +230,7 @@ test("abort of an unfinished authentication on a shared connection sends CONTINU
   const { wire, connection } = setup();
   await connection.open(wire.connector, 100);
   const slot = connection.startSession(PacketType.Authentication, VERSION_DEFAULT);
-  void connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
+  void connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
   const getPass = encodeAuthenReply({ status: AuthenStatus.GetPass, flags: 0, serverMsg: "Password:", data: new Uint8Array(0) });
   wire.handlers!.onData(encodePacket({ version: VERSION_DEFAULT, type: PacketType.Authentication, seqNo: 2, flags: Flags.SingleConnect, sessionId: slot.id }, getPass, keyBytes));
   await tick();
@@ -250,7 +250,7 @@ test("a connection keeps its own copy of the key: wiping the configured secret d
   await connection.open(wire.connector, 100);
   secret.wipe(); // a configuration reload replaced it
   const slot = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
-  const pending = outcome(connection.send(slot, 1, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
+  const pending = outcome(connection.send(slot, new Uint8Array([0]), Number.MAX_SAFE_INTEGER));
   expect(wire.last().header.seqNo).toBe(1);
   wire.reply(slot.id, 2, Flags.SingleConnect);
   await tick();

@@ -125,8 +125,8 @@ export class Connection {
     return slot;
   }
 
-  /** Sends one client packet of `slot` and resolves with the server's reply. */
-  send(slot: SessionSlot, seqNo: number, body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
+  /** Sends the session's next client packet (seq_no 1, 3, …) and resolves with the server's reply. */
+  send(slot: SessionSlot, body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
     const name = this.#ctx.server.name;
     if (slot.ended) return Promise.reject(new ExchangeError(`the session with ${name} has ended`, "protocol", false));
     if (this.#state.name === "Closed" || !this.#stream) {
@@ -134,6 +134,7 @@ export class Connection {
     }
     if (slot.exchange) return Promise.reject(new ExchangeError(`a reply from ${name} is still awaited in this session`, "protocol", false));
     if (signal?.aborted) return Promise.reject(new ExchangeError("request cancelled", "cancelled", false));
+    const seqNo = slot.lastSeq + 1;
     let packet: Uint8Array;
     try {
       packet = this.#encode(slot, seqNo, body);

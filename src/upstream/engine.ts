@@ -66,14 +66,12 @@ class Session implements UpstreamSession {
   readonly #connection: Connection;
   readonly #slot: SessionSlot;
   readonly reply: ReplyPacket;
-  #lastSeq: number;
 
   constructor(pool: ServerPool, connection: Connection, slot: SessionSlot, reply: ReplyPacket) {
     this.#pool = pool;
     this.#connection = connection;
     this.#slot = slot;
     this.reply = reply;
-    this.#lastSeq = reply.seqNo;
   }
 
   get server(): string {
@@ -90,9 +88,7 @@ class Session implements UpstreamSession {
 
   async continue(body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
     try {
-      const reply = await this.#connection.send(this.#slot, this.#lastSeq + 1, body, deadline, signal);
-      this.#lastSeq = reply.seqNo;
-      return reply;
+      return await this.#connection.send(this.#slot, body, deadline, signal);
     } catch (error) {
       this.#connection.endSession(this.#slot);
       throw toUpstreamError(error, this.server);
@@ -172,7 +168,7 @@ class Engine implements UpstreamEngine {
     for (let attempt = 0; ; attempt++) {
       const { connection, slot } = await pool.openSession(type, request.version, request.deadline);
       try {
-        const reply = await connection.send(slot, 1, request.body, request.deadline, request.signal);
+        const reply = await connection.send(slot, request.body, request.deadline, request.signal);
         return new Session(pool, connection, slot, reply);
       } catch (error) {
         connection.endSession(slot);
