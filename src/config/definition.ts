@@ -36,7 +36,7 @@ export const FLAGS = {
   "max-api-streams": { type: "string", valueHint: "N", description: "Concurrent gRPC streams", default: "1024" },
   "max-proxy-connections": { type: "string", valueHint: "N", description: "Concurrent proxy connections", default: "256" },
   "max-sessions-in-flight": { type: "string", valueHint: "N", description: "Sessions in flight per upstream server", default: "256" },
-  "max-body-bytes": { type: "string", valueHint: "BYTES", description: "Largest TACACS+ body accepted (at most 196356)", default: "65536" },
+  "max-body-bytes": { type: "string", valueHint: "BYTES", description: "Largest TACACS+ body accepted, 1024..196356", default: "65536" },
   "proxy-idle-timeout-seconds": { type: "string", valueHint: "SECS", description: "Close a silent proxy connection after this long", default: "30" },
   "shutdown-grace-seconds": { type: "string", valueHint: "SECS", description: "How long SIGTERM waits for requests in flight", default: "10" },
   verbose: { type: "boolean", alias: "v", description: "More logs: -v warnings, -vv info, -vvv debug, -vvvv trace" },
