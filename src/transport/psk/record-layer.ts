@@ -67,10 +67,6 @@ export class RecordLayer {
     this.#write = new DirectionKeys(suite, trafficKeys(suite, secret));
   }
 
-  get readProtected(): boolean {
-    return this.#read !== undefined;
-  }
-
   /** Encodes `data` as records of `type`, at most 2^14 plaintext bytes each, under the write keys. */
   encode(type: number, data: Uint8Array): Uint8Array {
     const records: Uint8Array[] = [];

@@ -50,10 +50,6 @@ export class PskClientSession {
     return this.#state?.name === "connected" && !this.#ended;
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   /** Sends the ClientHello. */
   start(): void {
     this.#guard(() => {

@@ -6,15 +6,9 @@ import { ALERT, TlsFailure } from "./alerts";
 
 export class ByteWriter {
   readonly #chunks: Uint8Array[] = [];
-  #length = 0;
-
-  get length(): number {
-    return this.#length;
-  }
 
   bytes(data: Uint8Array): this {
     this.#chunks.push(data);
-    this.#length += data.length;
     return this;
   }
 
