@@ -10,6 +10,8 @@ import { TransportError, type ByteStream, type ConnectTarget, type StreamHandler
 
 /** How long a locally closed socket may wait for the peer's FIN before it is torn down. */
 const CLOSE_GRACE_MS = 2_000;
+/** How often the settle phase looks for a session ticket. */
+const SETTLE_POLL_MS = 2;
 
 export interface SocketStreamOptions {
   target: ConnectTarget;
@@ -19,7 +21,9 @@ export interface SocketStreamOptions {
   tls?: TLSOptions & { minVersion?: number };
   /**
    * TLS only: runs when the handshake completes; returns an error to refuse the server, or the
-   * time to wait for a late refusal of our client certificate before the stream counts as open.
+   * longest time to wait for a late refusal of our client certificate before the stream counts
+   * as open. A session ticket from the server (RFC 8446 §4.6.1) ends the wait early: servers
+   * send tickets only after accepting our Finished, and OpenSSL-based ones do so by default.
    */
   checkHandshake?(socket: Socket<undefined>, authorizationError: Error | null, handshakeMs: number): TransportError | number;
   /**
@@ -27,8 +31,6 @@ export interface SocketStreamOptions {
    * the phase it happened in, or "setup" when Bun.connect refused the options themselves.
    */
   describeFailure(cause: Error | undefined, stage: FailureStage): TransportError;
-  /** Clock for the settle window; tests may inject. */
-  now?: () => number;
 }
 
 export type FailureStage = Phase | "setup";
@@ -63,7 +65,7 @@ export function errorCode(error: unknown): string | undefined {
 
 export function openSocketStream(options: SocketStreamOptions): Promise<ByteStream> {
   const { target, handlers } = options;
-  const now = options.now ?? (() => performance.now());
+  const now = () => performance.now();
   const remote = formatRemote(target);
   const startedAt = now();
   let phase: Phase = "connecting";
@@ -141,12 +143,16 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
 
     const onHandshake = (shaken: Socket<undefined>, authorizationError: Error | null): void => {
       if (phase !== "handshaking") return;
-      const verdict = options.checkHandshake!(shaken, authorizationError, now() - connectedAt);
+      const verdict = options.checkHandshake?.(shaken, authorizationError, now() - connectedAt) ?? 0;
       if (verdict instanceof TransportError) return fail(verdict);
       phase = transition(phase, "handshaken");
-      const left = options.timeoutMs - (now() - startedAt);
-      if (verdict <= 0 || left <= 0) return establish();
-      settleTimer = setTimeout(establish, Math.min(verdict, left));
+      const settledAt = now() + Math.min(verdict, options.timeoutMs - (now() - startedAt));
+      const settle = (): void => {
+        if (phase !== "settling") return;
+        if (now() >= settledAt || shaken.getTLSTicket()) return establish();
+        settleTimer = setTimeout(settle, SETTLE_POLL_MS);
+      };
+      settle();
     };
 
     const connectOptions: ConnectOptions = {

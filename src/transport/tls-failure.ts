@@ -79,29 +79,28 @@ export function tlsFailure(peer: TlsPeer, cause: Error | undefined, stage: Failu
     const reason = libraryReason(cause);
     return new TransportError(`TLS with ${who} failed: the client certificate, key or CA certificates are not usable: ${reason}`, "tls");
   }
-  if (!cause) {
-    const when =
-      stage === "settling"
-        ? "right after the TLS handshake (did it refuse our client certificate?)"
-        : "during the TLS handshake";
-    return new TransportError(`TLS with ${who} failed: the server closed the connection ${when}`, "tls");
-  }
+  const when = stage === "settling" ? "right after the TLS handshake (did it refuse our client certificate?)" : "during the TLS handshake";
+  if (!cause) return new TransportError(`TLS with ${who} failed: the server closed the connection ${when}`, "tls");
   const alert = alertName(cause.message);
   if (alert) {
     const hint = ALERT_HINTS[alert];
     return new TransportError(`TLS with ${who} failed: server sent alert ${alert}${hint ? `: ${hint}` : ""}`, "tls");
   }
-  if (stage === "open" && !cause.message.includes("routines")) {
-    const { kind, reason } = socketFailureReason(cause);
-    return new TransportError(`TLS connection to ${who} failed: ${reason}`, kind);
-  }
-  return new TransportError(`TLS with ${who} failed: ${libraryReason(cause)}`, "tls");
+  if (isLibraryError(cause)) return new TransportError(`TLS with ${who} failed: ${libraryReason(cause)}`, "tls");
+  const { kind, reason } = socketFailureReason(cause);
+  if (stage === "open") return new TransportError(`TLS connection to ${who} failed: ${reason}`, kind);
+  return new TransportError(`TLS with ${who} failed: ${reason} ${when}`, "tls");
 }
 
 /** "error:1000045c:SSL routines:OPENSSL_internal:TLSV1_ALERT_CERTIFICATE_REQUIRED" → "certificate_required". */
 export function alertName(message: string): string | undefined {
   const match = /(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z_]+)/.exec(message);
   return match?.[1]?.toLowerCase();
+}
+
+/** BoringSSL reports its errors as "error:<hex>:<library> routines:<function>:<REASON>". */
+function isLibraryError(cause: Error): boolean {
+  return cause.message.includes(" routines:");
 }
 
 function libraryReason(cause: Error | undefined): string {

@@ -228,6 +228,28 @@ describe("tlsConnector against a Bun TLS server", () => {
     expect(lonely.message).toContain("a client certificate needs its key");
   });
 
+  test("a server that hangs up right after the handshake fails the connect", async () => {
+    for (const [hangUp, reason] of [
+      [(socket: Socket<unknown>) => void socket.end(), "the server closed the connection"],
+      [(socket: Socket<unknown>) => void socket.terminate(), "connection reset (ECONNRESET)"],
+    ] as const) {
+      const server = Bun.listen({
+        hostname: "127.0.0.1",
+        port: 0,
+        tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+        socket: { handshake: hangUp, data() {} },
+      });
+      cleanups.push(() => server.stop(true));
+      const rec = recorder();
+      const error = await rejection(tlsConnector(security()).connect({ host: "127.0.0.1", port: server.port }, rec.handlers, 3_000));
+      expect(error.kind).toBe("tls");
+      expect(error.message).toBe(
+        `TLS with 127.0.0.1:${server.port} failed: ${reason} right after the TLS handshake (did it refuse our client certificate?)`,
+      );
+      expect(rec.closes).toEqual([]);
+    }
+  });
+
   test("a server that never answers the handshake times out", async () => {
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     cleanups.push(() => silent.stop(true));
@@ -285,8 +307,8 @@ test("trust anchors: the system store plus configured CAs, or only the configure
 });
 
 test("the settle window follows the handshake time within bounds", () => {
-  expect(settleMs(0)).toBe(10);
-  expect(settleMs(20)).toBe(30);
+  expect(settleMs(0)).toBe(50);
+  expect(settleMs(20)).toBe(60);
   expect(settleMs(5_000)).toBe(1_000);
 });
 
@@ -384,7 +406,7 @@ function recordCountingRelay(port: number): { port: number; clientRecords: () =>
             socket: {
               binaryType: "uint8array",
               data: (_upstream, chunk) => void client.write(chunk),
-              close: () => client.end(),
+              close: () => void client.end(),
             },
           }),
         };

@@ -17,14 +17,15 @@ export type TlsSecurity = Extract<TransportSecurity, { kind: "tls" }>;
 const TLS_1_3 = 0x0304;
 
 /**
- * How long to wait after our Finished for a refusal of our client certificate: about one more
- * round trip, estimated from the handshake itself, within these bounds.
+ * The longest wait after our Finished for a refusal of our client certificate (a session ticket
+ * ends it sooner): a few times the handshake's own duration, which stands for one round trip
+ * plus the server's work, within these bounds.
  */
-const SETTLE_MIN_MS = 10;
+const SETTLE_MIN_MS = 50;
 const SETTLE_MAX_MS = 1_000;
 
 export function settleMs(handshakeMs: number): number {
-  return Math.min(SETTLE_MAX_MS, Math.max(SETTLE_MIN_MS, Math.ceil(handshakeMs * 1.5)));
+  return Math.min(SETTLE_MAX_MS, Math.max(SETTLE_MIN_MS, Math.ceil(handshakeMs * 3)));
 }
 
 /** SNI and the identity to verify: the configured name, else the host when it is a name (RFC 6066 §3: no IP literals in SNI). */
