@@ -7,7 +7,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RuntimeConfig } from "./types";
-import { config, run, tempFile } from "./test-helpers";
+import { config, run, scratch } from "./test-helpers";
+
+const files = scratch();
 
 const EXAMPLES = join(import.meta.dir, "../../packaging/examples");
 const example = (name: string) => join(EXAMPLES, `${name}.json`);
@@ -19,8 +21,8 @@ beforeAll(() => {
   const document = JSON.parse(readFileSync(example("mtls"), "utf8"));
   const credentials = document["ietf-system:system"]["ietf-system-tacacs-plus:tacacs-plus"]["client-credentials"][0].certificate["inline-definition"];
   mtlsFiles = {
-    certificate: tempFile("mtls-example.crt.der", Buffer.from(credentials["cert-data"], "base64")),
-    key: tempFile("mtls-example.key.der", Buffer.from(credentials["cleartext-private-key"], "base64")),
+    certificate: files.file("mtls-example.crt.der", Buffer.from(credentials["cert-data"], "base64")),
+    key: files.file("mtls-example.key.der", Buffer.from(credentials["cleartext-private-key"], "base64")),
   };
 });
 

@@ -4,7 +4,9 @@
  */
 import { expect, test } from "bun:test";
 import { FLAGS } from "./definition";
-import { run, tempFile } from "./test-helpers";
+import { run, scratch } from "./test-helpers";
+
+const files = scratch();
 
 /** mulberry32, seeded so a failure can be replayed. */
 function random(seed: number): () => number {
@@ -19,8 +21,8 @@ function random(seed: number): () => number {
 }
 
 test("1000 random command lines never escape as an unexpected error", async () => {
-  const secretFile = tempFile("fuzz-secret", "fuzz-secret-0123456789\n");
-  const yang = tempFile("fuzz.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "a", "server-type": "accounting", address: "192.0.2.1" }] } }));
+  const secretFile = files.file("fuzz-secret", "fuzz-secret-0123456789\n");
+  const yang = files.file("fuzz.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "a", "server-type": "accounting", address: "192.0.2.1" }] } }));
   const values = ["", "0", "1", "660", "-1", "65536", "127.0.0.1", "127.0.0.1:9049", "[::1]:1", "/tmp/x.sock", "host.example:49", "psk-only", "psk-dhe",
     "both", "tacacs-proxy", "client-api", "secp256r1", "x25519,x448", "hex:00", "base64:AAAA", "a-sixteen-octet-key", secretFile, yang, "/nonexistent", "-v", "--", "\u0000", "é".repeat(40)];
   const names = Object.keys(FLAGS).filter((name) => name !== "help" && name !== "version");

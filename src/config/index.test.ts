@@ -6,7 +6,9 @@ import { describe, expect, test } from "bun:test";
 import { inspect } from "node:util";
 import { parseArgs } from "citty";
 import { FLAGS } from "./definition";
-import { BUILD, config, run, tempFile } from "./test-helpers";
+import { BUILD, config, run, scratch } from "./test-helpers";
+
+const files = scratch();
 
 const SERVER = ["--server-addr", "127.0.0.1"];
 const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
@@ -80,7 +82,7 @@ describe("defaults", () => {
   });
 
   test("TLS options: CA bundle, server name, insecure mode", async () => {
-    const ca = tempFile("ca-bundle.pem", "");
+    const ca = files.file("ca-bundle.pem", "");
     const outcome = await run([...SERVER, "--use-tls", "--ca-certificate", ca]);
     expect(outcome).toMatchObject({ code: 2 });
     const loaded = await config([...SERVER, "--use-tls", "--tls-server-name", "tacacs.example.com", "--insecure-disable-certificate-verification"]);
@@ -110,7 +112,7 @@ describe("verbosity", () => {
 
 describe("secrets from flags, files and the environment", () => {
   test("a file wins over the environment; one final newline is dropped", async () => {
-    const file = tempFile("secret", "from-the-file-0123\n");
+    const file = files.file("secret", "from-the-file-0123\n");
     const loaded = await config([...SERVER, "--shared-secret-file", file], { TACACSRS_SHARED_SECRET: "from-the-environment" });
     expect(text(loaded.engine.servers[0]!.sharedSecret?.reveal())).toBe("from-the-file-0123");
   });
@@ -129,8 +131,8 @@ describe("secrets from flags, files and the environment", () => {
   });
 
   test("a PSK key file and a proxy secret file", async () => {
-    const key = tempFile("psk", "base64:AAECAwQFBgcICQoLDA0ODw==\n");
-    const proxy = tempFile("proxy-secret", "proxy-secret-from-file\r\n");
+    const key = files.file("psk", "base64:AAECAwQFBgcICQoLDA0ODw==\n");
+    const proxy = files.file("proxy-secret", "proxy-secret-from-file\r\n");
     const loaded = await config([...SERVER, "--use-tls", "--psk-identity", "id", "--psk-key-file", key, "--proxy-shared-secret-file", proxy, "--proxy-endpoint", "127.0.0.1:9049"]);
     const security = loaded.engine.servers[0]!.security;
     if (security.kind !== "psk") throw new Error("expected PSK");
@@ -139,7 +141,7 @@ describe("secrets from flags, files and the environment", () => {
   });
 
   test("secret files readable by group or others, short secrets and unused settings are warned about", async () => {
-    const file = tempFile("shared-secret-644", "short\n", 0o644);
+    const file = files.file("shared-secret-644", "short\n", 0o644);
     const outcome = await run([...SERVER, "--shared-secret-file", file, "--proxy-shared-secret", "0123456789abcdef", "--socket-mode", "666"]);
     if (outcome.kind !== "run") throw new Error("expected run");
     expect(outcome.warnings).toEqual([
@@ -156,7 +158,7 @@ describe("proxy secrets", () => {
   const warning = "the proxy uses the selected upstream's shared secret downstream, and the upstream secrets differ (or some are missing); set --proxy-shared-secret or use one secret";
 
   test("YANG servers with different secrets behind the proxy are warned about", async () => {
-    const file = tempFile("two-secrets.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [
+    const file = files.file("two-secrets.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [
       { name: "a", "server-type": "authentication authorization accounting", address: "192.0.2.1", "shared-secret": "first-secret-0123456" },
       { name: "b", "server-type": "authentication authorization accounting", address: "192.0.2.2", "shared-secret": "other-secret-0123456" },
     ] } }));

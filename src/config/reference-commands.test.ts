@@ -6,7 +6,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { testPki, type Pki } from "../../test/support/pki";
-import { config, run, tempDir, tempFile } from "./test-helpers";
+import { config, run, scratch } from "./test-helpers";
+
+const files = scratch();
 
 // The guide's placeholders, loaded "from the host's secret manager".
 const TACACS_SHARED_SECRET = "replace-with-secret-from-secret-store";
@@ -21,8 +23,8 @@ const PKI_TIMEOUT_MS = 30_000;
 
 beforeAll(async () => {
   pki = await testPki();
-  sock = (name) => join(tempDir(), name);
-  yangFile = tempFile(
+  sock = (name) => join(files.dir(), name);
+  yangFile = files.file(
     "tacacs.json",
     JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "a", "server-type": "authentication", address: "127.0.0.1", "shared-secret": TACACS_SHARED_SECRET }] } }),
   );

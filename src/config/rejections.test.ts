@@ -6,7 +6,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { testPki, type Pki } from "../../test/support/pki";
-import { run, tempDir, tempFile } from "./test-helpers";
+import { run, scratch } from "./test-helpers";
+
+const temp = scratch();
 
 const SERVER = ["--server-addr", "127.0.0.1"];
 const TLS = [...SERVER, "--use-tls"];
@@ -21,16 +23,16 @@ const PKI_TIMEOUT_MS = 30_000;
 
 beforeAll(async () => {
   pki = await testPki();
-  const dir = tempDir();
+  const dir = temp.dir();
   files.p12 = join(dir, "client.p12");
   execFileSync("openssl", ["pkcs12", "-export", "-in", pki.clientEc.certPath, "-inkey", pki.clientEc.keyPath, "-out", files.p12, "-passout", "pass:x"]);
   files.encryptedKey = join(dir, "encrypted.key.pem");
   execFileSync("openssl", ["pkey", "-in", pki.clientEc.keyPath, "-aes256", "-passout", "pass:x", "-out", files.encryptedKey]);
-  files.garbage = tempFile("garbage.bin", "this is neither PEM nor DER");
-  files.emptySecret = tempFile("empty-secret", "\n");
-  files.notJson = tempFile("not.json", "{ server: ");
-  files.plainYang = tempFile("plain.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "x", "server-type": "authentication", address: "127.0.0.1" }] } }));
-  files.badPort = tempFile("bad-port.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "x", "server-type": "authentication", address: "127.0.0.1", port: 70000 }] } }));
+  files.garbage = temp.file("garbage.bin", "this is neither PEM nor DER");
+  files.emptySecret = temp.file("empty-secret", "\n");
+  files.notJson = temp.file("not.json", "{ server: ");
+  files.plainYang = temp.file("plain.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "x", "server-type": "authentication", address: "127.0.0.1" }] } }));
+  files.badPort = temp.file("bad-port.json", JSON.stringify({ "ietf-system-tacacs-plus:tacacs-plus": { server: [{ name: "x", "server-type": "authentication", address: "127.0.0.1", port: 70000 }] } }));
 }, PKI_TIMEOUT_MS);
 
 /** [argv, fragment of the one-line message, environment?] */
@@ -67,7 +69,7 @@ const REJECTIONS: [string, () => string[], string, Record<string, string>?][] = 
   ["empty shared secret", () => [...SERVER, "-k", ""], "--shared-secret: empty value"],
   ["secret flag and file", () => [...SERVER, "-k", "abcdefghijklmnopq", "--shared-secret-file", files.emptySecret!], "--shared-secret: give either --shared-secret or --shared-secret-file, not both"],
   ["secret file missing", () => [...SERVER, "--shared-secret-file", "/nonexistent/secret"], "--shared-secret-file /nonexistent/secret: no such file"],
-  ["secret file is a directory", () => [...SERVER, "--shared-secret-file", tempDir()], ": not a regular file"],
+  ["secret file is a directory", () => [...SERVER, "--shared-secret-file", temp.dir()], ": not a regular file"],
   ["secret file empty", () => [...SERVER, "--shared-secret-file", files.emptySecret!], ": the file is empty"],
   ["secret env empty", () => SERVER, "TACACSRS_SHARED_SECRET: set but empty", { TACACSRS_SHARED_SECRET: "" }],
   ["empty proxy secret", () => [...SERVER, "--proxy-shared-secret", ""], "--proxy-shared-secret: empty value"],

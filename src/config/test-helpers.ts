@@ -1,7 +1,9 @@
 /**
- * Shared by the configuration tests: run loadConfig like the daemon does, in a temp dir
- * that is removed when the test process exits.
+ * Shared by the configuration tests: run loadConfig like the daemon does, and a scratch
+ * directory per test file, removed after the file's tests (bun test fires no process
+ * "exit" event, so the cleanup is an afterAll hook).
  */
+import { afterAll } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,22 +23,27 @@ export async function config(argv: string[], env: Record<string, string | undefi
   return outcome.config;
 }
 
-let dir: string | undefined;
-
-/** A private temp dir for this test process. */
-export function tempDir(): string {
-  if (!dir) {
-    const created = mkdtempSync(join(tmpdir(), "agentd-config-"));
-    process.on("exit", () => rmSync(created, { recursive: true, force: true }));
-    dir = created;
-  }
-  return dir;
+export interface Scratch {
+  /** The directory, created on first use. */
+  dir(): string;
+  /** Writes a file (mode 600 unless given) and returns its path. */
+  file(name: string, content: string | Uint8Array, mode?: number): string;
 }
 
-/** Writes a file in the temp dir (mode 600 unless given) and returns its path. */
-export function tempFile(name: string, content: string | Uint8Array, mode = 0o600): string {
-  const path = join(tempDir(), name);
-  writeFileSync(path, content);
-  chmodSync(path, mode);
-  return path;
+/** Call once at the top level of a test file. */
+export function scratch(): Scratch {
+  let dir: string | undefined;
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const ensure = () => (dir ??= mkdtempSync(join(tmpdir(), "agentd-config-")));
+  return {
+    dir: ensure,
+    file(name, content, mode = 0o600) {
+      const path = join(ensure(), name);
+      writeFileSync(path, content);
+      chmodSync(path, mode);
+      return path;
+    },
+  };
 }
