@@ -15,6 +15,9 @@ import { PskClientSession } from "./session";
 
 export type PskSecurity = Extract<TransportSecurity, { kind: "psk" }>;
 
+/** One tagged logger for every PSK connector (each logger() call registers a new child). */
+const defaultLog = logger("transport.psk");
+
 export interface PskConnectorOptions {
   /** The connector for the underlying byte stream; plain TCP by default. */
   inner?: Connector;
@@ -38,7 +41,7 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
   }
   const inner = options.inner ?? tcpConnector;
   const deps = options.deps ?? defaultDeps;
-  const log = options.log ?? logger("transport.psk");
+  const log = options.log ?? defaultLog;
   const config: PskHandshakeConfig = {
     identity: security.identity,
     key: security.key.reveal(),
