@@ -119,6 +119,20 @@ describe("tlsConnector against a Bun TLS server", () => {
     expect(server.seen.map((s) => s.serverName)).toEqual(["localhost", "localhost"]);
   });
 
+  test("binds the source address", async () => {
+    const peers: string[] = [];
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: pki.server.certPem, key: pki.server.keyPem },
+      socket: { open: (socket) => void peers.push(socket.remoteAddress), data: (socket, chunk) => void socket.write(chunk) },
+    });
+    cleanups.push(() => server.stop(true));
+    const stream = await tlsConnector(security()).connect({ host: "127.0.0.1", port: server.port, sourceAddress: "127.0.0.3" }, recorder().handlers, 3_000);
+    expect(peers).toEqual(["127.0.0.3"]);
+    stream.close();
+  });
+
   test("refuses a server that offers only TLS 1.2", async () => {
     const server = tlsEchoServer(pki.server, { maxVersion: 0x0303 });
     const error = await rejection(tlsConnector(security()).connect({ host: "127.0.0.1", port: server.port }, recorder().handlers, 3_000));
