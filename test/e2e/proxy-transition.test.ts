@@ -1,7 +1,7 @@
 /**
- * The TLS transition guide end to end with the compiled agent: the guide's proxy commands
- * (loopback test port, --shared-secret, --use-tls, optionally mTLS) with two stunnel TLS 1.3
- * fronted test servers upstream, the legacy clients (a pam_tacplus/audisp-like scripted client and
+ * The TLS transition guide end to end with the compiled agent: the guide's four proxy commands
+ * (server-auth TLS, mTLS, PSK-DHE, PSK-only; loopback test port, --shared-secret, --use-tls) with
+ * stunnel TLS 1.3 fronted test servers upstream, the legacy clients (a pam_tacplus/audisp-like scripted client and
  * Perl Authen::TacacsPlus) repointed at the proxy, failover, rollback to a plain upstream without
  * touching the clients, and the README's Unix-socket proxy endpoint. Only differences from the
  * guide: loopback addresses and free ports, and --ca-certificate for the test CA.
@@ -142,6 +142,58 @@ describe.skipIf(!havePeer("stunnel4") || !havePeer("perl"))("transition guide wi
     } finally {
       expect(await agent.stop()).toBe(0);
     }
+  });
+});
+
+describe.skipIf(!havePeer("stunnel4"))("transition guide, TLS PSK (stunnel PSKsecrets upstream)", () => {
+  const IDENTITY = "host01@example.com";
+  const PSK = "lab-psk-not-hex-0123456789";
+  let server: TestServer;
+  let dhe: Stunnel;
+  let pskOnly: Stunnel;
+
+  beforeAll(async () => {
+    server = await startTacacsServer();
+    const psk = (extra: Record<string, string>) =>
+      startStunnel({
+        connect: server.port,
+        files: { "psk.txt": `${IDENTITY}:${PSK}\n` },
+        service: { PSKsecrets: "{dir}/psk.txt", ciphersuites: "TLS_AES_128_GCM_SHA256", ...extra },
+      });
+    [dhe, pskOnly] = await Promise.all([psk({}), psk({ options: "ALLOW_NO_DHE_KEX" })]);
+  });
+  afterAll(async () => {
+    dhe?.stop();
+    pskOnly?.stop();
+    await server?.stop();
+  });
+
+  test.each([
+    ["PSK-DHE", () => dhe, ["--psk-key-exchange-groups", "secp384r1,secp256r1"]],
+    ["PSK-only", () => pskOnly, ["--psk-key-exchange", "psk-only"]],
+  ] as const)("%s: the guide's command serves the legacy client", async (_, tunnel, exchange) => {
+    const port = freePort();
+    const endpoint: Endpoint = { kind: "tcp", host: "127.0.0.1", port };
+    // prettier-ignore
+    const agent = await startProxyAgent([
+      "--server-addr", `127.0.0.1:${tunnel().port}`,
+      "--service-mode", "tacacs-proxy",
+      "--proxy-endpoint", `127.0.0.1:${port}`,
+      "--shared-secret", LAB_KEY,
+      "--use-tls",
+      "--psk-identity", IDENTITY,
+      "--psk-key", PSK,
+      ...exchange,
+      "-vv",
+    ], endpoint);
+    try {
+      const client = { endpoint, key };
+      expect((await asciiLogin(client, "alice", "alicepw")).last.status).toBe(AuthenStatus.Pass);
+      expect((await account(client, "alice", AcctFlags.Start, [arg("task_id", "7")])).last.status).toBe(AcctStatus.Success);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+    expect(agent.output()).not.toContain(PSK);
   });
 });
 
