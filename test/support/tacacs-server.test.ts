@@ -289,6 +289,45 @@ describe("TLS 1.3 (RFC 9887)", () => {
     expect(await closesWithin(c, 500)).toBe(true);
   });
 
+  test("onePacketPerRead over TLS: one packet per record is served, two packets in one record are not", async () => {
+    const pki = await testPki();
+    const s = await server({ tls: { cert: pki.server.certPem, key: pki.server.keyPem }, faults: { onePacketPerRead: true } });
+    const c = await client(s, { tls: { ca: pki.ca.certPem }, singleConnect: true });
+    const request = authorizeCommand("alice", "show", "version");
+    const frame = (sessionId: number) => c.packet(request.type, request.version, 1, sessionId, request.body);
+    // A correct client: back-to-back writes, one record each. Bun alone would read them as one event.
+    const separate = [1, 2, 3].map((id) => c.reply(id));
+    for (const id of [1, 2, 3]) c.writeRaw(frame(id));
+    expect((await Promise.all(separate)).map(status)).toEqual([AuthorStatus.PassAdd, AuthorStatus.PassAdd, AuthorStatus.PassAdd]);
+    // A coalescing client: two packets in one record; the second waits for the next record.
+    const first = c.reply(4);
+    const second = c.reply(5, 200);
+    c.writeRaw(Buffer.concat([frame(4), frame(5)]));
+    expect(status(await first)).toBe(AuthorStatus.PassAdd);
+    await expect(second).rejects.toThrow("no reply");
+    expect(s.counters.packetsReceived).toBe(4);
+    // The refuse fault and stop() act on the pacer's port.
+    s.setFaults({ refuse: true });
+    await expect(TestClient.connect({ port: s.port, tls: { ca: pki.ca.certPem } })).rejects.toThrow();
+    await s.stop();
+    expect(await closesWithin(c, 500)).toBe(true);
+  });
+
+  test("onePacketPerRead over mutual TLS: the client's certificate records pass the pacer", async () => {
+    const pki = await testPki();
+    const tls = { cert: pki.server.certPem, key: pki.server.keyPem, ca: pki.ca.certPem, requestCert: true };
+    const s = await server({ tls, faults: { onePacketPerRead: true } });
+    const c = await client(s, { tls: { ca: pki.ca.certPem, cert: pki.clientRsa.certPem, key: pki.clientRsa.keyPem } });
+    expect(status(await c.request(papLogin("alice", "alicepw")))).toBe(AuthenStatus.Pass);
+    expect(s.clientCertificates).toEqual(["agentd-client-rsa"]);
+  });
+
+  test("onePacketPerRead cannot be switched on later for TLS", async () => {
+    const pki = await testPki();
+    const s = await server({ tls: { cert: pki.server.certPem, key: pki.server.keyPem } });
+    expect(() => s.setFaults({ onePacketPerRead: true })).toThrow("must be set when the server starts");
+  });
+
   test("TLS 1.2 is refused", async () => {
     const pki = await testPki();
     const s = await server({ tls: { cert: pki.server.certPem, key: pki.server.keyPem } });

@@ -25,6 +25,7 @@ import {
   type Packet,
   type PacketHeader,
 } from "../../src/protocol";
+import { startRecordPacer } from "./tls-record-pacer";
 import { DEFAULT_POLICY, respond, type AccountingRecord, type AuthenState, type Outcome, type Policy } from "./tacacs-policy";
 
 export type { AccountingRecord, Policy, PolicyUser } from "./tacacs-policy";
@@ -62,8 +63,11 @@ export interface Faults {
   /** Close a connection after this many milliseconds without traffic in either direction (0: off). */
   idleTimeoutMs: number;
   /**
-   * Handle one packet per socket data event and keep the rest until the next event, like tac_plus-ng:
-   * a client that coalesces two packets into one write (or TLS record) waits forever for the second reply.
+   * Handle one packet per read and keep the rest until the next read, like tac_plus-ng: a client
+   * that puts two packets into one TLS record waits forever for the second reply. Over TLS, set it
+   * when the server starts: a record pacer then delivers each TLS record as its own read (Bun would
+   * merge back-to-back records). Over plain TCP a read is a socket data event, and how the kernel
+   * splits the stream decides which packets share one.
    */
   onePacketPerRead: boolean;
 }
@@ -397,12 +401,13 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     }
     if (!faults.onePacketPerRead) {
       for (const frame of frames) handleFrame(socket, frame);
-      return;
+    } else {
+      // Frames may be views of `chunk`; keep copies for later events.
+      for (const frame of frames) conn.backlog.push(frame.slice());
+      const next = conn.backlog.shift();
+      if (next !== undefined) handleFrame(socket, next);
     }
-    // Frames may be views of `chunk`; keep copies for later events.
-    for (const frame of frames) conn.backlog.push(frame.slice());
-    const next = conn.backlog.shift();
-    if (next !== undefined) handleFrame(socket, next);
+    pacer?.consumed(socket.remotePort);
   }
 
   function onOpen(socket: ServerSocket): void {
@@ -424,6 +429,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
       timers: new Set(),
       idleTimer: undefined,
     };
+    pacer?.opened(socket.remotePort);
     if (overTls) {
       const subject = socket.getPeerCertificate()?.subject?.CN;
       if (typeof subject === "string") clientCertificates.push(subject);
@@ -472,12 +478,16 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     });
   }
 
-  let listener: TCPSocketListener<Connection> | undefined = listen(options.port ?? 0);
-  const port = listener.port;
+  // onePacketPerRead over TLS needs per-record reads: a record pacer listens in front (see its header).
+  const pacedTls = overTls && faults.onePacketPerRead;
+  let listener: TCPSocketListener<Connection> | undefined = listen(pacedTls ? 0 : (options.port ?? 0));
+  const pacer = pacedTls ? startRecordPacer(host, options.port ?? 0, listener.port) : undefined;
+  const port = pacer?.port ?? listener.port;
 
   let stopped = false;
   function applyRefuse(): void {
     if (stopped) return;
+    if (pacer !== undefined) return pacer.setListening(!faults.refuse);
     if (faults.refuse && listener !== undefined) {
       listener.stop(false);
       listener = undefined;
@@ -496,6 +506,9 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     clientCertificates,
     faults,
     setFaults(patch) {
+      if (overTls && patch.onePacketPerRead && pacer === undefined) {
+        throw new Error("onePacketPerRead over TLS must be set when the server starts (it needs the TLS record pacer)");
+      }
       Object.assign(faults, patch);
       applyRefuse();
       for (const socket of open) touch(socket);
@@ -505,6 +518,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     },
     async stop() {
       stopped = true;
+      pacer?.stop();
       listener?.stop(true);
       listener = undefined;
       if (open.size === 0) return;
