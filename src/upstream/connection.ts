@@ -55,6 +55,13 @@ interface Exchange {
   onAbort: (() => void) | undefined;
 }
 
+/**
+ * A server that closes a single-connect connection this soon after a reply closes after each
+ * session (idle timeouts are far longer): sessions then get a connection each, so no request
+ * races the server's FIN on a connection about to close.
+ */
+export const CLOSE_AFTER_SESSION_MS = 100;
+
 export class Connection {
   #state: ConnectionState = { name: "Connecting" };
   #stream: ByteStream | undefined;
@@ -70,6 +77,9 @@ export class Connection {
   readonly #offerSingleConnect: boolean;
   readonly overTls: boolean;
   #lastReceivedAt = Number.NEGATIVE_INFINITY;
+  #lastReplyAt = Number.NEGATIVE_INFINITY;
+  /** The server closed this multiplexed connection right after a reply (see CLOSE_AFTER_SESSION_MS). */
+  closedAfterSession = false;
   #waiters: (() => void)[] = [];
 
   constructor(ctx: ServerContext, offerSingleConnect: boolean) {
@@ -335,6 +345,7 @@ export class Connection {
     if (isErrorStatus(slot.type, status)) ctx.counters.errorsReceived++;
     if (this.#state.name === "Negotiating") this.#move({ type: "first-reply", singleConnect: (header.flags & Flags.SingleConnect) !== 0 });
     this.#settle(exchange);
+    this.#lastReplyAt = this.#lastReceivedAt;
     slot.lastSeq = header.seqNo;
     const reply: ReplyPacket = { version: header.version, type: header.type, seqNo: header.seqNo, flags: header.flags, sessionId: header.sessionId, body };
     if (endsSession(slot.type, status)) this.endSession(slot);
@@ -356,6 +367,8 @@ export class Connection {
     const reason = error ? `connection lost: ${error.message}` : "closed by the server";
     if (pending > 0) this.#ctx.log.warn(`${this.#ctx.server.name}: ${reason} with ${pending} session(s) in flight`);
     else this.#ctx.log.debug(`${this.#ctx.server.name}: ${reason}`);
+    this.closedAfterSession =
+      !error && this.#state.name === "Multiplexing" && this.#ctx.clock.now() - this.#lastReplyAt <= CLOSE_AFTER_SESSION_MS;
     this.close(reason, error !== undefined);
   }
 }

@@ -260,6 +260,10 @@ export class ServerPool {
     } else if (state === "Closed") {
       this.#connections.delete(connection);
       if (connection === this.#shared) this.#shared = undefined;
+      if (connection.closedAfterSession && this.#singleConnect === "supported") {
+        this.#singleConnect = "unsupported";
+        this.#deps.log.info(`${this.server.name}: closes connections after each session; using a connection per session`);
+      }
     }
   }
 

@@ -1,8 +1,8 @@
 /** Connection reuse, single-flight connect, single-connect negotiation and lost connections (loopback). */
 import { afterEach, expect, test } from "bun:test";
 import { AcctStatus, AuthorStatus } from "../../src/protocol";
-import { UpstreamError } from "../../src/upstream/types";
-import { accounting, acctStatus, authorization, authorStatus, engine, server, sleep, stopAll, upstream } from "./helpers";
+import { UpstreamError } from "../../src/upstream";
+import { accounting, acctStatus, authorization, authorStatus, engine, server, sleep, stopAll, until, upstream } from "./helpers";
 
 afterEach(stopAll);
 
@@ -61,15 +61,28 @@ test("a server configured without single-connect is never offered it", async () 
 });
 
 test("a server that closes idle connections is reconnected transparently", async () => {
-  const ts = await server({ faults: { idleTimeoutMs: 80 } });
+  const ts = await server({ faults: { idleTimeoutMs: 150 } });
   const agent = engine([upstream(ts, "idle")]);
   expect(authorStatus(await agent.start(authorization()))).toBe(AuthorStatus.PassAdd);
-  await sleep(200);
+  await sleep(250);
   expect(ts.counters.connectionsOpen).toBe(0);
+  // An idle timeout is no sign of a server that closes after each session.
+  expect(agent.status().servers[0]!.singleConnect).toBe("supported");
   expect(authorStatus(await agent.start(authorization()))).toBe(AuthorStatus.PassAdd);
   expect(acctStatus(await agent.start(accounting("1")))).toBe(AcctStatus.Success);
   expect(ts.counters.connectionsAccepted).toBe(2);
   expect(agent.status().state).toBe("PreferredActive");
+});
+
+test("a server that closes right after each session gets a connection per session", async () => {
+  const ts = await server({ faults: { idleTimeoutMs: 5 } });
+  const agent = engine([upstream(ts, "closer")]);
+  await agent.start(authorization());
+  await until(() => ts.counters.connectionsOpen === 0);
+  await Bun.sleep(10);
+  expect(agent.status().servers[0]!.singleConnect).toBe("unsupported");
+  for (let i = 0; i < 10; i++) expect(acctStatus(await agent.start(accounting(String(i))))).toBe(AcctStatus.Success);
+  expect(ts.counters.connectionsAccepted).toBe(11);
 });
 
 test("a reset with 50 requests in flight: every request gets exactly one outcome, accounting is never re-sent", async () => {
