@@ -1,10 +1,10 @@
 /**
  * The TLS transition guide end to end with the compiled agent: the guide's four proxy commands
  * (server-auth TLS, mTLS, PSK-DHE, PSK-only; loopback test port, --shared-secret, --use-tls) with
- * stunnel TLS 1.3 fronted test servers upstream, the legacy clients (a pam_tacplus/audisp-like scripted client and
- * Perl Authen::TacacsPlus) repointed at the proxy, failover, rollback to a plain upstream without
- * touching the clients, and the README's Unix-socket proxy endpoint. Only differences from the
- * guide: loopback addresses and free ports, and --ca-certificate for the test CA.
+ * stunnel TLS 1.3 in front of the test servers; the legacy clients (a pam_tacplus/audisp-like
+ * scripted client and Perl Authen::TacacsPlus) repointed at the proxy; failover; rollback to a
+ * plain upstream without touching the clients; the README's Unix-socket proxy endpoint. Only
+ * differences from the guide: loopback addresses and free ports, --ca-certificate for the test CA.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
