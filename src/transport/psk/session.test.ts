@@ -208,3 +208,33 @@ describe("closing", () => {
     expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
   });
 });
+
+describe("robustness", () => {
+  test("mutated server flights never throw: the session either completes or ends with a typed error", () => {
+    let seed = 0x2545f491;
+    const next = (): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 2 ** 32;
+    };
+    let failures = 0;
+    for (let round = 0; round < 150; round++) {
+      const h = harness();
+      h.session.start();
+      h.server.receiveClientHello(h.fromClient()[0]!.fragment);
+      const flight = h.server.flight();
+      const mutated = flight.slice();
+      const flips = 1 + Math.floor(next() * 4);
+      for (let flip = 0; flip < flips; flip++) mutated[Math.floor(next() * mutated.length)]! ^= 1 << Math.floor(next() * 8);
+      const cut = next() < 0.2 ? Math.floor(next() * mutated.length) : mutated.length;
+      expect(() => h.session.receive(mutated.subarray(0, cut))).not.toThrow();
+      const error = h.ended[0]?.error;
+      if (error) {
+        failures++;
+        expect(error instanceof TlsFailure || error instanceof PeerAlert).toBe(true);
+      }
+    }
+    expect(failures).toBeGreaterThan(100);
+  });
+});
