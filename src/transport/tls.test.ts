@@ -7,7 +7,7 @@ import { testPki, type Material, type Pki } from "../../test/support/pki";
 import { startOnePacketTlsServer } from "../../test/support/one-packet-tls-server";
 import { startStunnel, type Stunnel } from "../../test/support/stunnel";
 import { getCACertificates } from "node:tls";
-import { settleMs, tlsConnector, trustAnchors, type TlsSecurity } from "./tls";
+import { boringSslGroups, settleMs, tlsConnector, trustAnchors, type TlsSecurity } from "./tls";
 import { TransportError, type ByteStream, type StreamHandlers } from "./types";
 
 let pki: Pki;
@@ -320,6 +320,10 @@ test("trust anchors: the system store plus configured CAs, or only the configure
   expect(trustAnchors({ kind: "tls", caPem: [mine], useSystemCa: false, verifyServer: true })).toEqual([mine]);
 });
 
+test("group names are mapped to BoringSSL's", () => {
+  expect(boringSslGroups(["secp384r1", "secp256r1", "x25519"])).toBe("P-384:P-256:X25519");
+});
+
 test("the settle window follows the handshake time within bounds", () => {
   expect(settleMs(0)).toBe(50);
   expect(settleMs(20)).toBe(60);
@@ -375,6 +379,16 @@ describe.skipIf(!havePeer("stunnel4"))("tlsConnector against stunnel4", () => {
     expect(error.kind).toBe("tls");
     expect(error.message).toBe(`TLS with localhost:${mutual.port} failed: server sent alert unknown_ca: the server does not trust the CA of our client certificate`);
     expect(rec.closes).toEqual([]);
+  });
+
+  test("key-exchange groups are offered as configured", async () => {
+    const p384Only = await startStunnel({ connect: echo.port, service: { cert: pki.server.certPath, key: pki.server.keyPath, curves: "secp384r1" } });
+    cleanups.push(p384Only.stop);
+    await roundTrip(security({ groups: ["secp384r1", "secp256r1"] }), p384Only.port, "localhost");
+    const error = await rejection(
+      tlsConnector(security({ groups: ["x25519", "secp256r1"] })).connect({ host: "localhost", port: p384Only.port }, recorder().handlers, 3_000),
+    );
+    expect(error.message).toBe(`TLS with localhost:${p384Only.port} failed: server sent alert handshake_failure: the server found no acceptable TLS parameters`);
   });
 
   test("a server certificate for another name is rejected", async () => {

@@ -9,7 +9,7 @@ import type { TLSOptions } from "bun";
 import { formatRemote, openSocketStream } from "./socket-stream";
 import { tcpFailure } from "./tcp";
 import { tlsFailure, verificationFailure, type TlsPeer } from "./tls-failure";
-import { TransportError, type ConnectTarget, type Connector, type TransportSecurity } from "./types";
+import { TransportError, type ConnectTarget, type Connector, type TlsGroup, type TransportSecurity } from "./types";
 
 export type TlsSecurity = Extract<TransportSecurity, { kind: "tls" }>;
 
@@ -41,7 +41,19 @@ export function trustAnchors(security: TlsSecurity): string[] {
   return [...(security.useSystemCa ? getCACertificates("default") : []), ...security.caPem];
 }
 
-type BunTlsOptions = TLSOptions & { minVersion: number };
+/** BoringSSL's group names (Bun rejects the RFC 8446 spelling "secp384r1"). */
+const BORINGSSL_GROUPS: Record<TlsGroup, string> = {
+  secp384r1: "P-384",
+  secp256r1: "P-256",
+  x25519: "X25519",
+};
+
+export function boringSslGroups(groups: readonly TlsGroup[]): string {
+  return groups.map((group) => BORINGSSL_GROUPS[group]).join(":");
+}
+
+/** Options Bun.connect accepts beyond its type definitions. */
+type BunTlsOptions = TLSOptions & { minVersion: number; ecdhCurve?: string };
 
 export function tlsOptions(security: TlsSecurity, serverName: string | undefined, ca: readonly string[]): BunTlsOptions {
   return {
@@ -51,6 +63,7 @@ export function tlsOptions(security: TlsSecurity, serverName: string | undefined
     serverName: serverName ?? "",
     ...(security.verifyServer ? { ca: [...ca] } : {}),
     ...(security.clientCertificatePem === undefined ? {} : { cert: security.clientCertificatePem }),
+    ...(security.groups?.length ? { ecdhCurve: boringSslGroups(security.groups) } : {}),
     // The key is revealed only into the options of this one connect.
     ...(security.clientKeyPem === undefined ? {} : { key: security.clientKeyPem.reveal() }),
   };

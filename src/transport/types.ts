@@ -48,6 +48,8 @@ export type TransportSecurity =
       serverName?: string;
       clientCertificatePem?: string;
       clientKeyPem?: Secret;
+      /** Key-exchange groups in preference order; the TLS library's defaults when absent. */
+      groups?: readonly TlsGroup[];
     }
   | {
       kind: "psk";
