@@ -589,7 +589,7 @@ describe("CLI wrapper", () => {
 
   /** Starts the CLI; `nextLine` reads its stdout line by line. The caller kills it. */
   function startCli(args: string[]) {
-    const child = Bun.spawn(["bun", CLI, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const child = Bun.spawn([process.execPath, CLI, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = "";
     const nextLine = async (): Promise<string> => {
@@ -645,13 +645,13 @@ describe("CLI wrapper", () => {
   });
 
   test("a bad option is a clear usage error (exit 2)", () => {
-    const result = Bun.spawnSync(["bun", CLI, "--delay-ms", "soon"]);
+    const result = Bun.spawnSync([process.execPath, CLI, "--delay-ms", "soon"]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr.toString()).toContain('--delay-ms needs a non-negative integer, got "soon"');
     const policy = `${tmpdir()}/tacacs-cli-policy-${process.pid}.json`;
     writeFileSync(policy, JSON.stringify({ users: { dave: { privLvl: 99 } } }));
     try {
-      const bad = Bun.spawnSync(["bun", CLI, "--policy", policy]);
+      const bad = Bun.spawnSync([process.execPath, CLI, "--policy", policy]);
       expect(bad.exitCode).toBe(2);
       expect(bad.stderr.toString()).toMatch(/--policy: .*password.*privLvl|--policy: .*privLvl.*password/s);
     } finally {
