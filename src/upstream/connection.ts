@@ -114,7 +114,8 @@ export class Connection {
     this.#stream = stream;
     if (this.#state.name === "Closed") {
       stream.close();
-      throw new ExchangeError(`connection to ${this.#ctx.server.name} closed while connecting`, "cancelled", false);
+      // Closed by the engine (close, drain) or by the peer before it was handed over.
+      throw new ExchangeError(`connection to ${this.#ctx.server.name} closed while connecting`, "lost", false);
     }
     this.#move({ type: "connected" });
   }
