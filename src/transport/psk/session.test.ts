@@ -131,6 +131,13 @@ describe("handshake over records", () => {
     expect(h.data).toEqual([]);
   });
 
+  test("a non-TLS answer (a plain TACACS+ server) is named", () => {
+    const h = harness();
+    h.session.start();
+    h.session.receive(Uint8Array.of(0xc0, 0x02, 0x02, 0x00, 0x05, 1, 2, 3, 4, 5));
+    expect(h.ended[0]?.error?.message).toMatch(/unknown type 192 \(is it a TLS 1\.3 server\?\)/);
+  });
+
   test("the transport closing mid-handshake ends the session with an error", () => {
     const h = harness();
     h.session.start();

@@ -105,7 +105,10 @@ export class PskClientSession {
         if (record.fragment.length > 0) this.sink.onData(record.fragment);
         return;
       default:
-        throw new TlsFailure(ALERT.unexpected_message, `record of unknown type ${record.type}`);
+        throw new TlsFailure(
+          ALERT.unexpected_message,
+          `server sent a record of unknown type ${record.type}${this.connected ? "" : " (is it a TLS 1.3 server?)"}`,
+        );
     }
   }
 
