@@ -13,7 +13,8 @@
  *   answers and are returned as they are (failing over after FAIL would lock users out).
  *
  * Probe: while FailedOver, every probeIntervalMs ±10% the engine opens a connection to server 0
- * (a TCP connect, or a completed TLS handshake) and keeps it as server 0's connection; success
+ * (a TCP connect, or a completed TLS / TLS-PSK handshake; no TACACS+ packet is sent). It is kept
+ * as server 0's shared connection when single-connect is in use, else closed at once. Success
  * routes new requests back to server 0.
  */
 import { logger, type Logger } from "../common/log";
