@@ -113,6 +113,10 @@ describe("policy over the wire", () => {
     expect(status(await c.send(authenContinue("alicepw"), 7, 5))).toBe(AuthenStatus.Error);
     await c.send(asciiLogin("alice"), 8);
     await expect(c.send(authenContinue("", AuthenContinueFlags.Abort), 8, 3, 150)).rejects.toThrow("no reply");
+    await sleep(50);
+    expect(c.unexpected).toHaveLength(0);
+    // The aborted session is gone: a CONTINUE for it now is an unknown session.
+    expect(status(await c.send(authenContinue("alicepw"), 8, 5))).toBe(AuthenStatus.Error);
   });
 
   test("accounting records keep arrival order, flags, user, args and connection", async () => {
