@@ -25,7 +25,7 @@ export interface SocketStreamOptions {
    * as open. A session ticket from the server (RFC 8446 §4.6.1) ends the wait early: servers
    * send tickets only after accepting our Finished, and OpenSSL-based ones do so by default.
    */
-  checkHandshake?(socket: Socket<undefined>, authorizationError: Error | null, handshakeMs: number): TransportError | number;
+  checkHandshake?(authorizationError: Error | null, handshakeMs: number): TransportError | number;
   /**
    * Describes a failure: `cause` is the socket error (undefined for a close without one), `stage`
    * the phase it happened in, or "setup" when Bun.connect refused the options themselves.
@@ -136,14 +136,15 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
       },
     };
 
-    const timer = setTimeout(
-      () => fail(new TransportError(`connect to ${remote} timed out after ${options.timeoutMs} ms`, "timeout")),
-      options.timeoutMs,
-    );
+    // Out of time while settling: the handshake succeeded and no refusal came, so the stream opens.
+    const timer = setTimeout(() => {
+      if (phase === "settling") return establish();
+      fail(new TransportError(`connect to ${remote} timed out after ${options.timeoutMs} ms`, "timeout"));
+    }, options.timeoutMs);
 
     const onHandshake = (shaken: Socket<undefined>, authorizationError: Error | null): void => {
       if (phase !== "handshaking") return;
-      const verdict = options.checkHandshake?.(shaken, authorizationError, now() - connectedAt) ?? 0;
+      const verdict = options.checkHandshake?.(authorizationError, now() - connectedAt) ?? 0;
       if (verdict instanceof TransportError) return fail(verdict);
       phase = transition(phase, "handshaken");
       const settledAt = now() + Math.min(verdict, options.timeoutMs - (now() - startedAt));

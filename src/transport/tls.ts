@@ -84,8 +84,8 @@ export function tlsConnector(security: TlsSecurity): Connector {
         handlers,
         timeoutMs,
         tls: tlsOptions(security, peer.serverName, ca),
-        checkHandshake(_socket, authorizationError, handshakeMs) {
-          // With verification off Bun still reports what it found; only log-worthy, not fatal.
+        checkHandshake(authorizationError, handshakeMs) {
+          // With verification off (the operator's explicit choice) Bun's findings are ignored.
           if (security.verifyServer && authorizationError) return verificationFailure(peer, authorizationError);
           return settleMs(handshakeMs);
         },
