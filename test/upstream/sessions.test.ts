@@ -106,3 +106,10 @@ test("reconfigure: sessions in flight finish on their old connection, new reques
   await Bun.sleep(20);
   expect(old.counters.connectionsOpen).toBe(0); // the drained connection closed after its last session
 });
+
+test("IPv6 loopback servers work and show as [::1]:port", async () => {
+  const ts = await server({ host: "::1" });
+  const agent = engine([upstream(ts, "v6")]);
+  expect(authorStatus(await agent.start(authorization()))).toBe(AuthorStatus.PassAdd);
+  expect(agent.status().servers[0]).toMatchObject({ address: `[::1]:${ts.port}`, connected: true });
+});
