@@ -116,11 +116,13 @@ describe.skipIf(!available)("openssl s_server -psk", () => {
     expect(client.lines.join("\n")).toContain("psk-dhe secp256r1");
   });
 
-  test("psk-dhe with x25519", async () => {
-    const server = await opensslServer(["-rev", "-groups", "X25519"]);
-    const client = await connect(server.port, { groups: ["x25519"] });
+  test("psk-dhe with x25519, and server_name sent", async () => {
+    const server = await opensslServer(["-rev", "-groups", "X25519", "-msg"]);
+    const client = await connect(server.port, { groups: ["x25519"], serverName: "tacacs.example.com" });
     client.stream.write(Buffer.from("x25519\n"));
     expect(await client.waitFor(7)).toBe("91552x\n");
+    // -msg dumps the ClientHello; the host name appears in it as ASCII bytes.
+    expect(server.output().replace(/\s+/g, "")).toContain(Buffer.from("tacacs.example.com").toString("hex"));
   });
 
   test("HelloRetryRequest: server allows only secp256r1, we offer secp384r1 first", async () => {
