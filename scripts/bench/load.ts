@@ -1,0 +1,126 @@
+/**
+ * The load generator, run as its own process so the agent's CPU is measured apart from it:
+ *
+ *   bun scripts/bench/load.ts '<LoadSpec JSON>'
+ *
+ * Prints `{"phase":"measure"}` when the measured window starts, `{"phase":"done"}` when it ends,
+ * then one `{"result":{...}}` line. Closed loop: N callers, each sending its next request when the
+ * previous one is answered. Open loop: a fixed schedule of R requests per second, latency taken
+ * from each request's scheduled time (no coordinated omission).
+ */
+import type { Endpoint } from "../../src/common/endpoint";
+import { ACCOUNTING_PATH, GrpcClient, accountingBody, isResponse } from "./grpc-client";
+import { latencyOf, round, type Latency } from "./stats";
+import { MuxClient, legacyRequest, type TacacsTarget } from "./tacacs-load";
+
+export type ClientSpec =
+  | { kind: "mux"; target: TacacsTarget; key?: string }
+  | { kind: "legacy"; target: TacacsTarget; key?: string }
+  | { kind: "grpc"; endpoint: Endpoint; sessions: number };
+
+export interface LoadSpec {
+  client: ClientSpec;
+  load: { closed: number } | { open: number };
+  warmupMs: number;
+  durationMs: number;
+}
+
+export interface LoadResult extends Latency {
+  /** Replies counted in the measured window, per second. */
+  rps: number;
+  requests: number;
+  errors: number;
+  /** Open loop: requests not sent because too many were in flight. */
+  shed: number;
+}
+
+/** Open loop never has more than this many requests in flight (the rest is shed and counted). */
+const MAX_IN_FLIGHT = 20_000;
+const DRAIN_MS = 5000;
+
+type Issue = (done: (ok: boolean) => void) => void;
+
+async function makeClient(spec: ClientSpec): Promise<{ issue: Issue; close(): void }> {
+  if (spec.kind === "grpc") {
+    const client = new GrpcClient(spec.endpoint, spec.sessions);
+    await client.ready();
+    const body = accountingBody();
+    return {
+      issue: (done) => client.call(ACCOUNTING_PATH, body, (r) => done(!(r instanceof Error) && r.status === 0 && isResponse(r.message))),
+      close: () => client.close(),
+    };
+  }
+  const key = spec.key === undefined ? undefined : new TextEncoder().encode(spec.key);
+  if (spec.kind === "legacy") return { issue: (done) => legacyRequest(spec.target, key, done), close: () => {} };
+  const mux = await MuxClient.connect(spec.target, key);
+  return { issue: (done) => mux.request(done), close: () => mux.close() };
+}
+
+export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") => void = () => {}): Promise<LoadResult> {
+  const client = await makeClient(spec.client);
+  let samples = new Float64Array(1 << 16);
+  let count = 0;
+  let requests = 0;
+  let errors = 0;
+  let shed = 0;
+  let inFlight = 0;
+  const start = performance.now();
+  const measureFrom = start + spec.warmupMs;
+  const measureTo = measureFrom + spec.durationMs;
+  let running = true;
+
+  const record = (sentAt: number, ok: boolean) => {
+    const now = performance.now();
+    if (now < measureFrom || now > measureTo) return;
+    requests++;
+    if (!ok) return void errors++;
+    if (count === samples.length) {
+      const grown = new Float64Array(samples.length * 2);
+      grown.set(samples);
+      samples = grown;
+    }
+    samples[count++] = (now - sentAt) * 1000;
+  };
+  let drained: () => void = () => {};
+  const send = (sentAt: number, then?: () => void) => {
+    inFlight++;
+    client.issue((ok) => {
+      inFlight--;
+      record(sentAt, ok);
+      if (running && then) then();
+      else if (!running && inFlight === 0) drained();
+    });
+  };
+
+  setTimeout(() => phase("measure"), Math.max(0, measureFrom - performance.now()));
+  if ("closed" in spec.load) {
+    const loop = () => send(performance.now(), loop);
+    for (let i = 0; i < spec.load.closed; i++) loop();
+  } else {
+    const rate = spec.load.open;
+    let scheduled = 0;
+    const tick = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) * rate) / 1000);
+      for (; scheduled < due; scheduled++) {
+        const at = start + (scheduled * 1000) / rate;
+        if (inFlight >= MAX_IN_FLIGHT) shed++;
+        else send(at);
+      }
+    }, 1);
+    setTimeout(() => clearInterval(tick), measureTo - performance.now());
+  }
+  await Bun.sleep(measureTo - performance.now());
+  running = false;
+  phase("done");
+  if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => (drained = resolve)), Bun.sleep(DRAIN_MS)]);
+  client.close();
+  errors += inFlight; // never answered
+  return { rps: round((count * 1000) / spec.durationMs), requests, errors, shed, ...latencyOf(samples.subarray(0, count)) };
+}
+
+if (import.meta.main) {
+  const spec = JSON.parse(process.argv[2] ?? "") as LoadSpec;
+  const result = await runLoad(spec, (name) => console.log(JSON.stringify({ phase: name })));
+  console.log(JSON.stringify({ result }));
+  process.exit(0);
+}
