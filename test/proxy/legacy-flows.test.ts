@@ -60,6 +60,13 @@ describe.each(UPSTREAMS)("%s", (_, makeUpstream) => {
     expect(fail.last.status).toBe(AuthenStatus.Fail);
   });
 
+  test("ASCII login without a user in START: GETUSER → GETPASS → PASS on one connection, seq_no 2, 4, 6", async () => {
+    const login = await asciiLogin(client, "alice", "alicepw", false);
+    expect(login.replies.map((r) => r.body[0])).toEqual([AuthenStatus.GetUser, AuthenStatus.GetPass, AuthenStatus.Pass]);
+    expectDownstreamHeaders(login.replies, PacketType.Authentication);
+    expect(login.closedAfter).toBe(true);
+  });
+
   test("pam_tacplus account phase: service=shell cmd=… authorization, permitted and denied", async () => {
     const permitted = await authorize(client, "alice", [arg("service", "shell"), arg("protocol", "ssh"), arg("cmd", "show"), arg("cmd-arg", "version")]);
     expect(permitted.last.status).toBe(AuthorStatus.PassAdd);

@@ -190,14 +190,17 @@ export function papLogin(options: LegacyClientOptions, user: string, password: s
   return session(options, PacketType.Authentication, version, start, decodeAuthenReply);
 }
 
-/** pam_tacplus `login=login`: ASCII START with the user, then answers GETUSER/GETPASS with CONTINUE. */
-export function asciiLogin(options: LegacyClientOptions, user: string, password: string): Promise<Exchange<AuthenReply>> {
+/**
+ * pam_tacplus `login=login`: ASCII START with the user, then answers GETUSER/GETPASS with CONTINUE.
+ * `userInStart: false` leaves the START's user empty, as login prompts on network devices do.
+ */
+export function asciiLogin(options: LegacyClientOptions, user: string, password: string, userInStart = true): Promise<Exchange<AuthenReply>> {
   const start = encodeAuthenStart({
     action: AuthenAction.Login,
     privLvl: 1,
     authenType: AuthenType.Ascii,
     service: AuthenService.Login,
-    user,
+    user: userInStart ? user : "",
     port: "tty1",
     remAddr: "127.0.0.1",
     data: new Uint8Array(0),
