@@ -74,6 +74,8 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
   let settleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Chunks not yet accepted by the socket; each is written with its own write() call. */
   const queue: Uint8Array[] = [];
+  /** close() was called with writes still queued: end the socket once they are out. */
+  let endWhenFlushed = false;
   let pendingError: Error | undefined;
 
   return new Promise<ByteStream>((resolve, reject) => {
@@ -98,7 +100,6 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
     const finish = (error?: TransportError): void => {
       if (phase !== "open") return;
       phase = transition(phase, "closed");
-      queue.length = 0;
       handlers.onClose(error);
     };
 
@@ -126,12 +127,14 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
         // Copy the rest: the caller may reuse its buffer once write() returns.
         if (written < packet.length) queue.push(packet.slice(written));
       },
+      /** Queued writes still go out first; the grace timer bounds how long that may take. */
       close() {
         if (phase !== "open") return;
         const closing = socket;
         finish();
         if (!closing) return;
-        closing.end(); // FIN, after close_notify on TLS
+        if (queue.length === 0) closing.end(); // FIN, after close_notify on TLS
+        else endWhenFlushed = true;
         setTimeout(() => closing.terminate(), CLOSE_GRACE_MS).unref();
       },
     };
@@ -178,8 +181,13 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
           if (phase === "settling") establish(); // the server spoke: it accepted us
           if (phase === "open") handlers.onData(chunk);
         },
-        drain() {
-          if (phase === "open") flush();
+        drain(drained) {
+          if (phase !== "open" && !endWhenFlushed) return;
+          flush();
+          if (endWhenFlushed && queue.length === 0) {
+            endWhenFlushed = false;
+            drained.end();
+          }
         },
         error(_socket, error) {
           // TLS failures and exceptions thrown by the owner's handlers; `close` follows.
@@ -190,6 +198,8 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
         close(_socket, error) {
           const cause = error ?? pendingError;
           if (isConnecting(phase)) return fail(options.describeFailure(cause, phase));
+          queue.length = 0;
+          endWhenFlushed = false;
           finish(cause ? options.describeFailure(cause, "open") : undefined);
         },
         connectError(_socket, error) {

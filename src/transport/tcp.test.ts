@@ -182,6 +182,19 @@ describe("tcpConnector", () => {
     expect(peer.received().length).toBe(0);
   });
 
+  test("close after a large write still delivers every queued byte, then FIN", async () => {
+    const peer = startPeer();
+    const rec = recorder();
+    const stream = await tcpConnector.connect({ host: "127.0.0.1", port: peer.port }, rec.handlers, 1_000);
+    const big = pattern(8 * 1024 * 1024);
+    stream.write(big);
+    stream.close();
+    expect(rec.closes).toEqual([undefined]);
+    await until(() => peer.events.includes("close"), 5_000);
+    expect(peer.receivedBytes()).toBe(big.length);
+    expect(Buffer.compare(peer.received(), big)).toBe(0);
+  });
+
   test("the peer closing ends the stream once without an error", async () => {
     const peer = startPeer();
     const rec = recorder();
