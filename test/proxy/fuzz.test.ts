@@ -1,6 +1,6 @@
 /**
  * Seeded, bounded fuzz of the downstream listener with the real engine behind it: random bytes and
- * mutated valid packets on fresh connections. Nothing may crash or wedge the proxy: afterwards no
+ * mutated valid packets on fresh connections, a quarter of them as the CONTINUE after a real GETPASS. Nothing may crash or wedge the proxy: afterwards no
  * connection lingers, nothing was logged above debug, and a normal login succeeds.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -13,6 +13,7 @@ import {
   AuthenType,
   AuthorStatus,
   encodeAcctRequest,
+  encodeAuthenContinue,
   encodeAuthenStart,
   encodeAuthorRequest,
   encodePacket,
@@ -58,10 +59,39 @@ const SEED_BODIES: [PacketType, number, Uint8Array][] = [
   [PacketType.Accounting, 0xc0, encodeAcctRequest({ ...common, flags: AcctFlags.Start, authenMethod: AuthenMethod.TacacsPlus, authenService: AuthenService.Login, args: [arg("task_id", "1")] })],
 ];
 
+const ASCII_START = encodeAuthenStart({ ...common, action: AuthenAction.Login, service: AuthenService.Login, data: new Uint8Array() });
+const PASSWORD_CONTINUE = encodeAuthenContinue({ flags: 0, userMsg: new TextEncoder().encode("alicepw"), data: new Uint8Array() });
+
 function seedPacket(random: () => number): Uint8Array {
   const [type, version, body] = SEED_BODIES[Math.floor(random() * SEED_BODIES.length)]!;
   const sessionId = Math.floor(random() * 0xfffffffe) + 1;
   return encodePacket({ version, type, seqNo: 1, flags: 0, sessionId }, body, key);
+}
+
+/** One fuzz case, fully decided up front so the seed alone reproduces it. */
+interface Case {
+  /** A valid ASCII START sent first (its GETPASS awaited), so `bytes` hit the CONTINUE phase. */
+  prelude?: Uint8Array;
+  bytes: Uint8Array;
+  /** `bytes` go out in two writes split here. */
+  cut: number;
+  /** The client hangs up right after writing instead of reading. */
+  hangUp: boolean;
+}
+
+function fuzzCase(random: () => number): Case {
+  let prelude: Uint8Array | undefined;
+  let valid: Uint8Array;
+  if (random() < 0.25) {
+    const sessionId = Math.floor(random() * 0xfffffffe) + 1;
+    const header = (seqNo: number) => ({ version: 0xc0, type: PacketType.Authentication, seqNo, flags: 0, sessionId });
+    prelude = encodePacket(header(1), ASCII_START, key);
+    valid = encodePacket(header(3), PASSWORD_CONTINUE, key);
+  } else {
+    valid = seedPacket(random);
+  }
+  const bytes = mutate(random, valid);
+  return { prelude, bytes, cut: Math.floor(random() * bytes.length), hangUp: random() < 0.2 };
 }
 
 function mutate(random: () => number, packet: Uint8Array): Uint8Array {
@@ -91,14 +121,16 @@ function randomBytes(random: () => number, length: number): Uint8Array {
 }
 
 /** Sends one case and waits (bounded) for the proxy to answer or close. */
-async function send(bytes: Uint8Array, random: () => number): Promise<void> {
+async function send({ prelude, bytes, cut, hangUp }: Case): Promise<void> {
   const connection = await LegacyConnection.open(stack.proxy.endpoint, 2000);
   try {
-    // Some cases arrive in several writes, some close early from the client side.
-    const cut = Math.floor(random() * bytes.length);
+    if (prelude) {
+      connection.write(prelude);
+      if ((await connection.next(1500)) === "closed") throw new Error("no GETPASS for a valid ASCII START");
+    }
     connection.write(bytes.subarray(0, cut));
     connection.write(bytes.subarray(cut));
-    if (random() < 0.2) return;
+    if (hangUp) return;
     for (let i = 0; i < 3; i++) if ((await connection.next(1500).catch(() => "closed" as const)) === "closed") return;
   } finally {
     connection.close();
@@ -107,11 +139,8 @@ async function send(bytes: Uint8Array, random: () => number): Promise<void> {
 
 test(`fuzz: ${CASES} random and mutated packets (seed ${SEED}) never crash or wedge the proxy`, async () => {
   const random = prng(SEED);
-  const cases: Uint8Array[] = [];
-  for (let i = 0; i < CASES; i++) {
-    cases.push(mutate(random, seedPacket(random)));
-  }
-  for (let i = 0; i < cases.length; i += BATCH) await Promise.all(cases.slice(i, i + BATCH).map((bytes) => send(bytes, random)));
+  const cases = Array.from({ length: CASES }, () => fuzzCase(random));
+  for (let i = 0; i < cases.length; i += BATCH) await Promise.all(cases.slice(i, i + BATCH).map(send));
 
   // Every connection ends within the idle timeout; nothing above debug/info was logged.
   const deadline = Date.now() + 2000;
