@@ -77,6 +77,7 @@ describe("defaults", () => {
     ]);
     expect(loaded.engine.servers[0]!.timeoutMs).toBe(7000);
     expect(loaded.engine.maxSessionsInFlight).toBe(12);
+    expect(loaded.engine.maxBodyBytes).toBe(196_356);
     expect(loaded.socketMode).toBe(0o600);
     expect(loaded.limits).toMatchObject({ maxApiStreams: 10, maxProxyConnections: 11, maxBodyBytes: 196_356, proxyIdleTimeoutMs: 13_000, shutdownGraceMs: 14_000 });
   });

@@ -181,12 +181,13 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
   const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
   if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
   certificateWarnings(servers, now, warnings);
+  const limitValues = limits(flags);
   return {
-    engine: { servers, ...engine },
+    engine: { servers, ...engine, maxBodyBytes: limitValues.maxBodyBytes },
     ...hosted,
     socketMode: mode,
     ...(proxySharedSecret ? { proxySharedSecret } : {}),
-    limits: limits(flags),
+    limits: limitValues,
     verbosity: Math.min(flags.scanned.verbosity, 4),
     source: configPath ?? "command line",
   };
