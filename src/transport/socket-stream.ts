@@ -169,6 +169,8 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
         open(opened) {
           socket = opened;
           if (phase === "closed") return opened.terminate();
+          // One small packet per request: Nagle would hold replies-to-be behind unacknowledged ones.
+          opened.setNoDelay(true);
           connectedAt = now();
           if (options.tls) phase = transition(phase, "connected");
           else establish();
