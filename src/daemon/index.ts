@@ -56,7 +56,7 @@ async function start(config: RuntimeConfig): Promise<Running> {
         endpoint: config.proxyEndpoint,
         socketMode: config.socketMode,
         engine,
-        proxySharedSecret: config.proxySharedSecret,
+        proxySharedSecret: () => running.config.proxySharedSecret,
         serverSecrets: () => running.config.engine.servers.map((server) => server.sharedSecret),
         limits: config.limits,
         logger: logger("proxy"),

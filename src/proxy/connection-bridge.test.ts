@@ -58,7 +58,7 @@ function setUp(keys: Partial<KeySource> = {}) {
   const peer = new FakePeer();
   const clock = new ManualClock();
   const { logger, lines } = recordingLogger();
-  const keySource: KeySource = { serverSecrets: () => [KEY], activeServer: () => engine.activeServer, ...keys };
+  const keySource: KeySource = { proxySharedSecret: () => undefined, serverSecrets: () => [KEY], activeServer: () => engine.activeServer, ...keys };
   const bridge = new ConnectionBridge(peer, { engine, keys: keySource, maxBodyBytes: 65536, idleTimeoutMs: IDLE_MS, logger, clock });
   return { engine, peer, clock, logger: { lines }, bridge };
 }
@@ -291,13 +291,13 @@ describe("sessions and sequence numbers", () => {
 
 describe("downstream keys", () => {
   test("with --proxy-shared-secret only that key is accepted, whatever the servers use", async () => {
-    const { engine, peer, bridge } = setUp({ proxySharedSecret: OTHER, serverSecrets: () => [KEY] });
+    const { engine, peer, bridge } = setUp({ proxySharedSecret: () => OTHER, serverSecrets: () => [KEY] });
     engine.answer({ body: authenReply(AuthenStatus.Pass) });
     bridge.onData(frame(PacketType.Authentication, 1, papStart, OTHER));
     await settle();
     expect(decodeAuthenReply(peer.replies(OTHER)[0]!.body).status).toBe(AuthenStatus.Pass);
 
-    const second = setUp({ proxySharedSecret: OTHER, serverSecrets: () => [KEY] });
+    const second = setUp({ proxySharedSecret: () => OTHER, serverSecrets: () => [KEY] });
     second.bridge.onData(frame(PacketType.Authentication, 1, papStart, KEY));
     expect(second.engine.starts).toHaveLength(0);
     expect(second.peer.closed).toBe(true);
@@ -411,7 +411,7 @@ describe("protection", () => {
     const peer = new FakePeer();
     const bridge = new ConnectionBridge(peer, {
       engine,
-      keys: { serverSecrets: () => [KEY], activeServer: () => 0 },
+      keys: { proxySharedSecret: () => undefined, serverSecrets: () => [KEY], activeServer: () => 0 },
       maxBodyBytes: 16,
       idleTimeoutMs: IDLE_MS,
       logger: recordingLogger().logger,

@@ -10,17 +10,17 @@ const A = Secret.fromText("alpha");
 const B = Secret.fromText("bravo");
 
 test("--proxy-shared-secret is the only candidate", () => {
-  expect(shown(candidateKeys({ proxySharedSecret: B, serverSecrets: () => [A, undefined], activeServer: () => 0 }))).toEqual(["bravo"]);
+  expect(shown(candidateKeys({ proxySharedSecret: () => B, serverSecrets: () => [A, undefined], activeServer: () => 0 }))).toEqual(["bravo"]);
 });
 
 test("server secrets: the active server first, duplicates (by value) and repeated 'none' removed", () => {
   const sameAsA = Secret.fromText("alpha");
-  const keys = candidateKeys({ serverSecrets: () => [A, sameAsA, undefined, B, undefined], activeServer: () => 3 });
+  const keys = candidateKeys({ proxySharedSecret: () => undefined, serverSecrets: () => [A, sameAsA, undefined, B, undefined], activeServer: () => 3 });
   expect(shown(keys)).toEqual(["bravo", "alpha", "none"]);
 });
 
 test("an active index out of range keeps preference order", () => {
-  expect(shown(candidateKeys({ serverSecrets: () => [A, B], activeServer: () => 7 }))).toEqual(["alpha", "bravo"]);
+  expect(shown(candidateKeys({ proxySharedSecret: () => undefined, serverSecrets: () => [A, B], activeServer: () => 7 }))).toEqual(["alpha", "bravo"]);
 });
 
 test("a reply-shaped body is not accepted as a client START (the parse is the key check)", () => {

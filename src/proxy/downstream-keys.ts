@@ -27,7 +27,8 @@ import {
 export type DownstreamKey = Secret | undefined;
 
 export interface KeySource {
-  proxySharedSecret?: Secret;
+  /** --proxy-shared-secret, if any: then it is the only key. */
+  proxySharedSecret(): Secret | undefined;
   /** Secrets of the configured upstream servers, preference order (index 0 = preferred). */
   serverSecrets(): readonly DownstreamKey[];
   /** Index of the server new sessions go to (`EngineStatus.activeServer`). */
@@ -44,7 +45,8 @@ export class DownstreamKeyError extends Error {
 
 /** Candidate keys in trial order, duplicates removed. */
 export function candidateKeys(source: KeySource): DownstreamKey[] {
-  if (source.proxySharedSecret) return [source.proxySharedSecret];
+  const proxySecret = source.proxySharedSecret();
+  if (proxySecret) return [proxySecret];
   const secrets = source.serverSecrets();
   const active = source.activeServer();
   const ordered = active > 0 && active < secrets.length ? [secrets[active], ...secrets] : [...secrets];

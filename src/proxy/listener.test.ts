@@ -34,6 +34,7 @@ async function start(overrides: Partial<ProxyOptions> = {}) {
     endpoint: { kind: "tcp", host: "127.0.0.1", port: 0 },
     socketMode: 0o660,
     engine,
+    proxySharedSecret: () => undefined,
     serverSecrets: () => [KEY],
     limits: { maxProxyConnections: 8, proxyIdleTimeoutMs: 2000, maxBodyBytes: 65536 },
     logger,

@@ -17,8 +17,12 @@ export interface ProxyOptions {
   /** Permission bits of a Unix socket endpoint (the API socket's --socket-mode). */
   socketMode: number;
   engine: UpstreamEngine;
-  /** Downstream key; when absent, the upstream servers' shared secrets are used (see downstream-keys.ts). */
-  proxySharedSecret?: Secret;
+  /**
+   * The downstream key (--proxy-shared-secret); when it returns undefined, the upstream servers'
+   * shared secrets are used (see downstream-keys.ts). Read for every new connection, like
+   * serverSecrets, so a SIGHUP reconfiguration applies.
+   */
+  proxySharedSecret: () => Secret | undefined;
   /**
    * Shared secrets of the configured upstream servers in preference order, read for every new
    * connection so a SIGHUP reconfiguration applies (e.g. `() => config.engine.servers.map((s) => s.sharedSecret)`).

@@ -187,6 +187,20 @@ describe("secrets", () => {
     }
   });
 
+  test("a new --proxy-shared-secret (SIGHUP) applies to the next connection", async () => {
+    const options = { proxySharedSecret: "before-reload" };
+    const stack = await startProxyStack(options);
+    try {
+      const key = (text: string) => ({ endpoint: stack.proxy.endpoint, key: new TextEncoder().encode(text), timeoutMs: 1000 });
+      expect((await papLogin(key("before-reload"), "alice", "alicepw")).last.status).toBe(AuthenStatus.Pass);
+      options.proxySharedSecret = "after-reload";
+      expect((await papLogin(key("after-reload"), "alice", "alicepw")).last.status).toBe(AuthenStatus.Pass);
+      await expect(papLogin(key("before-reload"), "alice", "alicepw")).rejects.toThrow();
+    } finally {
+      await stack.stop();
+    }
+  });
+
   test("an upstream without a shared secret: the client sends unencrypted packets and gets unencrypted replies", async () => {
     const stack = await startProxyStack({ servers: [{}], upstream: plainUpstream(null) });
     try {

@@ -30,7 +30,9 @@ export async function startAgent(args: string[], env: Record<string, string> = {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "tacacsrs-e2e-"));
   const given = args.indexOf("--listen-endpoint");
   const socket = given >= 0 ? args[given + 1]! : join(dir, "tacacs.sock");
-  const fullArgs = given >= 0 ? args : [...args, "--listen-endpoint", socket];
+  // A proxy-only agent hosts no API: adding a listen endpoint would only earn an "unused" warning.
+  const proxyOnly = args.join(" ").includes("--service-mode tacacs-proxy");
+  const fullArgs = given >= 0 || proxyOnly ? args : [...args, "--listen-endpoint", socket];
   const child = Bun.spawn([AGENT, ...fullArgs], { env: { PATH: process.env.PATH ?? "", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let log = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {

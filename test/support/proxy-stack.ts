@@ -113,7 +113,7 @@ export async function startProxyStack(options: ProxyStackOptions = {}): Promise<
       endpoint: { kind: "tcp", host: "127.0.0.1", port: 0 },
       socketMode: 0o660,
       engine,
-      proxySharedSecret: options.proxySharedSecret === undefined ? undefined : Secret.fromText(options.proxySharedSecret),
+      proxySharedSecret: () => (options.proxySharedSecret === undefined ? undefined : Secret.fromText(options.proxySharedSecret)),
       serverSecrets: () => entries.map((entry) => entry.sharedSecret),
       limits: { maxProxyConnections: options.maxProxyConnections ?? 64, proxyIdleTimeoutMs: options.idleTimeoutMs ?? 2000, maxBodyBytes: 65536 },
       logger,
