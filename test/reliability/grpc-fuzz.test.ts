@@ -144,7 +144,7 @@ function validCall(streamId: number): Uint8Array[] {
 function mutateFrames(random: Random, frames: Uint8Array[]): Uint8Array[] {
   const pick = (n: number) => Math.floor(random() * n);
   const at = pick(frames.length);
-  const out = frames.map((f) => f.slice());
+  const out: Uint8Array[] = frames.map((f) => f.slice());
   const target = out[at]!;
   switch (pick(14)) {
     case 0: // flip bytes anywhere in one frame (length, type, flags, stream id, payload)
@@ -181,7 +181,7 @@ function mutateFrames(random: Random, frames: Uint8Array[]): Uint8Array[] {
       return out;
     case 11: // headers that are not gRPC (GET, bad content-type, unknown path, huge value, pseudo-header after regular)
       out[0] = frame(FrameType.Headers, FrameFlag.EndHeaders, 1, headerBlock([
-        [[":method", "GET"], [":method", "POST"]][pick(2)]!, [":scheme", "http"], [":path", ["/", ACCOUNTING.path, "/x/" + "y".repeat(pick(5000))][pick(3)]!],
+        [":method", ["GET", "POST"][pick(2)]!], [":scheme", "http"], [":path", ["/", ACCOUNTING.path, "/x/" + "y".repeat(pick(5000))][pick(3)]!],
         ["content-type", ["text/plain", "application/grpc"][pick(2)]!], ...(pick(2) === 0 ? [[":authority", "late"] as [string, string]] : []),
         ["grpc-timeout", ["1S", "0n", "99999999H", "bad"][pick(4)]!],
       ]));
