@@ -8,7 +8,7 @@
  *   pki.server.certPem, pki.server.keyPath, pki.clientRsa.keyDer, pki.ca.certPath ...
  */
 import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -50,6 +50,25 @@ export interface Pki {
 
 let cached: Promise<Pki> | undefined;
 
+const PKI_PREFIX = "agentd-pki-";
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes the PKI directories of test processes that have ended. */
+function removeAbandonedPkis(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^agentd-pki-(\d+)-/.exec(name)?.[1]);
+    if (pid && !processAlive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
 export function testPki(): Promise<Pki> {
   cached ??= generate();
   return cached;
@@ -57,7 +76,9 @@ export function testPki(): Promise<Pki> {
 
 /** Keys in process, then one openssl run per certificate, all certificates of a level in parallel. */
 async function generate(): Promise<Pki> {
-  const dir = mkdtempSync(join(tmpdir(), "agentd-pki-"));
+  removeAbandonedPkis();
+  const dir = mkdtempSync(join(tmpdir(), `${PKI_PREFIX}${process.pid}-`));
+  // bun test fires no "exit" event: directories it leaves are swept by the next run (above).
   process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   // A config without default extensions: every extension is given explicitly.
   writeFileSync(join(dir, "req.cnf"), "[req]\ndistinguished_name = dn\n[dn]\n");
