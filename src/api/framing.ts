@@ -14,25 +14,27 @@ export function encodeMessage(message: Uint8Array): Uint8Array {
   return frame;
 }
 
-/** Collects the messages of one request body; push() throws GrpcError on a violation. */
+/**
+ * Collects the messages of one request body; push() throws GrpcError on a violation.
+ * Chunks are kept as received and joined once per prefix or message, so the work stays linear in
+ * the body size however small the DATA frames of a slow sender are.
+ */
 export class MessageReader {
-  #buffer: Uint8Array = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
   private readonly messages: Uint8Array[] = [];
 
   constructor(private readonly maxMessageBytes: number) {}
 
   push(chunk: Uint8Array): void {
-    if (this.#buffer.length === 0) {
-      this.#buffer = chunk;
-    } else {
-      const joined = new Uint8Array(this.#buffer.length + chunk.length);
-      joined.set(this.#buffer);
-      joined.set(chunk, this.#buffer.length);
-      this.#buffer = joined;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
     }
-    while (this.#buffer.length >= PREFIX_LENGTH) {
-      const flag = this.#buffer[0]!;
-      const length = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, PREFIX_LENGTH).getUint32(1);
+    while (this.#buffered >= PREFIX_LENGTH) {
+      const prefix = this.#front(PREFIX_LENGTH);
+      const flag = prefix[0]!;
+      const length = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_LENGTH).getUint32(1);
       if (flag === 1) {
         throw new GrpcError(Status.UNIMPLEMENTED, "compressed messages are not supported; send them uncompressed (grpc-encoding identity)");
       }
@@ -40,18 +42,40 @@ export class MessageReader {
       if (length > this.maxMessageBytes) {
         throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
       }
-      if (this.#buffer.length < PREFIX_LENGTH + length) return;
+      if (this.#buffered < PREFIX_LENGTH + length) return;
       if (this.messages.length > 0) throw new GrpcError(Status.INTERNAL, "more than one request message on a unary method");
-      this.messages.push(this.#buffer.subarray(PREFIX_LENGTH, PREFIX_LENGTH + length));
-      this.#buffer = this.#buffer.subarray(PREFIX_LENGTH + length);
+      const joined = this.#front(PREFIX_LENGTH + length);
+      this.messages.push(joined.subarray(PREFIX_LENGTH, PREFIX_LENGTH + length));
+      this.#consume(PREFIX_LENGTH + length);
     }
   }
 
   /** The one message of a unary request, once the client half-closed. */
   single(): Uint8Array {
-    if (this.#buffer.length > 0) throw new GrpcError(Status.INTERNAL, `request ended inside a message (${this.#buffer.length} stray bytes)`);
+    if (this.#buffered > 0) throw new GrpcError(Status.INTERNAL, `request ended inside a message (${this.#buffered} stray bytes)`);
     const message = this.messages[0];
     if (message === undefined) throw new GrpcError(Status.INTERNAL, "request ended without a message");
     return message;
+  }
+
+  /** The first chunk, holding at least `length` bytes (the chunks are joined when it does not). */
+  #front(length: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    if (first.length >= length) return first;
+    const joined = new Uint8Array(this.#buffered);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      joined.set(chunk, at);
+      at += chunk.length;
+    }
+    this.#chunks = [joined];
+    return joined;
+  }
+
+  /** Drops `length` bytes from the front (they lie within the first chunk). */
+  #consume(length: number): void {
+    const rest = this.#chunks[0]!.subarray(length);
+    this.#chunks = rest.length > 0 ? [rest, ...this.#chunks.slice(1)] : this.#chunks.slice(1);
+    this.#buffered -= length;
   }
 }

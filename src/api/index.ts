@@ -8,7 +8,7 @@
  */
 import type { Endpoint } from "../common/endpoint";
 import { silentLogger, type Logger } from "../common/log";
-import type { Limits } from "../config/types";
+import type { Limits } from "../common/limits";
 import type { UpstreamEngine } from "../upstream/types";
 import { agentRoutes } from "./agent-service";
 import { healthRoutes } from "./health";

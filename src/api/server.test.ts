@@ -100,7 +100,8 @@ async function expectServing(): Promise<void> {
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await Bun.sleep(5);
+  const deadline = Date.now() + 2000;
+  while (!condition() && Date.now() < deadline) await Bun.sleep(5);
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 
@@ -368,4 +369,28 @@ test("passwords never reach a log line or a grpc-message", async () => {
   expect(lines.some((line) => line.includes("admin"))).toBe(true);
   expect(lines.some((line) => line.includes("INVALID_ARGUMENT"))).toBe(true);
   for (const line of lines) expect(line).not.toContain("Pa55");
+});
+
+test("idle connections are closed; a connection with a call in flight is kept", async () => {
+  const { GrpcServer } = await import("./server");
+  const { healthRoutes } = await import("./health");
+  const server = new GrpcServer({ routes: healthRoutes(), maxConcurrentCalls: 4, maxMessageBytes: 1024, defaultTimeoutMs: 1000, idleTimeoutMs: 150, log: silentLogger });
+  const endpoint = await server.listen({ kind: "unix", path: join(dir, "idle.sock") }, 0o600);
+  try {
+    const quiet = connect(endpoint);
+    const watching = connect(endpoint);
+    const closed = { quiet: false, watching: false };
+    quiet.on("close", () => (closed.quiet = true));
+    watching.on("close", () => (closed.watching = true));
+    let watchMessages = 0;
+    const watch = raw({ session: watching, path: HEALTH_WATCH, body: encodeMessage(new Uint8Array()), onStream: (s) => s.on("data", () => watchMessages++) });
+    await until(() => closed.quiet, "the idle connection to close");
+    await Bun.sleep(300);
+    expect(closed.watching).toBe(false);
+    expect(watchMessages).toBe(1);
+    await server.close(0);
+    expect((await watch).status).toBe(Status.UNAVAILABLE);
+  } finally {
+    await server.close(0);
+  }
 });

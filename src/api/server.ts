@@ -36,12 +36,16 @@ export interface GrpcServerOptions {
   maxMessageBytes: number;
   /** Deadline of calls that send no grpc-timeout. */
   defaultTimeoutMs: number;
+  /** A connection without traffic and without calls in flight for this long is closed (GOAWAY). */
+  idleTimeoutMs?: number;
   log: Logger;
 }
 
 const CONTENT_TYPE = /^application\/grpc(\+proto)?(;.*)?$/;
 /** Bun resets parallel streams when the session memory budget (MB) is small. */
 const MAX_SESSION_MEMORY_MB = 1024;
+/** Idle connections cost a file descriptor each; clients reconnect transparently after GOAWAY. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 /** How long closed calls get to flush their trailers before sessions are destroyed. */
 const SESSION_DRAIN_MS = 250;
 
@@ -81,6 +85,11 @@ export class GrpcServer {
       this.#sessions.add(session);
       session.on("error", (error) => options.log.debug(`api: connection error: ${error.message}`));
       session.on("close", () => this.#sessions.delete(session));
+      session.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
+        // A quiet Watch (or a slow upstream) keeps its connection.
+        for (const call of this.#calls) if (call.stream.session === session) return;
+        session.close();
+      });
     });
     this.#server.on("sessionError", (error) => options.log.debug(`api: connection error: ${error.message}`));
     this.#server.on("error", (error) => options.log.warn(`api: listener error: ${error.message}`));
