@@ -3,23 +3,12 @@
  * daemon hands, piece by piece, to the layers below.
  */
 import type { Endpoint } from "../common/endpoint";
+import type { Limits } from "../common/limits";
 import type { Secret } from "../common/secret";
 import type { EngineOptions } from "../upstream/types";
 
-export interface Limits {
-  /** Concurrent gRPC streams over all API connections. */
-  maxApiStreams: number;
-  /** Concurrent downstream proxy connections. */
-  maxProxyConnections: number;
-  /** Largest TACACS+ body accepted, from upstream or downstream (RFC 8907 allows 2^32-1; we cap). */
-  maxBodyBytes: number;
-  /** Largest gRPC message (4 MiB by default). */
-  maxGrpcMessageBytes: number;
-  /** A downstream proxy connection that sends nothing for this long is closed. */
-  proxyIdleTimeoutMs: number;
-  /** How long SIGTERM waits for in-flight requests. */
-  shutdownGraceMs: number;
-}
+export type { Limits };
+
 
 export interface RuntimeConfig {
   engine: EngineOptions;

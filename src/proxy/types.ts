@@ -5,7 +5,7 @@
 import type { Endpoint } from "../common/endpoint";
 import type { Logger } from "../common/log";
 import type { Secret } from "../common/secret";
-import type { Limits } from "../config/types";
+import type { Limits } from "../common/limits";
 import type { Clock } from "../upstream/clock";
 import type { UpstreamEngine } from "../upstream/types";
 

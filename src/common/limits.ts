@@ -1,0 +1,15 @@
+/** Resource limits of the services, set by the configuration (see --help for the flags). */
+export interface Limits {
+  /** Concurrent gRPC streams over all API connections. */
+  maxApiStreams: number;
+  /** Concurrent downstream proxy connections. */
+  maxProxyConnections: number;
+  /** Largest TACACS+ body accepted, from upstream or downstream (RFC 8907 allows 2^32-1; we cap). */
+  maxBodyBytes: number;
+  /** Largest gRPC message (4 MiB by default). */
+  maxGrpcMessageBytes: number;
+  /** A downstream proxy connection that sends nothing for this long is closed. */
+  proxyIdleTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight requests. */
+  shutdownGraceMs: number;
+}
