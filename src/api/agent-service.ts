@@ -95,6 +95,9 @@ function serviceError(message: string, server: string, retriable: boolean): Serv
 
 // ---- request → TACACS+ body ----
 
+/** What a request becomes: the first packet of the session, without deadline and signal. */
+export type StartBody = Pick<StartRequest, "type" | "version" | "body">;
+
 function checkCommonNames(request: { user: string; port: string; remoteAddress: string }, userRequired: boolean) {
   return {
     user: checkName("user", request.user, userRequired),
@@ -123,7 +126,7 @@ export function authorizationRequest(request: AuthorizationRequest): StartBody {
   const args = request.args.map((arg, i) => checkArg(`args[${i}]`, { name: arg.name, value: arg.value, mandatory: arg.mandatory }));
   checkArgCount("args", args.length);
   const service = args.find((arg) => arg.name === "service");
-  // RFC 8907 §6.1: "service" is mandatory in every request; a shell request names its command.
+  // RFC 8907 §8.2: "service" MUST always be included, and "cmd" MUST be when service=shell.
   if (service === undefined) throw invalid("args", 'a "service" argument is required (e.g. service=shell)');
   if (service.value === "shell" && !args.some((arg) => arg.name === "cmd")) {
     throw invalid("args", 'service=shell requires a "cmd" argument');
@@ -167,8 +170,6 @@ export function accountingRequest(request: AccountingRequest): StartBody {
   });
   return { type: PacketType.Accounting, version: VERSION_DEFAULT, body };
 }
-
-export type StartBody = Pick<StartRequest, "type" | "version" | "body">;
 
 // ---- TACACS+ reply → proto reply ----
 
