@@ -394,3 +394,39 @@ test("idle connections are closed; a connection with a call in flight is kept", 
     await server.close(0);
   }
 });
+
+test("clients hanging up at every stage never break the server", async () => {
+  engine.answer = async (request) => {
+    await Bun.sleep(Math.random() * 20);
+    return passReply(request);
+  };
+  const body = accountingBody();
+  const stages = ["after headers", "mid body", "after body", "mid reply"] as const;
+  const attempts: Promise<void>[] = [];
+  for (let i = 0; i < 40; i++) {
+    const stage = stages[i % stages.length]!;
+    const session = connect();
+    const stream = session.request({ ":method": "POST", ":path": ACCOUNTING, "content-type": "application/grpc" });
+    stream.on("error", () => {});
+    const hangUp = () => (i % 2 === 0 ? stream.close(http2.constants.NGHTTP2_CANCEL) : session.destroy());
+    attempts.push(new Promise((resolve) => stream.on("close", resolve)));
+    if (stage === "after headers") {
+      hangUp();
+      continue;
+    }
+    stream.write(body.subarray(0, 4));
+    if (stage === "mid body") {
+      setTimeout(hangUp, 1);
+      continue;
+    }
+    stream.end(body.subarray(4));
+    if (stage === "after body") setTimeout(hangUp, Math.random() * 10);
+    else stream.once("response", hangUp);
+  }
+  await Promise.all(attempts);
+  await until(() => api.activeCalls === 0, "every call to end");
+  // Calls whose body was complete reached the engine; every one of them was ended or aborted.
+  expect(engine.requests.length).toBeGreaterThanOrEqual(10);
+  await until(() => engine.ended + engine.aborted >= engine.requests.length, "every upstream session to be ended or aborted");
+  await expectServing();
+});
