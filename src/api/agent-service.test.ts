@@ -116,7 +116,7 @@ describe("Authorization → REQUEST", () => {
   });
 
   test("bad values are INVALID_ARGUMENT naming the field", () => {
-    expectInvalid(() => authorizationRequest({ ...author, authenticationContext: 0 }), "authentication_context");
+    expect(expectInvalid(() => authorizationRequest({ ...author, authenticationContext: 0 }), "authentication_context").message).toContain("must be set");
     expectInvalid(() => authorizationRequest({ ...author, authenticationContext: 9 }), "authentication_context");
     expectInvalid(() => authorizationRequest({ ...author, privilegeLevel: 99 }), "privilege_level");
     const withArg = (arg: { name: string; value: string; mandatory: boolean }) => ({ ...author, args: [...author.args, arg] });

@@ -122,6 +122,8 @@ export function papStart(request: PapAuthenticationRequest): StartBody {
 
 /** RFC 8907 §6.1 REQUEST; the authentication context picks authen_method and authen_type. */
 export function authorizationRequest(request: AuthorizationRequest): StartBody {
+  // As in the reference agent, UNSPECIFIED is refused: the caller must say how the user was authenticated.
+  if (request.authenticationContext === 0) throw invalid("authentication_context", "must be set (TACACS_ASCII, TACACS_PAP or UNAUTHENTICATED)");
   const context = checkEnum("authentication_context", request.authenticationContext, Object.values(AuthenticationContext));
   const args = request.args.map((arg, i) => checkArg(`args[${i}]`, { name: arg.name, value: arg.value, mandatory: arg.mandatory }));
   checkArgCount("args", args.length);
