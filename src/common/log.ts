@@ -7,6 +7,7 @@ import { createConsola, type ConsolaInstance } from "consola";
 
 /** consola levels: 0 error, 1 warn, 3 info, 4 debug, 5 trace. */
 const LEVEL_BY_VERBOSITY = [0, 1, 3, 4, 5] as const;
+const TRACE_LEVEL = 5;
 
 export function consolaLevel(verbosity: number): number {
   const index = Math.max(0, Math.min(verbosity, LEVEL_BY_VERBOSITY.length - 1));
@@ -25,8 +26,20 @@ export function setVerbosity(verbosity: number): void {
   for (const child of children) child.level = root.level;
 }
 
+/**
+ * consola's "trace" type appends a stack trace to every line (no stack traces to operators); ours
+ * prints like debug, at trace level only.
+ */
+function traceWithoutStack(child: ConsolaInstance): ConsolaInstance["trace"] {
+  const enabled = () => child.level >= TRACE_LEVEL;
+  const trace = (...args: unknown[]) => void (enabled() && child.debug(...(args as [unknown])));
+  const raw = (...args: unknown[]) => void (enabled() && child.debug.raw(...(args as [unknown])));
+  return Object.assign(trace, { raw });
+}
+
 export function logger(tag: string): Logger {
   const child = root.withTag(tag);
+  child.trace = traceWithoutStack(child);
   children.push(child);
   return child as unknown as Logger;
 }
