@@ -138,7 +138,7 @@ describe("no secret in the -vvvv output or --print-config of the compiled daemon
     expect(a.output()).toMatch(/certificate|handshake/i);
   }, 30_000);
 
-  test.skipIf(!havePeer("stunnel"))("TLS 1.3 external PSK through stunnel; a server with another PSK", async () => {
+  test.skipIf(!havePeer("stunnel4"))("TLS 1.3 external PSK through stunnel; a server with another PSK", async () => {
     const backend = await server();
     const tunnel = (psk: string): Promise<Stunnel> =>
       startStunnel({ connect: backend.port, files: { "psk.txt": `${IDENTITY}:${psk}\n` }, service: { PSKsecrets: "{dir}/psk.txt", ciphersuites: "TLS_AES_128_GCM_SHA256" } });
