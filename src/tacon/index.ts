@@ -22,6 +22,7 @@ const ARGS = {
     port: { type: "string", description: "TACACS+ port (e.g. tty0)", default: "" },
     "rem-addr": { type: "string", description: "Remote address of the user", default: "" },
     "privilege-level": { type: "string", description: "Privilege level 0-15", default: "1" },
+    "authentication-context": { type: "string", description: "How the user authenticated, for authorization: pap, ascii or unauthenticated", default: "pap" },
     "record-type": { type: "string", description: "Accounting record: start, stop or watchdog", default: "stop" },
     "task-id": { type: "string", description: "Accounting task_id" },
     "password-stdin": { type: "boolean", description: "Read the password from the first line of stdin (else TACON_PASSWORD, else a prompt)" },
@@ -59,6 +60,12 @@ function commandWords(positionals: string[]): [string, string[]] {
   return [cmd, rest];
 }
 
+const AUTHENTICATION_CONTEXTS: Record<string, string> = {
+  pap: "AUTHORIZATION_AUTHENTICATION_CONTEXT_TACACS_PAP",
+  ascii: "AUTHORIZATION_AUTHENTICATION_CONTEXT_TACACS_ASCII",
+  unauthenticated: "AUTHORIZATION_AUTHENTICATION_CONTEXT_UNAUTHENTICATED",
+};
+
 const RECORD_TYPES: Record<string, string> = {
   start: "ACCOUNTING_RECORD_TYPE_START",
   stop: "ACCOUNTING_RECORD_TYPE_STOP",
@@ -83,7 +90,9 @@ async function buildCall(verb: string, positionals: string[], args: Args, env: R
         { name: "cmd", value: cmd, mandatory: true },
         ...commandArguments.map((value) => ({ name: "cmd-arg", value, mandatory: true })),
       ];
-      return ["Authorization", { user: requireUser(args), ...common, privilegeLevel, args: argList }];
+      const authenticationContext = AUTHENTICATION_CONTEXTS[String(args["authentication-context"])];
+      if (!authenticationContext) throw new UsageError(`--authentication-context: expected pap, ascii or unauthenticated, got "${args["authentication-context"]}"`);
+      return ["Authorization", { user: requireUser(args), ...common, privilegeLevel, args: argList, authenticationContext }];
     }
     case "authentication": {
       if (positionals.length) throw new UsageError("authentication takes no arguments: the password is read from TACON_PASSWORD, stdin or a prompt");

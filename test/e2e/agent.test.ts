@@ -69,6 +69,8 @@ describe("tacon through the agent", () => {
     expect(JSON.parse(json.stdout).response.status).toBe("ACCOUNTING_STATUS_SUCCESS");
     expect((await a.tacon(["--user", "alice", "frobnicate"])).exit).toBe(2);
     expect((await a.tacon(["--user", "alice", "--privilege-level", "16", "authorization", "x"])).exit).toBe(2);
+    expect((await a.tacon([...WHO, "--authentication-context", "kerberos", "authorization", "x"])).exit).toBe(2);
+    expect((await a.tacon([...WHO, "--authentication-context", "ascii", "authorization", "show version"])).exit).toBe(0);
     expect(a.output()).not.toContain(SECRET);
     expect(a.output()).not.toContain("alicepw");
   });
