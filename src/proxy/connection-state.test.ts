@@ -86,6 +86,11 @@ describe("Starting", () => {
     });
   });
 
+  test("shutdown with a request in flight answers it with ERROR (seq_no + 1), then closes", () => {
+    expect(transition(starting(), { kind: "shutdown" })).toEqual({ state: { name: "Closed", reason: "shutdown" }, effect: { kind: "send-error", seqNo: 2 } });
+    expect(transition(continuing(), { kind: "shutdown" }).effect).toEqual({ kind: "send-error", seqNo: 4 });
+  });
+
   test("a packet before the reply closes", () => {
     expect(packetViolation(starting(), packet({ seqNo: 3 }))).toContain("before the reply");
     expect(transition(starting(), packet({ seqNo: 3 })).state).toEqual({ name: "Closed", reason: "protocol-violation" });

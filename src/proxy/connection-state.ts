@@ -152,6 +152,8 @@ export function transition(state: ConnectionState, event: ConnectionEvent): Tran
     case "peer-closed":
       return closed("peer-closed");
     case "shutdown":
+      // A request in flight still gets its one outcome: an ERROR reply, as when no upstream answers.
+      if (state.name === "Starting" || state.name === "Continuing") return closed("shutdown", { kind: "send-error", seqNo: state.seqNo + 1 });
       return closed("shutdown");
   }
 }

@@ -141,12 +141,12 @@ describe("close", () => {
     await expect(LegacyConnection.open(proxy.endpoint, 500)).rejects.toThrow();
   });
 
-  test("after the grace period remaining connections are closed and their upstream requests aborted", async () => {
+  test("after the grace period remaining connections are closed, requests in flight answered ERROR and aborted upstream", async () => {
     const { engine, proxy } = await start();
     engine.answer(new Promise(() => {}));
     const connection = await LegacyConnection.open(proxy.endpoint);
     cleanups.push(() => connection.close());
-    void papLogin({ endpoint: proxy.endpoint, key: KEY.reveal() }, "alice", "alicepw").catch(() => {});
+    const login = papLogin({ endpoint: proxy.endpoint, key: KEY.reveal() }, "alice", "alicepw");
     await Bun.sleep(50);
     expect(engine.starts).toHaveLength(1);
     const began = Date.now();
@@ -155,5 +155,9 @@ describe("close", () => {
     expect(await connection.closedByPeer(1000)).toBe(true);
     expect(engine.starts[0]!.signal?.aborted).toBe(true);
     expect(proxy.connections()).toBe(0);
+    // The request in flight got its one outcome: an ERROR reply, then the close.
+    const answered = await login;
+    expect(answered.last.status).toBe(AuthenStatus.Error);
+    expect(answered.closedAfter).toBe(true);
   });
 });

@@ -10,6 +10,27 @@ import { ConnectionBridge, type DownstreamPeer } from "./connection-bridge";
 import type { KeySource } from "./downstream-keys";
 import { ProxyConfigError, type ProxyOptions, type ProxyServer } from "./types";
 
+/** How long connections get at shutdown to flush their last reply before they are cut. */
+const SHUTDOWN_FLUSH_MS = 200;
+
+/** Resolves when every socket has closed, or after `timeoutMs`. */
+function allClosed(sockets: ReadonlySet<Socket>, timeoutMs: number): Promise<void> {
+  const open = [...sockets].filter((socket) => !socket.destroyed);
+  if (open.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    let left = open.length;
+    for (const socket of open) {
+      socket.once("close", () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+  });
+}
+
 function peerFor(socket: Socket): DownstreamPeer {
   const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "unix";
   return {
@@ -103,6 +124,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     await Promise.race([inFlight, grace]);
     clock.clearTimer(timer);
     for (const bridge of bridges) bridge.shutdown();
+    // Shut-down bridges flush their last reply (an ERROR for a request in flight) and end; cut the rest.
+    await allClosed(sockets, SHUTDOWN_FLUSH_MS);
     for (const socket of sockets) socket.destroy();
     await stopped;
     bound.release();
