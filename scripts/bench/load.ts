@@ -8,6 +8,7 @@
  * previous one is answered. Open loop: a fixed schedule of R requests per second, latency taken
  * from each request's scheduled time (no coordinated omission).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Endpoint } from "../../src/common/endpoint";
 import { ACCOUNTING_PATH, GrpcClient, accountingBody, isResponse } from "./grpc-client";
 import { latencyOf, round, type Latency } from "./stats";
@@ -109,10 +110,10 @@ export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") 
     }, 1);
     setTimeout(() => clearInterval(tick), measureTo - performance.now());
   }
-  await Bun.sleep(measureTo - performance.now());
+  await sleep(measureTo - performance.now());
   running = false;
   phase("done");
-  if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => (drained = resolve)), Bun.sleep(DRAIN_MS)]);
+  if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => (drained = resolve)), sleep(DRAIN_MS)]);
   client.close();
   errors += inFlight; // never answered
   return { rps: round((count * 1000) / spec.durationMs), requests, errors, shed, ...latencyOf(samples.subarray(0, count)) };

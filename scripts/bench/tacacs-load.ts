@@ -78,6 +78,8 @@ export class MuxClient {
         socket: {
           binaryType: "uint8array",
           open(socket) {
+            // Like the agent's upstream sockets: Nagle would hold requests behind unacknowledged ones.
+            if (target.kind === "tcp") socket.setNoDelay(true);
             client.#socket = socket;
             resolve(client);
           },

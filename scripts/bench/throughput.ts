@@ -131,6 +131,9 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
   const paired = (compute: (r: Map<string, MeasuredLoad>) => number) => median(rounds.map(compute));
   const rps = (name: string) => (r: Map<string, MeasuredLoad>) => r.get(name)?.rps ?? Number.NaN;
   const ratio = (a: string, b: string) => paired((r) => rps(a)(r) / rps(b)(r));
+  if (scenarios.has(2) && scenarios.has(4)) {
+    report.row(4, "proxy / direct TCP per request (ratio)", { ratio: round(ratio("proxy plain, legacy per request, 64 conc.", "legacy TCP per request, 64 concurrent"), 2) });
+  }
   if (scenarios.has(3)) {
     report.target("API RPC/s, 64 callers (plain upstream)", paired(rps("API plain, 64 callers")), "min", 20_000, "RPC/s");
     if (scenarios.has(1)) {
