@@ -1,6 +1,6 @@
 /**
  * The local client API: tacacsrs.agent.v1.TacacsAgent and grpc.health.v1.Health over our own
- * gRPC framing on node:http2 (cleartext, prior knowledge), on a Unix socket or loopback TCP.
+ * gRPC framing on our own HTTP/2 (`h2/`, cleartext, prior knowledge), on a Unix socket or loopback TCP.
  *
  *   const api = await startApiServer({ engine, endpoint, socketMode: 0o660, limits, log });
  *   ...

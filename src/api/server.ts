@@ -1,14 +1,14 @@
 /**
- * A strict, small gRPC server on node:http2 (cleartext, prior knowledge): unary and
+ * A strict, small gRPC server on our own HTTP/2 (`h2/`, cleartext, prior knowledge): unary and
  * server-streaming methods, deadlines, limits, trailers-only errors, graceful close.
  * It knows nothing about TACACS+: routes map a path to a handler.
  */
-import http2 from "node:http2";
 import type { Endpoint } from "../common/endpoint";
 import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
 import { encodeMessage, MessageReader } from "./framing";
 import type { MethodDescriptor } from "./proto";
+import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
 
 export interface CallContext {
@@ -42,8 +42,6 @@ export interface GrpcServerOptions {
 }
 
 const CONTENT_TYPE = /^application\/grpc(\+proto)?(;.*)?$/;
-/** Bun resets parallel streams when the session memory budget (MB) is small. */
-const MAX_SESSION_MEMORY_MB = 1024;
 /** Idle connections cost a file descriptor each; clients reconnect transparently after GOAWAY. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 /** How long closed calls get to flush their trailers before sessions are destroyed. */
@@ -52,12 +50,18 @@ const SESSION_DRAIN_MS = 250;
 /** setTimeout fires at once for delays beyond 2^31-1 ms; such deadlines are "never" in practice. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc", "grpc-accept-encoding": "identity" };
+const GRPC_FIELDS = [
+  ["content-type", "application/grpc"],
+  ["grpc-accept-encoding", "identity"],
+] as const;
+/** The header blocks of every successful reply, encoded once. */
+const RESPONSE_HEADERS = encodeHeaderBlock([[":status", "200"], ...GRPC_FIELDS]);
+const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 
 /** One call in flight. */
 interface Call {
   readonly path: string;
-  readonly stream: http2.ServerHttp2Stream;
+  readonly stream: H2Stream;
   readonly controller: AbortController;
   timer: ReturnType<typeof setTimeout> | undefined;
   done: boolean;
@@ -67,8 +71,7 @@ interface Call {
 export class GrpcServer {
   readonly #options: GrpcServerOptions;
   readonly #routes: Map<string, Route>;
-  readonly #server: http2.Http2Server;
-  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #server: H2Server;
   readonly #calls = new Set<Call>();
   #bound: BoundEndpoint | undefined;
   #closing: Promise<void> | undefined;
@@ -77,23 +80,13 @@ export class GrpcServer {
   constructor(options: GrpcServerOptions) {
     this.#options = options;
     this.#routes = new Map(options.routes.map((route) => [route.method.path, route]));
-    this.#server = http2.createServer({
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-      settings: { maxConcurrentStreams: options.maxConcurrentCalls },
+    this.#server = new H2Server({
+      maxConcurrentStreams: options.maxConcurrentCalls,
+      // A connection with a call in flight (a quiet Watch, a slow upstream) is never idle.
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      onStream: (stream, headers) => this.#onStream(stream, headers),
+      onError: (message) => options.log.debug(`api: ${message}`),
     });
-    this.#server.on("session", (session: http2.ServerHttp2Session) => {
-      this.#sessions.add(session);
-      session.on("error", (error) => options.log.debug(`api: connection error: ${error.message}`));
-      session.on("close", () => this.#sessions.delete(session));
-      session.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, () => {
-        // A quiet Watch (or a slow upstream) keeps its connection.
-        for (const call of this.#calls) if (call.stream.session === session) return;
-        session.close();
-      });
-    });
-    this.#server.on("sessionError", (error) => options.log.debug(`api: connection error: ${error.message}`));
-    this.#server.on("error", (error) => options.log.warn(`api: listener error: ${error.message}`));
-    this.#server.on("stream", (stream, headers) => this.#onStream(stream as http2.ServerHttp2Stream, headers));
   }
 
   /** Binds the listener (Unix socket with `socketMode`, or loopback TCP). */
@@ -122,7 +115,7 @@ export class GrpcServer {
 
   async #shutdown(graceMs: number): Promise<void> {
     this.#server.close();
-    for (const session of this.#sessions) session.close();
+    this.#server.goAway();
     for (const call of [...this.#calls]) {
       if (call.streaming) this.#fail(call, new GrpcError(Status.UNAVAILABLE, "the agent is shutting down"));
     }
@@ -138,31 +131,12 @@ export class GrpcServer {
     for (const call of [...this.#calls]) {
       this.#fail(call, new GrpcError(Status.UNAVAILABLE, "the agent is shutting down; the call was cancelled"));
     }
-    await this.#sessionsClosed(SESSION_DRAIN_MS);
-    for (const session of this.#sessions) session.destroy();
+    await this.#server.closed(SESSION_DRAIN_MS);
+    this.#server.destroy();
     this.#bound?.release();
   }
 
-  /** Resolves when every connection has closed (they were sent GOAWAY), or after `timeoutMs`. */
-  #sessionsClosed(timeoutMs: number): Promise<void> {
-    const pending = [...this.#sessions].filter((session) => !session.destroyed);
-    if (pending.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      let open = pending.length;
-      for (const session of pending) {
-        session.once("close", () => {
-          if (--open === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      }
-    });
-  }
-
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on("error", (error) => this.#options.log.debug(`api: stream error: ${error.message}`));
+  #onStream(stream: H2Stream, headers: RequestHeaders): void {
     try {
       const route = this.#admit(headers);
       this.#startCall(stream, headers, route);
@@ -172,7 +146,7 @@ export class GrpcServer {
   }
 
   /** Checks everything that can be checked from the request headers. */
-  #admit(headers: http2.IncomingHttpHeaders): Route {
+  #admit(headers: RequestHeaders): Route {
     if (this.#closing !== undefined) throw new GrpcError(Status.UNAVAILABLE, "the agent is shutting down");
     if (headers[":method"] !== "POST") {
       throw new GrpcError(Status.UNIMPLEMENTED, `HTTP method ${String(headers[":method"])} is not supported; gRPC uses POST`, 405);
@@ -190,9 +164,9 @@ export class GrpcServer {
     return route;
   }
 
-  #startCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: Route): void {
+  #startCall(stream: H2Stream, headers: RequestHeaders, route: Route): void {
     const streaming = route.kind === "server-stream";
-    const timeoutHeader = headers["grpc-timeout"] as string | undefined;
+    const timeoutHeader = headers["grpc-timeout"];
     // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
     const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
     const call: Call = { path: route.method.path, stream, controller: new AbortController(), timer: undefined, done: false, streaming };
@@ -201,29 +175,30 @@ export class GrpcServer {
     if (timeoutMs <= MAX_TIMER_MS) {
       call.timer = setTimeout(() => this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`)), timeoutMs);
     }
-    // The caller went away (RST_STREAM, connection closed): cancel the upstream request.
-    stream.once("close", () => this.#finish(call, "the caller cancelled the call"));
-
     const reader = new MessageReader(this.#options.maxMessageBytes);
-    stream.on("data", (chunk: Uint8Array) => {
-      if (call.done) return;
-      try {
-        reader.push(chunk);
-      } catch (error) {
-        this.#fail(call, asGrpcError(error, this.#options.log));
-      }
-    });
-    stream.once("end", () => {
-      if (call.done) return;
-      let request: unknown;
-      try {
-        request = decodeRequest(route.method, reader.single());
-      } catch (error) {
-        this.#fail(call, asGrpcError(error, this.#options.log));
-        return;
-      }
-      this.#dispatch(call, route, request, deadline);
-    });
+    stream.listener = {
+      data: (chunk) => {
+        if (call.done) return;
+        try {
+          reader.push(chunk);
+        } catch (error) {
+          this.#fail(call, asGrpcError(error, this.#options.log));
+        }
+      },
+      end: () => {
+        if (call.done) return;
+        let request: unknown;
+        try {
+          request = decodeRequest(route.method, reader.single());
+        } catch (error) {
+          this.#fail(call, asGrpcError(error, this.#options.log));
+          return;
+        }
+        this.#dispatch(call, route, request, deadline);
+      },
+      // The caller went away (RST_STREAM, connection closed): cancel the upstream request.
+      abort: () => this.#finish(call, "the caller cancelled the call"),
+    };
   }
 
   #dispatch(call: Call, route: Route, request: unknown, deadline: number): void {
@@ -249,9 +224,9 @@ export class GrpcServer {
       return;
     }
     const send = (reply: object) => {
-      if (call.done || call.stream.destroyed) return;
-      if (!call.stream.headersSent) call.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-      call.stream.write(encode(reply));
+      if (call.done || !call.stream.writable) return;
+      if (!call.stream.headersSent) call.stream.sendHeaders(RESPONSE_HEADERS, false);
+      call.stream.sendData(encode(reply), false);
     };
     Promise.try(() => route.handle(request, context, send)).then(
       () => {
@@ -297,42 +272,42 @@ function asGrpcError(error: unknown, log: Logger): GrpcError {
   return new GrpcError(Status.INTERNAL, "internal error in the agent");
 }
 
-function writable(stream: http2.ServerHttp2Stream): boolean {
-  return !stream.destroyed && !stream.closed;
+/** A complete reply: headers, one message, trailers with grpc-status 0 (one write with the tick's other frames). */
+function respondMessage(stream: H2Stream, frame: Uint8Array): void {
+  stream.sendHeaders(RESPONSE_HEADERS, false);
+  stream.sendData(frame, false);
+  stream.sendHeaders(OK_TRAILERS, true);
 }
 
-/** A complete reply: headers, one message, trailers with grpc-status 0. */
-function respondMessage(stream: http2.ServerHttp2Stream, frame: Uint8Array): void {
-  if (!writable(stream)) return;
-  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-  stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
-  stream.end(frame);
-}
-
-/** A trailers-only reply; then stops reading a request body the client may still be sending. */
-function respondError(stream: http2.ServerHttp2Stream, error: GrpcError): void {
-  if (!writable(stream) || stream.headersSent) return;
-  stream.respond(
-    {
-      ":status": error.httpStatus,
-      "content-type": "application/grpc",
-      "grpc-accept-encoding": "identity",
-      "grpc-status": String(error.code),
-      "grpc-message": encodeGrpcMessage(error.message),
-    },
-    { endStream: true },
+/**
+ * A trailers-only reply. A client still sending its request body is then asked to stop with
+ * RST_STREAM NO_ERROR (RFC 9113 §8.1), which the HTTP/2 layer does for any early end.
+ */
+function respondError(stream: H2Stream, error: GrpcError): void {
+  if (stream.headersSent) return;
+  stream.sendHeaders(
+    encodeHeaderBlock([
+      [":status", String(error.httpStatus)],
+      ...GRPC_FIELDS,
+      ["grpc-status", String(error.code)],
+      ["grpc-message", encodeGrpcMessage(error.message)],
+    ]),
+    true,
   );
-  if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
 }
 
 /** Ends a stream whose headers were sent, with the final status in the trailers. */
-function endStream(stream: http2.ServerHttp2Stream, code: number, message: string): void {
-  if (!writable(stream)) return;
-  stream.once("wantTrailers", () => {
-    const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
-    if (message !== "") trailers["grpc-message"] = encodeGrpcMessage(message);
-    stream.sendTrailers(trailers);
-  });
-  stream.end();
+function endStream(stream: H2Stream, code: number, message: string): void {
+  if (code === Status.OK) {
+    stream.sendHeaders(OK_TRAILERS, true);
+    return;
+  }
+  stream.sendHeaders(
+    encodeHeaderBlock([
+      ["grpc-status", String(code)],
+      ["grpc-message", encodeGrpcMessage(message)],
+    ]),
+    true,
+  );
 }
 

@@ -8,7 +8,7 @@
  * (global state shared with every other part of the daemon) is never touched.
  *
  * Usage:
- *   const bound = await listenLocal(server, endpoint, 0o660);   // net.Server or http2 server
+ *   const bound = await listenLocal(server, endpoint, 0o660);   // net.Server or a LocalListener
  *   ...
  *   server.close(); bound.release();                            // removes our socket, never a symlink
  */
@@ -132,15 +132,34 @@ export async function prepareUnixSocketPath(path: string): Promise<void> {
   if (again !== undefined && again.isSocket() && sameFile(again, existing)) unlinkSync(path);
 }
 
-function listenOn(server: Server, target: { path: string } | { host: string; port: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once("error", onError);
-    server.listen(target, () => {
-      server.removeListener("error", onError);
-      resolve();
-    });
-  });
+export type ListenTarget = { path: string } | { host: string; port: number };
+
+/** A listening socket that is not a net.Server (e.g. one made with Bun.listen). */
+export interface LocalListener {
+  /** Binds and listens; rejects with the system error. */
+  listen(target: ListenTarget): Promise<void>;
+  close(): void;
+  /** The TCP port bound (for port 0). */
+  readonly port: number | undefined;
+}
+
+function netListener(server: Server): LocalListener {
+  return {
+    listen: (target) =>
+      new Promise((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.once("error", onError);
+        server.listen(target, () => {
+          server.removeListener("error", onError);
+          resolve();
+        });
+      }),
+    close: () => server.close(),
+    get port() {
+      const address = server.address();
+      return typeof address === "object" && address !== null ? address.port : undefined;
+    },
+  };
 }
 
 /** Inode numbers are reused at once on tmpfs; inode plus birth time identifies our socket file. */
@@ -154,13 +173,13 @@ function removeOwnSocket(path: string, ours: Stats): void {
   if (current !== undefined && current.isSocket() && sameFile(current, ours)) unlinkSync(path);
 }
 
-async function listenUnix(server: Server, path: string, mode: number): Promise<BoundEndpoint> {
+async function listenUnix(server: LocalListener, path: string, mode: number): Promise<BoundEndpoint> {
   await prepareUnixSocketPath(path);
   const privateDir = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}`);
   mkdirSync(privateDir, { mode: 0o700 });
   const temporary = join(privateDir, "s");
   try {
-    await listenOn(server, { path: temporary });
+    await server.listen({ path: temporary });
     chmodSync(temporary, mode);
     // link() fails with EEXIST instead of replacing: an agent that started meanwhile keeps its socket.
     linkSync(temporary, path);
@@ -188,24 +207,24 @@ async function listenUnix(server: Server, path: string, mode: number): Promise<B
   };
 }
 
-async function listenTcp(server: Server, host: string, port: number): Promise<BoundEndpoint> {
+async function listenTcp(server: LocalListener, host: string, port: number): Promise<BoundEndpoint> {
   try {
-    await listenOn(server, { host, port });
+    await server.listen({ host, port });
   } catch (error) {
     throw new LocalSocketError(`cannot listen on ${formatEndpoint({ kind: "tcp", host, port })}: ${(error as Error).message}`, "listen");
   }
-  const address = server.address();
-  const bound = typeof address === "object" && address !== null ? address.port : port;
+  const bound = server.port ?? port;
   return { endpoint: { kind: "tcp", host, port: bound }, port: bound, release() {} };
 }
 
 /**
- * Binds `server` (a net.Server or anything extending it, e.g. an http2 server) to a local endpoint.
+ * Binds `server` (a net.Server or anything extending it, or a LocalListener) to a local endpoint.
  * Unix: the socket appears at its path with exactly `mode`; TCP: loopback addresses only.
  * Throws LocalSocketError with an operator-readable message.
  */
-export async function listenLocal(server: Server, endpoint: Endpoint, mode: number): Promise<BoundEndpoint> {
-  if (endpoint.kind === "unix") return listenUnix(server, endpoint.path, mode);
+export async function listenLocal(server: Server | LocalListener, endpoint: Endpoint, mode: number): Promise<BoundEndpoint> {
+  const listener = "address" in server ? netListener(server) : server;
+  if (endpoint.kind === "unix") return listenUnix(listener, endpoint.path, mode);
   assertLoopbackEndpoint(endpoint);
-  return listenTcp(server, endpoint.host, endpoint.port);
+  return listenTcp(listener, endpoint.host, endpoint.port);
 }

@@ -1,0 +1,92 @@
+/**
+ * HTTP/2 over Bun.listen sockets (Unix or TCP, cleartext with prior knowledge): one Connection
+ * per socket. It is a LocalListener, so listenLocal() binds it with the Unix socket rules.
+ */
+import type { Socket, SocketListener } from "bun";
+import type { ListenTarget, LocalListener } from "../../common/local-socket";
+import { Connection, type H2Stream } from "./connection";
+import type { RequestHeaders } from "./request-headers";
+
+export { encodeHeaderBlock } from "./hpack";
+export type { H2Stream, StreamListener } from "./connection";
+export type { RequestHeaders } from "./request-headers";
+
+export interface H2ServerOptions {
+  maxConcurrentStreams: number;
+  idleTimeoutMs: number;
+  onStream(stream: H2Stream, headers: RequestHeaders): void;
+  onError(message: string): void;
+}
+
+export class H2Server implements LocalListener {
+  readonly #options: H2ServerOptions;
+  readonly #connections = new Set<Connection>();
+  #listener: SocketListener<Connection | undefined> | undefined;
+
+  constructor(options: H2ServerOptions) {
+    this.#options = options;
+  }
+
+  get port(): number | undefined {
+    const listener = this.#listener;
+    return (listener as { port?: number } | undefined)?.port;
+  }
+
+  get connections(): ReadonlySet<Connection> {
+    return this.#connections;
+  }
+
+  async listen(target: ListenTarget): Promise<void> {
+    const socket = {
+      open: (socket: Socket<Connection | undefined>) => this.#open(socket),
+      data: (socket: Socket<Connection | undefined>, chunk: Uint8Array) => socket.data?.receive(chunk),
+      drain: (socket: Socket<Connection | undefined>) => socket.data?.drain(),
+      close: (socket: Socket<Connection | undefined>) => socket.data?.closed(),
+      error: (socket: Socket<Connection | undefined>, error: Error) => {
+        this.#options.onError(`connection error: ${error.message}`);
+        socket.data?.closed();
+      },
+    };
+    this.#listener =
+      "path" in target
+        ? Bun.listen<Connection | undefined>({ unix: target.path, socket, data: undefined })
+        : Bun.listen<Connection | undefined>({ hostname: target.host, port: target.port, socket, data: undefined });
+  }
+
+  /** Stops accepting connections; open ones go on. */
+  close(): void {
+    this.#listener?.stop(false);
+  }
+
+  /** GOAWAY on every connection: calls in flight finish, then each connection closes. */
+  goAway(): void {
+    for (const connection of this.#connections) connection.goAway();
+  }
+
+  /** Resolves when every connection has closed, or after `timeoutMs`. */
+  async closed(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#connections.size > 0 && Date.now() < deadline) await Bun.sleep(5);
+  }
+
+  /** Closes every connection now. */
+  destroy(): void {
+    for (const connection of [...this.#connections]) connection.destroy();
+  }
+
+  #open(socket: Socket<Connection | undefined>): void {
+    socket.setNoDelay?.(true);
+    const connection = new Connection(
+      { write: (bytes) => socket.write(bytes), end: () => socket.end() },
+      {
+        maxConcurrentStreams: this.#options.maxConcurrentStreams,
+        idleTimeoutMs: this.#options.idleTimeoutMs,
+        onStream: this.#options.onStream,
+        onError: this.#options.onError,
+        onClose: () => this.#connections.delete(connection),
+      },
+    );
+    this.#connections.add(connection);
+    socket.data = connection;
+  }
+}
