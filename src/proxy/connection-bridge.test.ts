@@ -133,6 +133,24 @@ describe("forwarding", () => {
     expect(engine.ended).toBe(1);
   });
 
+  test("the plaintext bodies carrying a password (PAP START, ASCII CONTINUE) are wiped once answered", async () => {
+    const pap = setUp();
+    pap.engine.answer({ body: authenReply(AuthenStatus.Pass) });
+    pap.bridge.onData(frame(PacketType.Authentication, 1, papStart));
+    await settle();
+    expect(pap.engine.starts[0]!.body).toEqual(papStart);
+    expect(pap.engine.handedOver[0]!.every((byte) => byte === 0)).toBe(true);
+
+    const ascii = setUp();
+    ascii.engine.answer({ body: authenReply(AuthenStatus.GetPass, "Password: ") }, { body: authenReply(AuthenStatus.Pass) });
+    ascii.bridge.onData(frame(PacketType.Authentication, 1, asciiStart));
+    await settle();
+    ascii.bridge.onData(frame(PacketType.Authentication, 3, passwordContinue));
+    await settle();
+    expect(ascii.engine.continues).toEqual([passwordContinue]);
+    expect(ascii.engine.handedOver[1]!.every((byte) => byte === 0)).toBe(true);
+  });
+
   test("authorization closes after one reply; the reply args are forwarded unchanged", async () => {
     const { engine, peer, bridge } = setUp();
     const body = encodeAuthorReply({ status: AuthorStatus.PassAdd, args: [{ name: "priv-lvl", value: "15", mandatory: true }], serverMsg: "", data: "" });

@@ -48,6 +48,14 @@ export interface BridgeOptions {
 }
 
 /** The ERROR reply's server_msg when no upstream answered. */
+/**
+ * Zeroes a client's plaintext body once the upstream answered it: a PAP START or an ASCII CONTINUE
+ * carries the password, and the engine never re-sends an answered packet.
+ */
+function wipe(body: Uint8Array): void {
+  body.fill(0);
+}
+
 export const NO_UPSTREAM_MESSAGE = "tacacsrs-agentd: no upstream TACACS+ server answered";
 
 /**
@@ -192,6 +200,7 @@ export class ConnectionBridge {
     };
     this.options.engine.start(request).then(
       (session) => {
+        wipe(body);
         if (!this.#open()) return session.end();
         this.#session = session;
         this.#guard(() => this.#onReply(session.reply));
@@ -205,7 +214,10 @@ export class ConnectionBridge {
     const session = this.#session;
     if (!session) return this.#onUpstreamFailure(new Error("no upstream session"));
     session.continue(body, this.#deadline(), this.#abort.signal).then(
-      (reply) => this.#guard(() => this.#onReply(reply)),
+      (reply) => {
+        wipe(body);
+        this.#guard(() => this.#onReply(reply));
+      },
       (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
     );
   }

@@ -20,6 +20,8 @@ export const UPSTREAM_SESSION_ID = 0x0badf00d;
 export class ScriptedEngine implements UpstreamEngine {
   readonly starts: StartRequest[] = [];
   readonly continues: Uint8Array[] = [];
+  /** The body buffers as handed over, not copies: `starts` and `continues` snapshot them on arrival. */
+  readonly handedOver: Uint8Array[] = [];
   readonly answers: Answer[] = [];
   ended = 0;
   activeServer = 0;
@@ -40,7 +42,8 @@ export class ScriptedEngine implements UpstreamEngine {
   }
 
   async start(request: StartRequest): Promise<UpstreamSession> {
-    this.starts.push(request);
+    this.handedOver.push(request.body);
+    this.starts.push({ ...request, body: request.body.slice() });
     const first = await this.#reply(request.type, 2);
     let seqNo = 2;
     const engine = this;
@@ -50,7 +53,8 @@ export class ScriptedEngine implements UpstreamEngine {
       overTls: this.overTls,
       reply: first,
       continue(body) {
-        engine.continues.push(body);
+        engine.handedOver.push(body);
+        engine.continues.push(body.slice());
         seqNo += 2;
         return engine.#reply(request.type, seqNo);
       },
