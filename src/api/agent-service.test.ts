@@ -18,7 +18,7 @@ import {
   PacketType,
 } from "../protocol";
 import { UpstreamError } from "../upstream/types";
-import { FakeEngine, SAMPLE_STATUS } from "../../test/support/api-fake-engine";
+import { FakeEngine, passReply, SAMPLE_STATUS } from "../../test/support/api-fake-engine";
 import { accountingRequest, agentRoutes, authorizationRequest, papStart, statusReply } from "./agent-service";
 import type { CallContext, Route } from "./server";
 import { GrpcError, Status } from "./status";
@@ -177,7 +177,8 @@ describe("handlers", () => {
   const call = (engine: FakeEngine, name: string, request: object) => {
     const route = routes(engine).get(name)!;
     if (route.kind !== "unary") throw new Error("unary expected");
-    return route.handle(request, context()) as Promise<Record<string, any>>;
+    // A fresh request each call, as decoded from the wire (handlers may wipe secrets in it).
+    return route.handle(structuredClone(request), context()) as Promise<Record<string, any>>;
   };
 
   test("requests go to the engine with the deadline, the signal and resendable (false for accounting only)", async () => {
@@ -195,6 +196,22 @@ describe("handlers", () => {
       expect(request.signal).toBeInstanceOf(AbortSignal);
     }
     expect(engine.ended).toBe(3);
+  });
+
+  test("PAP: the password is wiped from the decoded request at once and from the START once answered", async () => {
+    const engine = new FakeEngine();
+    const route = routes(engine).get("AuthenticatePap")!;
+    if (route.kind !== "unary") throw new Error("unary expected");
+    const request = structuredClone(pap);
+    let passwordDuringExchange: Uint8Array | undefined;
+    engine.answer = (start) => {
+      passwordDuringExchange = decodeAuthenStart(start.body).data.slice();
+      return passReply(start);
+    };
+    await route.handle(request, context());
+    expect(passwordDuringExchange).toEqual(pap.password);
+    expect(request.password.every((byte) => byte === 0)).toBe(true);
+    expect(engine.handedOver[0]!.every((byte) => byte === 0)).toBe(true);
   });
 
   test("replies carry the server, status, message and data", async () => {

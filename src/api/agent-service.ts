@@ -264,10 +264,17 @@ export function agentRoutes(engine: UpstreamEngine, log: Logger): Route[] {
       method: method("AuthenticatePap"),
       kind: "unary",
       handle: (request, context) => {
-        const start = build(papStart, request as PapAuthenticationRequest);
+        const pap = request as PapAuthenticationRequest;
+        const start = build(papStart, pap);
+        // The START holds its own copy of the password: wipe the decoded request's now, and the
+        // START once answered (until then the engine may send it to the next server).
+        pap.password.fill(0);
         // Never the password: only the user name goes to the log.
-        log.debug(`api: PAP authentication for user ${JSON.stringify((request as PapAuthenticationRequest).user)}`);
-        return exchange(engine, start, true, context, papReply);
+        log.debug(`api: PAP authentication for user ${JSON.stringify(pap.user)}`);
+        return exchange(engine, start, true, context, (server, body) => {
+          start.body.fill(0);
+          return papReply(server, body);
+        });
       },
     },
     {

@@ -59,13 +59,17 @@ export const SAMPLE_STATUS: EngineStatus = {
 };
 
 export class FakeEngine implements UpstreamEngine {
+  /** Requests with a snapshot of their body as it arrived (handlers may wipe theirs afterwards). */
   readonly requests: StartRequest[] = [];
+  /** The body buffers exactly as handed over. */
+  readonly handedOver: Uint8Array[] = [];
   answer: Answer = passReply;
   ended = 0;
   aborted = 0;
 
   async start(request: StartRequest): Promise<UpstreamSession> {
-    this.requests.push(request);
+    this.handedOver.push(request.body);
+    this.requests.push({ ...request, body: request.body.slice() });
     request.signal?.addEventListener("abort", () => this.aborted++, { once: true });
     const body = await this.answer(request);
     return {
