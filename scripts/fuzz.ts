@@ -19,7 +19,7 @@ interface Target {
 
 const TARGETS: readonly Target[] = [
   { name: "codec", file: "src/protocol/fuzz.test.ts", cases: 30_000 },
-  { name: "proxy", file: "test/proxy/fuzz.test.ts", cases: 300 },
+  { name: "proxy", file: "test/proxy/fuzz.test.ts", cases: 1000 },
   { name: "grpc", file: "test/reliability/grpc-fuzz.test.ts", filter: "fuzz:", cases: 1500 },
   { name: "yang", file: "src/config/yang/document.test.ts", filter: "seeded mutations", cases: 20_000 },
 ];

@@ -24,7 +24,8 @@ import { account, arg, authorize, LegacyConnection, papLogin } from "../support/
 import { LAB_KEY, startProxyStack, type ProxyStack } from "../support/proxy-stack";
 
 const SEED = Number(process.env.PROXY_FUZZ_SEED ?? 0x5eed);
-const CASES = 300;
+// `npm run fuzz` (scripts/fuzz.ts) runs more cases with other seeds.
+const CASES = Number(process.env.FUZZ_CASES ?? 300);
 const BATCH = 25;
 const key = new TextEncoder().encode(LAB_KEY);
 
