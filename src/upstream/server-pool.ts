@@ -102,6 +102,11 @@ export class ServerPool {
           case "Negotiating":
             // Nothing else may be sent until the first reply says whether the server multiplexes.
             await this.#until(shared.changed(), deadline);
+            if (shared.state.name === "Closed" && this.#singleConnect !== "unsupported") {
+              // The first request got no reply: the server is failing. This one was never sent, so
+              // it moves on to the next server now instead of queueing behind another try here.
+              throw new ExchangeError(`${this.server.name} did not answer the first request on a new connection`, "connect", false);
+            }
             continue;
           default:
             if (this.#shared === shared) this.#shared = undefined;

@@ -41,6 +41,17 @@ test("a refusing preferred server fails over to the first backup, strictly in or
   expect(agent.status().servers[0]!.counters.connectionFailures).toBe(1);
 });
 
+test("requests waiting behind a black-holed first exchange go to the backup at once, not to new tries there", async () => {
+  const [hole, backup] = await Promise.all([server({ faults: { blackHole: true } }), server()]);
+  const agent = engine([upstream(hole, "hole", { timeoutMs: 300 }), upstream(backup, "backup")]);
+  const started = Date.now();
+  const sessions = await Promise.all(Array.from({ length: 8 }, () => agent.start(authorization("version", 5000))));
+  expect(sessions.map((s) => s.server)).toEqual(Array(8).fill("backup"));
+  // One reply timeout on the hole (the first request, re-sent once), not one per waiting request.
+  expect(Date.now() - started).toBeLessThan(900);
+  expect(hole.counters.packetsReceived).toBeLessThanOrEqual(2);
+});
+
 test("a killed preferred server: the next request is served by the backup", async () => {
   const [preferred, backup] = await Promise.all([server(), server()]);
   const agent = engine([upstream(preferred, "preferred"), upstream(backup, "backup")]);
