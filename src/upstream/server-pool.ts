@@ -8,6 +8,7 @@ import type { PacketType } from "../protocol";
 import { TransportError, type Connector } from "../transport/types";
 import type { Clock, Random } from "./clock";
 import { Connection, type ServerContext, type SessionSlot } from "./connection";
+import type { ConnectionState } from "./connection-state";
 import { newCounters, type Counters } from "./counters";
 import { ExchangeError } from "./errors";
 import type { ServerStatus, UpstreamServer } from "./types";
@@ -31,6 +32,10 @@ const closeUnused = (connection: Connection): void => connection.close("not need
 
 /** Bounds the loop of openSession: connect, wait for negotiation, retry once after a lost connection. */
 const MAX_ACQUIRE_STEPS = 8;
+
+function stateOf(connection: Connection): ConnectionState["name"] {
+  return connection.state.name;
+}
 
 export class ServerPool {
   readonly server: UpstreamServer;
@@ -102,7 +107,8 @@ export class ServerPool {
           case "Negotiating":
             // Nothing else may be sent until the first reply says whether the server multiplexes.
             await this.#until(shared.changed(), deadline);
-            if (shared.state.name === "Closed" && this.#singleConnect !== "unsupported") {
+            // (state read anew: the await changed it, which the narrowing above cannot know)
+            if (stateOf(shared) === "Closed" && this.#singleConnect !== "unsupported") {
               // The first request got no reply: the server is failing. This one was never sent, so
               // it moves on to the next server now instead of queueing behind another try here.
               throw new ExchangeError(`${this.server.name} did not answer the first request on a new connection`, "connect", false);
