@@ -73,7 +73,8 @@ test("nothing appears at the final path before it has its final mode", async () 
   });
   try {
     const bound = await listenLocal(newServer(), { kind: "unix", path }, 0o660);
-    await Bun.sleep(50);
+    // fs.watch reports asynchronously: keep the socket until its event has been seen (bounded).
+    for (let waited = 0; waited < 2000 && !seen.some((entry) => entry.name === "agent.sock"); waited += 10) await Bun.sleep(10);
     bound.release();
   } finally {
     watcher.close();
