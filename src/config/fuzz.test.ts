@@ -5,20 +5,10 @@
 import { expect, test } from "bun:test";
 import { FLAGS } from "./definition";
 import { run, scratch } from "./test-helpers";
+import { prng } from "../../test/support/prng";
 
 const files = scratch();
 
-/** mulberry32, seeded so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("1000 random command lines never escape as an unexpected error", async () => {
   const secretFile = files.file("fuzz-secret", "fuzz-secret-0123456789\n");
@@ -26,7 +16,7 @@ test("1000 random command lines never escape as an unexpected error", async () =
   const values = ["", "0", "1", "660", "-1", "65536", "127.0.0.1", "127.0.0.1:9049", "[::1]:1", "/tmp/x.sock", "host.example:49", "psk-only", "psk-dhe",
     "both", "tacacs-proxy", "client-api", "secp256r1", "x25519,x448", "hex:00", "base64:AAAA", "a-sixteen-octet-key", secretFile, yang, "/nonexistent", "-v", "--", "\u0000", "é".repeat(40)];
   const names = Object.keys(FLAGS).filter((name) => name !== "help" && name !== "version");
-  const next = random(424242);
+  const next = prng(424242);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const codes = new Set<number>();
   for (let round = 0; round < 1000; round++) {

@@ -11,18 +11,8 @@ import { CodecError } from "./errors";
 import { FrameReader } from "./frame-reader";
 import { decodePacket, encodePacket } from "./packet";
 import { replyStatus } from "./replies";
+import { prng } from "../../test/support/prng";
 
-/** mulberry32: a tiny deterministic PRNG, so a failure reproduces from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const key = new TextEncoder().encode("fuzz-key");
 const args = [{ name: "service", value: "shell", mandatory: true }, { name: "cmd", value: "show", mandatory: false }];
@@ -76,7 +66,7 @@ function unexpected(fn: () => unknown): unknown {
 }
 
 test(`randomized malformed frames and bodies only ever yield CodecError (seed ${SEED}, ${CASES} cases)`, () => {
-  const random = rng(SEED);
+  const random = prng(SEED);
   const failures: string[] = [];
   const check = (what: string, input: Uint8Array, fn: () => unknown) => {
     const error = unexpected(fn);

@@ -22,6 +22,7 @@ import {
 import { recordingLogger } from "../../src/proxy/test-support";
 import { account, arg, authorize, LegacyConnection, papLogin } from "../support/legacy-client";
 import { LAB_KEY, startProxyStack, type ProxyStack } from "../support/proxy-stack";
+import { prng } from "../support/prng";
 
 const SEED = Number(process.env.PROXY_FUZZ_SEED ?? 0x5eed);
 // `npm run fuzz` (scripts/fuzz.ts) runs more cases with other seeds.
@@ -29,17 +30,6 @@ const CASES = Number(process.env.FUZZ_CASES ?? 300);
 const BATCH = 25;
 const key = new TextEncoder().encode(LAB_KEY);
 
-/** mulberry32: a small seeded PRNG, so a failing case can be reproduced from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const { logger, lines } = recordingLogger();
 let stack: ProxyStack;

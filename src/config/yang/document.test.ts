@@ -10,6 +10,7 @@ import { testPki, type Pki } from "../../../test/support/pki";
 import { ConfigError } from "../errors";
 import type { UpstreamServer } from "../../upstream/types";
 import { serversFromYang, type YangDefaults } from "./document";
+import { prng } from "../../../test/support/prng";
 
 const DEFAULTS: YangDefaults = { timeoutMs: 5000, psk: { keyExchange: "psk-dhe", groups: ["secp384r1", "secp256r1"] } };
 const BASE = "/ietf-system:system/ietf-system-tacacs-plus:tacacs-plus";
@@ -201,17 +202,6 @@ describe("errors name the JSON path", () => {
   }
 });
 
-/** mulberry32: a small seeded generator, so a failing case can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("fuzzed documents only ever give a clean ConfigError", () => {
   const REPLACEMENTS: unknown[] = [null, true, false, 0, -1, 1e308, 65536, "", "x", "true", "10", "::1", "a".repeat(5000), [], [null], {}, { name: "x" }, [{}], "tlscmn:tls13", "AAAA"];
@@ -252,7 +242,7 @@ describe("fuzzed documents only ever give a clean ConfigError", () => {
         { "client-credentials": [{ id: "c", certificate: { "inline-definition": { "cleartext-private-key": b64(pki.clientEc.keyDer), "cert-data": b64(pki.clientEc.certDer) } } }] },
       ),
     ];
-    const next = random(SEED);
+    const next = prng(SEED);
     let accepted = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const document = mutate(seeds[round % seeds.length], next);
