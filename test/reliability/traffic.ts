@@ -70,14 +70,20 @@ async function viaApi(targets: Targets, request: RequestKind, taskId: string): P
 async function viaProxy(targets: Targets, request: RequestKind, taskId: string): Promise<Outcome> {
   const options = { endpoint: targets.proxy, key: targets.proxyKey, timeoutMs: targets.timeoutMs ?? 8000 };
   try {
+    // Exactly one outcome: one reply, then the proxy closes (a second packet would show as no close).
+    const oneReply = (exchange: { replies: unknown[]; closedAfter: boolean }): Outcome | undefined =>
+      exchange.replies.length === 1 && exchange.closedAfter ? undefined : { kind: "broken", message: `${exchange.replies.length} replies, closed after: ${exchange.closedAfter}` };
     if (request === "accounting") {
       const exchange = await account(options, "alice", AcctFlags.Stop, [arg("task_id", taskId), arg("service", "shell")]);
-      if (exchange.replies.length !== 1) return { kind: "broken", message: `${exchange.replies.length} replies` };
+      const broken = oneReply(exchange);
+      if (broken) return broken;
       // The proxy's TACACS+ ERROR: the client's cue to retry (its only way to say "retriable").
       if (exchange.last.status === AcctStatus.Error) return { kind: "error", retriable: true, message: exchange.last.serverMsg };
       return { kind: "answer", ok: exchange.last.status === AcctStatus.Success };
     }
     const exchange = await authorize(options, "alice", SHOW_VERSION);
+    const broken = oneReply(exchange);
+    if (broken) return broken;
     if (exchange.last.status === AuthorStatus.Error) return { kind: "error", retriable: true, message: exchange.last.serverMsg };
     return { kind: "answer", ok: exchange.last.status === AuthorStatus.PassAdd };
   } catch (error) {
