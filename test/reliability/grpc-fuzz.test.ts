@@ -8,6 +8,7 @@
  *    stream ids, HPACK blocks, SETTINGS, window updates, resets mid-message, random bytes).
  * Afterwards no call lingers, nothing was logged at warn/error, memory stayed bounded and a
  * normal call succeeds. FUZZ_SEED and FUZZ_CASES override the seed and size (`npm run fuzz`).
+ * 3. A shorter run of the same cases against the compiled agent (Bun's HTTP/2 inside the binary).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,7 +20,9 @@ import { callUnary, startApiServer, type ApiServer } from "../../src/api";
 import { AGENT_SERVICE, methodsOf } from "../../src/api/proto";
 import type { Endpoint } from "../../src/common/endpoint";
 import { recordingLogger } from "../../src/proxy/test-support";
+import { startAgent } from "../support/agent-process";
 import { FakeEngine, passReply } from "../support/api-fake-engine";
+import { startTacacsServer } from "../support/tacacs-server";
 import { FrameFlag, FrameType, PREFACE, frame, grpcHeaders, grpcMessage, headerBlock, settings, u32 } from "./h2-frames";
 import { prng } from "./prng";
 
@@ -198,9 +201,9 @@ function mutateFrames(random: Random, frames: Uint8Array[]): Uint8Array[] {
 }
 
 /** Sends one case on a fresh connection in a few writes and waits (bounded) for the server to react. */
-function sendCase(bytes: Uint8Array, random: Random): Promise<void> {
+function sendCase(path: string, bytes: Uint8Array, random: Random): Promise<void> {
   return new Promise((resolve) => {
-    const socket = connect({ path: endpoint.path });
+    const socket = connect({ path });
     const done = () => {
       clearTimeout(timer);
       socket.destroy();
@@ -233,7 +236,7 @@ test(`fuzz: ${CASES} mutated HTTP/2 connections (seed ${SEED}) never crash, wedg
   const reachedBefore = engine.requests.length;
   for (let i = 0; i < CASES; i += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, CASES - i) }, () => buildCase(random));
-    await Promise.all(batch.map((bytes) => sendCase(bytes, random)));
+    await Promise.all(batch.map((bytes) => sendCase(endpoint.path, bytes, random)));
   }
   // Every call ends by its deadline (1 s at most here), nothing escaped as warn/error.
   const until = Date.now() + 3000;
@@ -247,3 +250,22 @@ test(`fuzz: ${CASES} mutated HTTP/2 connections (seed ${SEED}) never crash, wedg
   expect(grownMb).toBeLessThan(150);
   expect((await callUnary(endpoint, "Accounting", { user: "alice", command: "show" }, 2000)).result).toBe("response");
 }, 60_000);
+
+test("the compiled agent survives 200 mutated HTTP/2 connections and still serves", async () => {
+  const upstream = await startTacacsServer({ key: "grpc-fuzz-secret" });
+  const agent = await startAgent(["--server-addr", `127.0.0.1:${upstream.port}`, "--max-api-streams", String(MAX_STREAMS)], { TACACSRS_SHARED_SECRET: "grpc-fuzz-secret" });
+  try {
+    const random = prng(SEED ^ 0xa9e47);
+    for (let i = 0; i < 200; i += BATCH) {
+      await Promise.all(Array.from({ length: BATCH }, () => sendCase(agent.socket, buildCase(random), random)));
+    }
+    expect(agent.process.exitCode).toBeNull();
+    const reply = await callUnary({ kind: "unix", path: agent.socket }, "Accounting", { user: "alice", command: "show" }, 5000);
+    expect(reply.result).toBe("response");
+    expect(upstream.counters.packetsReceived).toBeGreaterThan(5);
+  } finally {
+    expect(await agent.stop()).toBe(0);
+    await upstream.stop();
+  }
+  expect(agent.output()).not.toMatch(/ERROR|internal error|\n\s+at /);
+}, 30_000);
