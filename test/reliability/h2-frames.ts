@@ -6,7 +6,7 @@
 export const PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export const FrameType = { Data: 0, Headers: 1, Priority: 2, RstStream: 3, Settings: 4, PushPromise: 5, Ping: 6, GoAway: 7, WindowUpdate: 8, Continuation: 9 } as const;
-export const FrameFlag = { EndStream: 0x1, Ack: 0x1, EndHeaders: 0x4, Padded: 0x8, Priority: 0x20 } as const;
+export const FrameFlag = { EndStream: 0x1, EndHeaders: 0x4 } as const;
 
 /** One frame; `declaredLength` lets a frame lie about its payload size. */
 export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0), declaredLength = payload.length): Uint8Array {

@@ -115,7 +115,7 @@ export function burst(targets: Targets, count: number, prefix: string): Promise<
 }
 
 /** Where each accounting task_id was stored: server label → task_id → count. */
-export function storedBy(servers: Record<string, readonly AccountingRecord[]>): Map<string, Map<string, number>> {
+function storedBy(servers: Record<string, readonly AccountingRecord[]>): Map<string, Map<string, number>> {
   const result = new Map<string, Map<string, number>>();
   for (const [label, records] of Object.entries(servers)) {
     const counts = new Map<string, number>();
