@@ -24,7 +24,7 @@ import { startAgent } from "../support/agent-process";
 import { FakeEngine, passReply } from "../support/api-fake-engine";
 import { startTacacsServer } from "../support/tacacs-server";
 import { FrameFlag, FrameType, PREFACE, frame, grpcHeaders, grpcMessage, headerBlock, settings, u32 } from "./h2-frames";
-import { prng } from "./prng";
+import { prng } from "../support/prng";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x6b1d);
 const CASES = Number(process.env.FUZZ_CASES ?? 400);
