@@ -9,7 +9,12 @@ export const PREFIX_LENGTH = 5;
 /** One message with its 5-byte prefix (never compressed). */
 export function encodeMessage(message: Uint8Array): Uint8Array {
   const frame = new Uint8Array(PREFIX_LENGTH + message.length);
-  new DataView(frame.buffer).setUint32(1, message.length);
+  // Byte by byte: `.buffer` (for a DataView) costs an ArrayBuffer materialisation per call.
+  const length = message.length;
+  frame[1] = length >>> 24;
+  frame[2] = (length >>> 16) & 0xff;
+  frame[3] = (length >>> 8) & 0xff;
+  frame[4] = length & 0xff;
   frame.set(message, PREFIX_LENGTH);
   return frame;
 }
@@ -34,7 +39,7 @@ export class MessageReader {
     while (this.#buffered >= PREFIX_LENGTH) {
       const prefix = this.#front(PREFIX_LENGTH);
       const flag = prefix[0]!;
-      const length = new DataView(prefix.buffer, prefix.byteOffset, PREFIX_LENGTH).getUint32(1);
+      const length = prefix[1]! * 2 ** 24 + (prefix[2]! << 16) + (prefix[3]! << 8) + prefix[4]!;
       if (flag === 1) {
         throw new GrpcError(Status.UNIMPLEMENTED, "compressed messages are not supported; send them uncompressed (grpc-encoding identity)");
       }

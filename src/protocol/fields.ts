@@ -37,8 +37,10 @@ export const PRIV_LEVELS: readonly number[] = Array.from({ length: 16 }, (_, i) 
 export function assemble(fixedLength: number, fields: readonly Uint8Array[], writeFixed: (view: DataView) => void): Uint8Array {
   let total = fixedLength;
   for (const f of fields) total += f.length;
-  const out = new Uint8Array(total);
-  writeFixed(new DataView(out.buffer, 0, fixedLength));
+  // The ArrayBuffer first: reading `.buffer` of a fresh Uint8Array makes the engine materialise one (slow).
+  const buffer = new ArrayBuffer(total);
+  const out = new Uint8Array(buffer);
+  writeFixed(new DataView(buffer, 0, fixedLength));
   let offset = fixedLength;
   for (const f of fields) {
     out.set(f, offset);

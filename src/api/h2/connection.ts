@@ -279,7 +279,7 @@ export class Connection {
         break;
       }
       const last = size === item.bytes.length;
-      this.#out.frame(FrameType.DATA, last && item.end ? Flag.END_STREAM : 0, stream.id, item.bytes.subarray(0, size));
+      this.#out.frame(FrameType.DATA, last && item.end ? Flag.END_STREAM : 0, stream.id, last ? item.bytes : item.bytes.subarray(0, size));
       stream.sendWindow -= size;
       this.#sendWindow -= size;
       if (!last) {
