@@ -6,6 +6,8 @@
 import type { Endpoint } from "../common/endpoint";
 import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
+import { systemClock } from "../upstream/clock";
+import { DeadlineSweeper } from "../upstream/deadlines";
 import { encodeMessage, MessageReader } from "./framing";
 import type { MethodDescriptor } from "./proto";
 import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders } from "./h2/server";
@@ -47,7 +49,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 /** How long closed calls get to flush their trailers before sessions are destroyed. */
 const SESSION_DRAIN_MS = 250;
 
-/** setTimeout fires at once for delays beyond 2^31-1 ms; such deadlines are "never" in practice. */
+/** Deadlines beyond 2^31-1 ms (setTimeout's limit) are "never" in practice. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const GRPC_FIELDS = [
@@ -63,7 +65,9 @@ interface Call {
   readonly path: string;
   readonly stream: H2Stream;
   readonly controller: AbortController;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Absolute, on the Date.now() scale, and the grpc-timeout it came from. */
+  readonly deadline: number;
+  readonly timeoutMs: number;
   done: boolean;
   streaming: boolean;
 }
@@ -73,6 +77,10 @@ export class GrpcServer {
   readonly #routes: Map<string, Route>;
   readonly #server: H2Server;
   readonly #calls = new Set<Call>();
+  /** One timer for all call deadlines instead of one per call. */
+  readonly #deadlines = new DeadlineSweeper<Call>(systemClock, (call) =>
+    this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs} ms exceeded`)),
+  );
   #bound: BoundEndpoint | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -169,12 +177,10 @@ export class GrpcServer {
     const timeoutHeader = headers["grpc-timeout"];
     // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
     const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
-    const call: Call = { path: route.method.path, stream, controller: new AbortController(), timer: undefined, done: false, streaming };
-    this.#calls.add(call);
     const deadline = Date.now() + timeoutMs;
-    if (timeoutMs <= MAX_TIMER_MS) {
-      call.timer = setTimeout(() => this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`)), timeoutMs);
-    }
+    const call: Call = { path: route.method.path, stream, controller: new AbortController(), deadline, timeoutMs, done: false, streaming };
+    this.#calls.add(call);
+    if (timeoutMs <= MAX_TIMER_MS) this.#deadlines.add(call);
     const reader = new MessageReader(this.#options.maxMessageBytes);
     stream.listener = {
       data: (chunk) => {
@@ -194,15 +200,15 @@ export class GrpcServer {
           this.#fail(call, asGrpcError(error, this.#options.log));
           return;
         }
-        this.#dispatch(call, route, request, deadline);
+        this.#dispatch(call, route, request);
       },
       // The caller went away (RST_STREAM, connection closed): cancel the upstream request.
       abort: () => this.#finish(call, "the caller cancelled the call"),
     };
   }
 
-  #dispatch(call: Call, route: Route, request: unknown, deadline: number): void {
-    const context: CallContext = { deadline, signal: call.controller.signal };
+  #dispatch(call: Call, route: Route, request: unknown): void {
+    const context: CallContext = { deadline: call.deadline, signal: call.controller.signal };
     const encode = (reply: object) => encodeMessage(route.method.responseType.encode(reply).finish());
     if (route.kind === "unary") {
       // A handler that throws before its first await rejects the same way as one that throws later.
@@ -250,7 +256,7 @@ export class GrpcServer {
   #finish(call: Call, abortReason?: string): void {
     if (call.done) return;
     call.done = true;
-    clearTimeout(call.timer);
+    this.#deadlines.delete(call);
     if (abortReason !== undefined) call.controller.abort(new GrpcError(Status.CANCELLED, abortReason));
     this.#calls.delete(call);
     if (this.#calls.size === 0) this.#drained?.();
