@@ -15,6 +15,12 @@ const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 /** §8.2.1: no NUL, CR or LF; no leading or trailing whitespace. */
 const BAD_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
 
+/**
+ * Fields already found valid. HPACK hands out the same tuple each time a table entry is referenced,
+ * so the fields a client repeats on every call are checked once.
+ */
+const valid = new WeakSet<HeaderField>();
+
 export class MalformedRequest extends Error {
   constructor(message: string) {
     super(message);
@@ -26,7 +32,8 @@ export class MalformedRequest extends Error {
 export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders {
   const headers: Record<string, string> = Object.create(null);
   let regularSeen = false;
-  for (const [name, value] of fields) {
+  for (const field of fields) {
+    const [name, value] = field;
     if (name.startsWith(":")) {
       if (!PSEUDO.has(name)) throw new MalformedRequest(`unknown pseudo-header ${name.slice(0, 40)}`);
       if (regularSeen) throw new MalformedRequest(`pseudo-header ${name} after a regular field`);
@@ -35,7 +42,7 @@ export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders {
       continue;
     }
     regularSeen = true;
-    checkRegular(name, value);
+    checkRegular(field);
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   }
   if (headers[":method"] === "CONNECT") throw new MalformedRequest("CONNECT is not supported");
@@ -49,15 +56,18 @@ export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders {
 
 /** Validates trailers: regular fields only (§8.1). */
 export function checkTrailers(fields: readonly HeaderField[]): void {
-  for (const [name, value] of fields) {
-    if (name.startsWith(":")) throw new MalformedRequest(`pseudo-header ${name.slice(0, 40)} in trailers`);
-    checkRegular(name, value);
+  for (const field of fields) {
+    if (field[0].startsWith(":")) throw new MalformedRequest(`pseudo-header ${field[0].slice(0, 40)} in trailers`);
+    checkRegular(field);
   }
 }
 
-function checkRegular(name: string, value: string): void {
+function checkRegular(field: HeaderField): void {
+  if (valid.has(field)) return;
+  const [name, value] = field;
   if (!FIELD_NAME.test(name)) throw new MalformedRequest(`invalid field name ${JSON.stringify(name.slice(0, 40))}`);
   if (BAD_VALUE.test(value)) throw new MalformedRequest(`invalid value of field ${name}`);
   if (CONNECTION_SPECIFIC.has(name)) throw new MalformedRequest(`connection-specific field ${name}`);
   if (name === "te" && value !== "trailers") throw new MalformedRequest(`te other than "trailers"`);
+  valid.add(field);
 }
