@@ -35,8 +35,12 @@ export interface LoadResult extends Latency {
   shed: number;
 }
 
-/** Open loop never has more than this many requests in flight (the rest is shed and counted). */
-const MAX_IN_FLIGHT = 20_000;
+/**
+ * Open loop never has more than this many requests in flight (the rest is shed and counted):
+ * the agent's default --max-api-streams, so an overloaded agent sheds instead of collapsing the
+ * generator under thousands of queued streams that all miss their deadline.
+ */
+const MAX_IN_FLIGHT = 1024;
 const DRAIN_MS = 5000;
 
 type Issue = (done: (ok: boolean) => void) => void;

@@ -128,8 +128,8 @@ export class AgentProcess {
       const decoder = new TextDecoder();
       for await (const chunk of stream) this.#log = (this.#log + decoder.decode(chunk)).slice(-20_000);
     };
-    void collect(child.stdout);
-    void collect(child.stderr);
+    if (child.stdout instanceof ReadableStream) void collect(child.stdout);
+    if (child.stderr instanceof ReadableStream) void collect(child.stderr);
   }
 
   /**
@@ -147,6 +147,11 @@ export class AgentProcess {
     const agent = new AgentProcess(child, api, proxy, startedAt);
     onCleanup(() => agent.stop());
     return agent;
+  }
+
+  /** Wraps an agent started some other way (e.g. from source under the profiler). */
+  static attach(child: Subprocess<"ignore", "ignore" | "pipe", "inherit" | "pipe">, api: Endpoint): AgentProcess {
+    return new AgentProcess(child as Subprocess<"ignore", "pipe", "pipe">, api, undefined, performance.now());
   }
 
   static async start(args: string[], options: Parameters<typeof AgentProcess.spawn>[1] = {}): Promise<AgentProcess> {

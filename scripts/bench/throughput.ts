@@ -101,8 +101,8 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
       const agentTcp = await AgentProcess.start(plainArgs, { apiTcpPort: await freePort() });
       for (const callers of [1, 16, 64]) add(3, `API plain, ${callers} callers`, () => measureLoad(closed(grpc(agentPlain, callers), callers), watchPlain));
       add(3, "API TLS, 64 callers", () => measureLoad(closed(grpc(agentTls, CALLERS)), { agent: agentTls.pid, server: tls.pid }));
-      add(3, "API plain, open 1k/s", () => measureLoad(spec(grpc(agentPlain, 16), { open: 1000 }), watchPlain));
-      add(3, "API plain, open 5k/s", () => measureLoad(spec(grpc(agentPlain, 16), { open: 5000 }), watchPlain));
+      add(3, "API plain, open 1k/s", () => measureLoad(spec(grpc(agentPlain, CALLERS), { open: 1000 }), watchPlain));
+      add(3, "API plain, open 5k/s", () => measureLoad(spec(grpc(agentPlain, CALLERS), { open: 5000 }), watchPlain));
       add(3, "API plain via TCP, h2load 4x16 streams", () => h2load(ctx, agentTcp));
     }
     if (agentPlain.proxy?.kind === "unix") {
