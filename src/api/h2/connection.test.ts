@@ -353,10 +353,25 @@ test("graceful GOAWAY: streams in flight finish, later streams are ignored, then
   client.send(headers(3, Flag.END_HEADERS | Flag.END_STREAM));
   expect(client.streams.length).toBe(1);
   expect(client.state.ended).toBe(false);
+  client.connection.goAway(); // once only
+  expect(await client.frames()).toEqual([]);
   client.streams[0]!.stream.sendHeaders(encodeHeaderBlock([[":status", "200"]]), true);
   await client.frames();
   await Bun.sleep(0);
   expect(client.state).toMatchObject({ ended: true, closed: true });
+});
+
+test("after our GOAWAY, a connection error names the same last stream, not the ignored ones (§6.8)", async () => {
+  const client = harness();
+  await client.open();
+  client.send(headers(1, Flag.END_HEADERS | Flag.END_STREAM));
+  client.connection.goAway();
+  await client.frames();
+  client.send(headers(3, Flag.END_HEADERS | Flag.END_STREAM), frame(FrameType.PING, 0, 0, new Uint8Array(3)));
+  const reply = await client.frames();
+  expect(summary(reply)).toEqual([[FrameType.GOAWAY, 0, 0]]);
+  expect([u32(reply[0]!.payload), u32(reply[0]!.payload, 4)]).toEqual([1, ErrorCode.FRAME_SIZE_ERROR]);
+  expect(client.streams[0]!.events).toEqual(["end", "abort"]);
 });
 
 test("a client's GOAWAY: we finish what is open, then close", async () => {

@@ -157,7 +157,9 @@ export class Connection {
   #phase: ConnectionPhase = "preface";
   /** Unparsed input (a partial frame), copied out of the transport's buffer. */
   #input: Uint8Array | undefined;
+  /** The highest stream id the client used, and the highest we handed to the application (GOAWAY). */
   #lastStreamId = 0;
+  #lastProcessed = 0;
   /** A field block being collected: HEADERS without END_HEADERS, then CONTINUATION frames. */
   #block: { streamId: number; end: boolean; parts: Uint8Array[]; size: number; frames: number } | undefined;
   #peerInitialWindow = DEFAULT_WINDOW;
@@ -250,7 +252,7 @@ export class Connection {
   goAway(): void {
     if (this.#phase === "closed" || this.#phase === "going-away") return;
     this.#phase = connectionTransition(this.#phase, "goaway");
-    this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastStreamId, ErrorCode.NO_ERROR);
+    this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastProcessed, ErrorCode.NO_ERROR);
     this.#scheduleFlush();
     this.#closeWhenIdle();
   }
@@ -514,10 +516,11 @@ export class Connection {
       throw error;
     }
     const length = headers["content-length"];
-    const stream2 = new H2Stream(streamId, this, this.#peerInitialWindow, length === undefined ? undefined : Number(length));
-    this.#streams.set(streamId, stream2);
-    this.#options.onStream(stream2, headers);
-    if (end && stream2.state !== "closed") this.#remoteEnd(stream2);
+    const opened = new H2Stream(streamId, this, this.#peerInitialWindow, length === undefined ? undefined : Number(length));
+    this.#streams.set(streamId, opened);
+    this.#lastProcessed = streamId;
+    this.#options.onStream(opened, headers);
+    if (end && opened.state !== "closed") this.#remoteEnd(opened);
   }
 
   #trailers(stream: H2Stream, end: boolean, fields: HeaderField[]): void {
@@ -621,7 +624,7 @@ export class Connection {
     const code = error instanceof ConnectionError ? error.code : ErrorCode.INTERNAL_ERROR;
     const message = error instanceof Error ? error.message : String(error);
     this.#options.onError(`connection error: ${message}`);
-    if (this.#phase !== "preface") this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastStreamId, code);
+    if (this.#phase !== "preface") this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastProcessed, code);
     this.destroy();
   }
 
