@@ -135,6 +135,9 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
     report.row(4, "proxy / direct TCP per request (ratio)", { ratio: round(ratio("proxy plain, legacy per request, 64 conc.", "legacy TCP per request, 64 concurrent"), 2) });
   }
   if (scenarios.has(3)) {
+    // Throughput moves with the neighbours' load; CPU per call much less. Both views are reported.
+    const agentCpu = paired((r) => r.get("API plain, 64 callers")!.cpuUsPerRequest.agent!);
+    report.row(3, "agent CPU per call at 64 callers (plain)", { agentCpuUs: round(agentCpu, 1), callsPerCoreSecond: round(1e6 / agentCpu) });
     report.target("API RPC/s, 64 callers (plain upstream)", paired(rps("API plain, 64 callers")), "min", 20_000, "RPC/s");
     if (scenarios.has(1)) {
       report.target("API / ceiling, 64 in flight, plain", ratio("API plain, 64 callers", "ceiling plain, 64 in flight"), "min", 0.6, "×");
