@@ -8,26 +8,15 @@
  * DATA; PRIORITY is ignored, PUSH_PROMISE refused. Connection errors send GOAWAY and close;
  * stream errors send RST_STREAM.
  */
-import { ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameBuffer, FrameType, DEFAULT_WINDOW, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting } from "./frames";
+import { ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType, DEFAULT_WINDOW, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting, type FrameBuffer } from "./frames";
 import { HpackDecoder, HpackError, type HeaderField } from "./hpack";
 import { checkTrailers, MalformedRequest, requestHeaders, type RequestHeaders } from "./request-headers";
-import { localOpen, remoteOpen, transition, type StreamEvent, type StreamState } from "./stream-state";
+import { Output, type Sink } from "./output";
+import { H2Stream, type StreamOwner } from "./stream";
+import { localOpen, remoteOpen, transition, type StreamEvent } from "./stream-state";
 
-/** Where the connection's bytes go: `write` returns how many bytes were taken (Bun socket style). */
-export interface Sink {
-  write(bytes: Uint8Array): number;
-  /** Closes the transport after everything written so far. */
-  end(): void;
-}
-
-/** What the application sees of a stream's request. */
-export interface StreamListener {
-  data(chunk: Uint8Array): void;
-  /** The client half-closed (END_STREAM, possibly with trailers). */
-  end(): void;
-  /** The stream was reset by the client or the connection went away before we ended it. */
-  abort(): void;
-}
+export type { Sink } from "./output";
+export { H2Stream, type StreamListener } from "./stream";
 
 export interface ConnectionOptions {
   /** Our SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are refused (REFUSED_STREAM). */
@@ -54,8 +43,6 @@ const MAX_HEADER_LIST_SIZE = 64 * 1024;
 const MAX_FIELD_BLOCK = 2 * MAX_HEADER_LIST_SIZE;
 /** Empty CONTINUATION floods (CVE-2024-27316 class) are bounded by a frame count per block. */
 const MAX_CONTINUATIONS = 64;
-/** Unread output (a peer that sends but never reads) beyond this closes the connection. */
-const MAX_PENDING_OUTPUT = 16 * 1024 * 1024;
 /** Stream ids we reset, whose in-flight frames are ignored (§5.1 "closed"). */
 const RESET_MEMORY = 256;
 
@@ -91,66 +78,11 @@ class StreamError extends Error {
   }
 }
 
-type Outgoing = { kind: "headers"; block: Uint8Array; end: boolean } | { kind: "data"; bytes: Uint8Array; end: boolean };
-
-export class H2Stream {
-  state: StreamState = "open";
-  listener: StreamListener | undefined;
-  /** Our send window (the peer's receive window for this stream). */
-  sendWindow: number;
-  /** Bytes received and not yet returned with a WINDOW_UPDATE. */
-  unacked = 0;
-  received = 0;
-  readonly expectedLength: number | undefined;
-  readonly queue: Outgoing[] = [];
-  /** END_STREAM was queued: nothing more may be sent. */
-  ending = false;
-  headersSent = false;
-
-  constructor(
-    readonly id: number,
-    private readonly connection: Connection,
-    sendWindow: number,
-    expectedLength: number | undefined,
-  ) {
-    this.sendWindow = sendWindow;
-    this.expectedLength = expectedLength;
-  }
-
-  /** True while we may still send on the stream. */
-  get writable(): boolean {
-    return !this.ending && localOpen(this.state);
-  }
-
-  /** Sends a field block (response headers or trailers). */
-  sendHeaders(block: Uint8Array, end: boolean): void {
-    if (!this.writable) return;
-    this.headersSent = true;
-    this.#enqueue({ kind: "headers", block, end });
-  }
-
-  /** Sends DATA, split to the peer's frame size and windows. */
-  sendData(bytes: Uint8Array, end: boolean): void {
-    if (!this.writable) return;
-    this.#enqueue({ kind: "data", bytes, end });
-  }
-
-  /** Resets the stream (RST_STREAM); the listener is not called. */
-  reset(code: ErrorCode): void {
-    this.connection.resetStream(this, code);
-  }
-
-  #enqueue(item: Outgoing): void {
-    if (item.end) this.ending = true;
-    this.queue.push(item);
-    this.connection.pump(this);
-  }
-}
-
-export class Connection {
+export class Connection implements StreamOwner {
   readonly #options: ConnectionOptions;
-  readonly #sink: Sink;
-  readonly #out = new FrameBuffer();
+  readonly #output: Output;
+  /** The frame buffer of #output, for short lines. */
+  readonly #out: FrameBuffer;
   readonly #decoder = new HpackDecoder(OUR_HEADER_TABLE_SIZE, MAX_HEADER_LIST_SIZE);
   readonly #streams = new Map<number, H2Stream>();
   readonly #resetIds = new Set<number>();
@@ -168,15 +100,16 @@ export class Connection {
   #unackedConnection = 0;
   /** Streams waiting for window to send their queued DATA. */
   readonly #blocked = new Set<H2Stream>();
-  #pendingOutput: Uint8Array | undefined;
-  #flushScheduled = false;
-  #receiving = false;
   #lastActivity = Date.now();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sink: Sink, options: ConnectionOptions) {
-    this.#sink = sink;
     this.#options = options;
+    this.#output = new Output(sink, () => {
+      options.onError("connection error: the peer does not read its replies");
+      this.closed();
+    });
+    this.#out = this.#output.frames;
     this.#out.frame(
       FrameType.SETTINGS,
       0,
@@ -188,7 +121,7 @@ export class Connection {
       ]),
     );
     this.#out.words(FrameType.WINDOW_UPDATE, 0, 0, OUR_CONNECTION_WINDOW - DEFAULT_WINDOW);
-    this.#scheduleFlush();
+    this.#output.schedule();
     this.#armIdle(options.idleTimeoutMs);
   }
 
@@ -211,30 +144,26 @@ export class Connection {
       input.set(chunk, this.#input.length);
       this.#input = undefined;
     }
-    this.#receiving = true;
-    try {
-      const used = this.#parse(input);
-      if (used < input.length && this.phase !== "closed") this.#input = input.slice(used);
-    } catch (error) {
-      this.#fail(error);
-    } finally {
-      this.#receiving = false;
-    }
-    this.#flush();
+    this.#output.batch(() => {
+      try {
+        const used = this.#parse(input);
+        if (used < input.length && this.phase !== "closed") this.#input = input.slice(used);
+      } catch (error) {
+        this.#fail(error);
+      }
+    });
   }
 
   /** The transport can take more bytes. */
   drain(): void {
-    const pending = this.#pendingOutput;
-    if (pending === undefined) return;
-    this.#pendingOutput = undefined;
-    this.#write(pending);
+    this.#output.drain();
   }
 
   /** The transport closed: every open stream is aborted. */
   closed(): void {
     if (this.#phase === "closed") return;
     this.#phase = connectionTransition(this.#phase, "close");
+    this.#output.discard();
     clearTimeout(this.#idleTimer);
     const streams = [...this.#streams.values()];
     this.#streams.clear();
@@ -253,15 +182,14 @@ export class Connection {
     if (this.#phase === "closed" || this.#phase === "going-away") return;
     this.#phase = connectionTransition(this.#phase, "goaway");
     this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastProcessed, ErrorCode.NO_ERROR);
-    this.#scheduleFlush();
+    this.#output.schedule();
     this.#closeWhenIdle();
   }
 
   /** Closes the transport now (after flushing what is queued); open streams are aborted. */
   destroy(): void {
     if (this.#phase === "closed") return;
-    this.#flush();
-    this.#sink.end();
+    this.#output.end();
     this.closed();
   }
 
@@ -292,7 +220,7 @@ export class Connection {
       if (item.end) this.#sentEnd(stream);
     }
     if (stream.queue.length === 0) this.#blocked.delete(stream);
-    this.#scheduleFlush();
+    this.#output.schedule();
   }
 
   resetStream(stream: H2Stream, code: ErrorCode): void {
@@ -300,7 +228,7 @@ export class Connection {
     this.#out.words(FrameType.RST_STREAM, 0, stream.id, code);
     this.#rememberReset(stream.id);
     this.#close(stream, "reset");
-    this.#scheduleFlush();
+    this.#output.schedule();
   }
 
   /** Our END_STREAM went out; a client still sending is asked to stop without error (§8.1). */
@@ -626,45 +554,6 @@ export class Connection {
     this.#options.onError(`connection error: ${message}`);
     if (this.#phase !== "preface") this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastProcessed, code);
     this.destroy();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#receiving || this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    if (this.#out.length === 0 || this.#phase === "closed") return;
-    const bytes = this.#out.take();
-    if (this.#pendingOutput !== undefined) {
-      // Still waiting for drain: append behind what is pending.
-      const joined = new Uint8Array(this.#pendingOutput.length + bytes.length);
-      joined.set(this.#pendingOutput);
-      joined.set(bytes, this.#pendingOutput.length);
-      this.#pendingOutput = joined;
-      if (joined.length > MAX_PENDING_OUTPUT) this.#overflow();
-      return;
-    }
-    this.#write(bytes);
-  }
-
-  #write(bytes: Uint8Array): void {
-    const written = this.#sink.write(bytes);
-    if (written >= bytes.length) return;
-    // The rest waits for drain; copied because `bytes` may be a view of the reused frame buffer.
-    this.#pendingOutput = bytes.slice(Math.max(0, written));
-    if (this.#pendingOutput.length > MAX_PENDING_OUTPUT) this.#overflow();
-  }
-
-  #overflow(): void {
-    this.#options.onError("connection error: the peer does not read its replies");
-    this.#pendingOutput = undefined;
-    this.#sink.end();
-    this.closed();
   }
 
   #armIdle(idleMs: number): void {

@@ -1,0 +1,77 @@
+/**
+ * One HTTP/2 stream as the application sees it: the request arrives through its listener, the
+ * reply leaves through sendHeaders/sendData, queued in order until flow control lets it out.
+ */
+import type { ErrorCode } from "./frames";
+import { localOpen, type StreamState } from "./stream-state";
+
+/** What the application hears of a stream's request. */
+export interface StreamListener {
+  data(chunk: Uint8Array): void;
+  /** The client half-closed (END_STREAM, possibly with trailers). */
+  end(): void;
+  /** The stream was reset by the client or the connection went away before we ended it. */
+  abort(): void;
+}
+
+export type Outgoing = { kind: "headers"; block: Uint8Array; end: boolean } | { kind: "data"; bytes: Uint8Array; end: boolean };
+
+/** The connection side of a stream. */
+export interface StreamOwner {
+  /** Sends what the windows allow of the stream's queue. */
+  pump(stream: H2Stream): void;
+  resetStream(stream: H2Stream, code: ErrorCode): void;
+}
+
+export class H2Stream {
+  state: StreamState = "open";
+  listener: StreamListener | undefined;
+  /** Our send window (the peer's receive window for this stream). */
+  sendWindow: number;
+  /** Bytes received and not yet returned with a WINDOW_UPDATE. */
+  unacked = 0;
+  /** Body bytes received (checked against content-length). */
+  received = 0;
+  readonly queue: Outgoing[] = [];
+  /** END_STREAM was queued: nothing more may be sent. */
+  ending = false;
+  headersSent = false;
+
+  constructor(
+    readonly id: number,
+    private readonly owner: StreamOwner,
+    sendWindow: number,
+    readonly expectedLength: number | undefined,
+  ) {
+    this.sendWindow = sendWindow;
+  }
+
+  /** True while we may still send on the stream. */
+  get writable(): boolean {
+    return !this.ending && localOpen(this.state);
+  }
+
+  /** Sends a field block (response headers or trailers). */
+  sendHeaders(block: Uint8Array, end: boolean): void {
+    if (!this.writable) return;
+    this.headersSent = true;
+    this.#enqueue({ kind: "headers", block, end });
+  }
+
+  /** Sends DATA, split to the peer's frame size and windows. */
+  sendData(bytes: Uint8Array, end: boolean): void {
+    if (!this.writable) return;
+    this.#enqueue({ kind: "data", bytes, end });
+  }
+
+  /** Resets the stream (RST_STREAM); the listener is not called. */
+  reset(code: ErrorCode): void {
+    this.owner.resetStream(this, code);
+  }
+
+  #enqueue(item: Outgoing): void {
+    if (item.end) this.ending = true;
+    this.queue.push(item);
+    this.owner.pump(this);
+  }
+}
