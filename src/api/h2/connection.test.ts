@@ -400,6 +400,22 @@ test("an idle connection gets GOAWAY; one with an open stream is kept", async ()
   expect(busy.streams[0]!.events).toEqual(["end", "abort"]);
 });
 
+test("rapid reset (CVE-2023-44487): more cancels than completed calls beyond 200 closes the connection", async () => {
+  const client = harness({ maxConcurrentStreams: 1000 });
+  await client.open();
+  let id = 1;
+  // Completed calls earn room for as many cancels.
+  for (let i = 0; i < 250; i++, id += 2) {
+    client.send(headers(id, Flag.END_HEADERS | Flag.END_STREAM));
+    client.streams.at(-1)!.stream.sendHeaders(encodeHeaderBlock([[":status", "200"]]), true);
+  }
+  for (let i = 0; i < 250; i++, id += 2) client.send(headers(id), frame(FrameType.RST_STREAM, 0, id, words(ErrorCode.CANCEL)));
+  expect(client.state.ended).toBe(false);
+  client.send(headers(id), frame(FrameType.RST_STREAM, 0, id, words(ErrorCode.CANCEL)));
+  expect(goAwayCode(await client.frames())).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+  expect(client.state.ended).toBe(true);
+});
+
 test("a closed transport aborts every open stream", async () => {
   const client = harness();
   await client.open();

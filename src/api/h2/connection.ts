@@ -45,6 +45,11 @@ const MAX_FIELD_BLOCK = 2 * MAX_HEADER_LIST_SIZE;
 const MAX_CONTINUATIONS = 64;
 /** Stream ids we reset, whose in-flight frames are ignored (§5.1 "closed"). */
 const RESET_MEMORY = 256;
+/**
+ * Rapid reset (CVE-2023-44487): a client that cancels more streams than it lets complete, beyond
+ * this many cancels, is cut off (each cancelled stream started work on our side).
+ */
+const MAX_EXCESS_CANCELS = 200;
 
 /** Connection phases: preface → settings (the first frame must be SETTINGS) → open → going-away → closed. */
 export type ConnectionPhase = "preface" | "settings" | "open" | "going-away" | "closed";
@@ -100,6 +105,9 @@ export class Connection implements StreamOwner {
   #unackedConnection = 0;
   /** Streams waiting for window to send their queued DATA. */
   readonly #blocked = new Set<H2Stream>();
+  /** Streams the client reset while open, and streams that ended normally. */
+  #cancelled = 0;
+  #completed = 0;
   #lastActivity = Date.now();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -250,6 +258,7 @@ export class Connection implements StreamOwner {
     this.#streams.delete(stream.id);
     this.#blocked.delete(stream);
     if (event === "reset") stream.listener?.abort();
+    else this.#completed++;
     if (this.#phase === "going-away") this.#closeWhenIdle();
   }
 
@@ -468,7 +477,11 @@ export class Connection implements StreamOwner {
     if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM frame is not 4 bytes");
     if (streamId > this.#lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
     const stream = this.#streams.get(streamId);
-    if (stream !== undefined) this.#close(stream, "reset");
+    if (stream === undefined) return;
+    this.#close(stream, "reset");
+    if (++this.#cancelled > MAX_EXCESS_CANCELS && this.#cancelled > this.#completed) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `the client cancelled ${this.#cancelled} streams, more than it completed`);
+    }
   }
 
   #settings(flags: number, streamId: number, payload: Uint8Array): void {
