@@ -13,7 +13,7 @@ export interface BenchOptions {
 export function benchOptions(quick: boolean, overrides: Partial<BenchOptions> = {}): BenchOptions {
   const base = quick
     ? { quick, rounds: 1, warmupMs: 400, durationMs: 1500, soakMs: 30_000 }
-    : { quick, rounds: 3, warmupMs: 1000, durationMs: 5000, soakMs: 600_000 };
+    : { quick, rounds: 5, warmupMs: 1000, durationMs: 3000, soakMs: 600_000 };
   return { ...base, ...overrides };
 }
 

@@ -16,6 +16,8 @@ export async function measureLoad(spec: LoadSpec, watch: Record<string, number> 
   const child = Bun.spawn([process.execPath, LOAD, JSON.stringify(spec)], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   onCleanup(() => child.kill("SIGKILL"));
   const lines = new LineReader(child.stdout);
+  // The generator's own CPU too: on 2 cores, generator + agent + server share one budget.
+  watch = { ...watch, load: child.pid };
   const budget = spec.warmupMs + spec.durationMs + 15_000;
   const before: Record<string, number> = {};
   const cpuUsPerRequest: Record<string, number> = {};
