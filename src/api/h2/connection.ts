@@ -231,7 +231,8 @@ export class Connection implements StreamOwner {
     this.#output.schedule();
   }
 
-  resetStream(stream: H2Stream, code: ErrorCode): void {
+  /** RST_STREAM from our side; the listener hears abort (a no-op for an application that already ended). */
+  #resetStream(stream: H2Stream, code: ErrorCode): void {
     if (stream.state === "closed") return;
     this.#out.words(FrameType.RST_STREAM, 0, stream.id, code);
     this.#rememberReset(stream.id);
@@ -242,7 +243,7 @@ export class Connection implements StreamOwner {
   /** Our END_STREAM went out; a client still sending is asked to stop without error (§8.1). */
   #sentEnd(stream: H2Stream): void {
     this.#move(stream, "send-end-stream");
-    if (stream.state === "half-closed-local") this.resetStream(stream, ErrorCode.NO_ERROR);
+    if (stream.state === "half-closed-local") this.#resetStream(stream, ErrorCode.NO_ERROR);
   }
 
   #move(stream: H2Stream, event: StreamEvent): void {
@@ -298,7 +299,7 @@ export class Connection implements StreamOwner {
         if (!(error instanceof StreamError)) throw error;
         this.#options.onError(`stream ${streamId}: ${error.message}`);
         const stream = this.#streams.get(streamId);
-        if (stream !== undefined) this.resetStream(stream, error.code);
+        if (stream !== undefined) this.#resetStream(stream, error.code);
         else {
           this.#out.words(FrameType.RST_STREAM, 0, streamId, error.code);
           this.#rememberReset(streamId);

@@ -8,7 +8,7 @@ import { Connection, type H2Stream } from "./connection";
 import type { RequestHeaders } from "./request-headers";
 
 export { encodeHeaderBlock } from "./hpack";
-export type { H2Stream, StreamListener } from "./connection";
+export type { H2Stream } from "./connection";
 export type { RequestHeaders } from "./request-headers";
 
 export interface H2ServerOptions {
@@ -30,10 +30,6 @@ export class H2Server implements LocalListener {
   get port(): number | undefined {
     const listener = this.#listener;
     return (listener as { port?: number } | undefined)?.port;
-  }
-
-  get connections(): ReadonlySet<Connection> {
-    return this.#connections;
   }
 
   async listen(target: ListenTarget): Promise<void> {

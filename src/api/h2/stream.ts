@@ -2,7 +2,6 @@
  * One HTTP/2 stream as the application sees it: the request arrives through its listener, the
  * reply leaves through sendHeaders/sendData, queued in order until flow control lets it out.
  */
-import type { ErrorCode } from "./frames";
 import { localOpen, type StreamState } from "./stream-state";
 
 /** What the application hears of a stream's request. */
@@ -20,7 +19,6 @@ export type Outgoing = { kind: "headers"; block: Uint8Array; end: boolean } | { 
 export interface StreamOwner {
   /** Sends what the windows allow of the stream's queue. */
   pump(stream: H2Stream): void;
-  resetStream(stream: H2Stream, code: ErrorCode): void;
 }
 
 export class H2Stream {
@@ -62,11 +60,6 @@ export class H2Stream {
   sendData(bytes: Uint8Array, end: boolean): void {
     if (!this.writable) return;
     this.#enqueue({ kind: "data", bytes, end });
-  }
-
-  /** Resets the stream (RST_STREAM); the listener is not called. */
-  reset(code: ErrorCode): void {
-    this.owner.resetStream(this, code);
   }
 
   #enqueue(item: Outgoing): void {
