@@ -21,7 +21,7 @@ const REQUEST: HeaderField[] = [
 ];
 
 /** A Connection on a fake sink, with a client side that builds frames and parses the replies. */
-function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: number } = {}) {
+function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: number; answerAtOnce?: boolean } = {}) {
   const written: Uint8Array[] = [];
   const streams: Array<{ stream: H2Stream; headers: RequestHeaders; events: string[]; data: Uint8Array[] }> = [];
   const state = { ended: false, closed: false, errors: [] as string[] };
@@ -45,6 +45,7 @@ function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: numbe
         };
         stream.listener = listener;
         streams.push(entry);
+        if (options.answerAtOnce) stream.sendHeaders(encodeHeaderBlock([[":status", "200"], ["grpc-status", "12"]]), true);
       },
       onClose: () => (state.closed = true),
       onError: (message) => state.errors.push(message),
@@ -340,6 +341,18 @@ test("RST_STREAM from the client aborts the stream; frames still in flight on a 
   client.send(frame(FrameType.DATA, 0, 3, new Uint8Array(100)), frame(FrameType.DATA, Flag.END_STREAM, 3, new Uint8Array(100)));
   expect(await client.frames()).toEqual([]);
   expect(client.streams[1]!.data).toEqual([]);
+});
+
+test("answered while the request headers are handled: RST_STREAM NO_ERROR only when the request was not complete", async () => {
+  const client = harness({ answerAtOnce: true });
+  await client.open();
+  client.send(headers(1, Flag.END_HEADERS | Flag.END_STREAM), headers(3));
+  expect(summary(await client.frames())).toEqual([
+    [FrameType.HEADERS, 1, Flag.END_STREAM | Flag.END_HEADERS],
+    [FrameType.HEADERS, 3, Flag.END_STREAM | Flag.END_HEADERS],
+    [FrameType.RST_STREAM, 3, 0],
+  ]);
+  expect(client.streams.map((entry) => entry.events)).toEqual([[], ["abort"]]);
 });
 
 test("graceful GOAWAY: streams in flight finish, later streams are ignored, then the connection closes", async () => {

@@ -374,7 +374,10 @@ export class Connection implements StreamOwner {
       stream.unacked = 0;
     }
     if (body.length > 0) stream.listener?.data(body.slice());
-    if (flags & Flag.END_STREAM) this.#remoteEnd(stream);
+    if (flags & Flag.END_STREAM) {
+      this.#remoteEnd(stream);
+      stream.listener?.end();
+    }
   }
 
   #consumeWindow(length: number): void {
@@ -386,12 +389,12 @@ export class Connection implements StreamOwner {
     }
   }
 
+  /** The client's END_STREAM (the caller then tells the listener). */
   #remoteEnd(stream: H2Stream): void {
     if (stream.expectedLength !== undefined && stream.expectedLength !== stream.received) {
       throw new StreamError(ErrorCode.PROTOCOL_ERROR, "body length differs from content-length");
     }
     this.#move(stream, "recv-end-stream");
-    stream.listener?.end();
   }
 
   #headers(flags: number, streamId: number, payload: Uint8Array): void {
@@ -457,8 +460,10 @@ export class Connection implements StreamOwner {
     const opened = new H2Stream(streamId, this, this.#peerInitialWindow, length === undefined ? undefined : Number(length));
     this.#streams.set(streamId, opened);
     this.#lastProcessed = streamId;
+    // The state is settled first, so an answer given at once needs no RST_STREAM (§8.1).
+    if (end) this.#remoteEnd(opened);
     this.#options.onStream(opened, headers);
-    if (end && opened.state !== "closed") this.#remoteEnd(opened);
+    if (end && opened.state !== "closed") opened.listener?.end();
   }
 
   #trailers(stream: H2Stream, end: boolean, fields: HeaderField[]): void {
@@ -471,6 +476,7 @@ export class Connection implements StreamOwner {
       throw error;
     }
     this.#remoteEnd(stream);
+    stream.listener?.end();
   }
 
   #rstStream(streamId: number, payload: Uint8Array): void {
