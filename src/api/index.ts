@@ -25,7 +25,7 @@ export interface ApiServerOptions {
   endpoint: Endpoint;
   /** Permission bits of the Unix socket (e.g. 0o660); ignored for TCP. */
   socketMode: number;
-  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes">;
+  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes"> & Partial<Pick<Limits, "maxApiConnections">>;
   defaultTimeoutMs?: number;
   log?: Logger;
 }
@@ -44,6 +44,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const server = new GrpcServer({
     routes: [...agentRoutes(options.engine, log), ...healthRoutes()],
     maxConcurrentCalls: options.limits.maxApiStreams,
+    ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),
     maxMessageBytes: options.limits.maxGrpcMessageBytes,
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     log,

@@ -34,6 +34,8 @@ export interface GrpcServerOptions {
   routes: readonly Route[];
   /** Concurrent calls over all connections; beyond it calls fail with RESOURCE_EXHAUSTED. */
   maxConcurrentCalls: number;
+  /** Open connections; a new one beyond it is closed at once (logged at warn). Default 512. */
+  maxConnections?: number;
   /** Largest request message accepted. */
   maxMessageBytes: number;
   /** Deadline of calls that send no grpc-timeout. */
@@ -46,6 +48,7 @@ export interface GrpcServerOptions {
 const CONTENT_TYPE = /^application\/grpc(\+proto)?(;.*)?$/;
 /** Idle connections cost a file descriptor each; clients reconnect transparently after GOAWAY. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+const DEFAULT_MAX_CONNECTIONS = 512;
 /** How long closed calls get to flush their trailers before sessions are destroyed. */
 const SESSION_DRAIN_MS = 250;
 
@@ -90,6 +93,8 @@ export class GrpcServer {
     this.#routes = new Map(options.routes.map((route) => [route.method.path, route]));
     this.#server = new H2Server({
       maxConcurrentStreams: options.maxConcurrentCalls,
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      onConnectionRefused: (open) => options.log.warn(`api: connection refused, ${open} open (--max-api-connections)`),
       // A connection with a call in flight (a quiet Watch, a slow upstream) is never idle.
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onStream: (stream, headers) => this.#onStream(stream, headers),

@@ -2,6 +2,8 @@
 export interface Limits {
   /** Concurrent gRPC streams over all API connections. */
   maxApiStreams: number;
+  /** Open API connections (each holds a file descriptor); a new one beyond it is closed at once. */
+  maxApiConnections: number;
   /** Concurrent downstream proxy connections. */
   maxProxyConnections: number;
   /** Largest TACACS+ body accepted, from upstream or downstream (RFC 8907 allows 2^32-1; we cap). */

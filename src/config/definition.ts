@@ -34,6 +34,7 @@ export const FLAGS = {
   "preferred-probe-interval-seconds": { type: "string", valueHint: "SECS", description: "How often the preferred server is probed while failed over", default: "30" },
   "request-timeout-seconds": { type: "string", valueHint: "SECS", description: "Reply timeout per request and server (YANG timeout overrides it)", default: "5" },
   "max-api-streams": { type: "string", valueHint: "N", description: "Concurrent gRPC streams", default: "1024" },
+  "max-api-connections": { type: "string", valueHint: "N", description: "Open client API connections", default: "512" },
   "max-proxy-connections": { type: "string", valueHint: "N", description: "Concurrent proxy connections", default: "256" },
   "max-sessions-in-flight": { type: "string", valueHint: "N", description: "Sessions in flight per upstream server", default: "256" },
   "max-body-bytes": { type: "string", valueHint: "BYTES", description: "Largest TACACS+ body accepted, 1024..196356", default: "65536" },

@@ -29,6 +29,7 @@ type Env = Record<string, string | undefined>;
 function limits(flags: Flags): Limits {
   return {
     maxApiStreams: checked(boundedInteger(1, 100_000), "--max-api-streams", flags.value("max-api-streams")),
+    maxApiConnections: checked(boundedInteger(1, 65_535), "--max-api-connections", flags.value("max-api-connections")),
     maxProxyConnections: checked(boundedInteger(1, 65_535), "--max-proxy-connections", flags.value("max-proxy-connections")),
     maxBodyBytes: checked(boundedInteger(1024, MAX_BODY_BYTES), "--max-body-bytes", flags.value("max-body-bytes")),
     maxGrpcMessageBytes: MAX_GRPC_MESSAGE_BYTES,

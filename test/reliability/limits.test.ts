@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { callUnary, ApiCallError } from "../../src/api/client";
@@ -72,6 +73,30 @@ describe("limits through the compiled agent", () => {
     // Refused well before the admitted calls' 1.5 s upstream delay ends: not queued.
     expect(refused.every((o) => o.ms < 1200)).toBe(true);
     expect(String((refused[0]!.error as Error).message)).toContain("limit 4");
+    expect((await accounting(s.api)).result).toBe("response");
+  }, 15_000);
+
+  test("--max-api-connections: a connection beyond it is closed at once; a freed slot is usable", async () => {
+    const s = await setup(["--max-api-connections", "3", "-v"]);
+    const connect = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = createConnection({ path: s.agent.socket }, () => resolve(socket));
+        socket.on("error", reject);
+      });
+    const open = await Promise.all([connect(), connect(), connect()]);
+    cleanups.push(() => open.forEach((socket) => socket.destroy()));
+    await Bun.sleep(100);
+    const extra = await connect();
+    const closedAt = await new Promise<number>((resolve) => {
+      const started = Date.now();
+      extra.on("close", () => resolve(Date.now() - started));
+      extra.resume();
+    });
+    expect(closedAt).toBeLessThan(1000);
+    await Bun.sleep(100);
+    expect(s.agent.output()).toContain("--max-api-connections");
+    open[0]!.destroy();
+    await Bun.sleep(100);
     expect((await accounting(s.api)).result).toBe("response");
   }, 15_000);
 

@@ -13,6 +13,9 @@ export type { RequestHeaders } from "./request-headers";
 
 export interface H2ServerOptions {
   maxConcurrentStreams: number;
+  /** Open connections; a new one beyond it is closed before a byte is read. */
+  maxConnections: number;
+  onConnectionRefused(open: number): void;
   idleTimeoutMs: number;
   onStream(stream: H2Stream, headers: RequestHeaders): void;
   onError(message: string): void;
@@ -71,6 +74,11 @@ export class H2Server implements LocalListener {
   }
 
   #open(socket: Socket<Connection | undefined>): void {
+    if (this.#connections.size >= this.#options.maxConnections) {
+      socket.terminate();
+      this.#options.onConnectionRefused(this.#connections.size);
+      return;
+    }
     socket.setNoDelay?.(true);
     const connection = new Connection(
       { write: (bytes) => socket.write(bytes), end: () => socket.end() },
