@@ -11,6 +11,7 @@ import { startProxy, type ProxyServer } from "../proxy";
 import { connectorFor } from "../transport";
 import { createEngine } from "../upstream/engine";
 import type { UpstreamEngine } from "../upstream/types";
+import { guardAgainstDefects } from "./defects";
 import { sdNotify } from "./sd-notify";
 
 /** Exit status when the configuration is valid but the daemon cannot start (socket in use, …). */
@@ -111,6 +112,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   }
   const { config } = outcome;
   setVerbosity(config.verbosity);
+  guardAgainstDefects(log);
   for (const warning of outcome.warnings) log.warn(warning);
   warnAboutInsecureSettings(config);
 
