@@ -30,8 +30,20 @@ export function onCleanup(cleanup: () => unknown): void {
   cleanups.push(cleanup);
 }
 
-export const workDir = mkdtempSync(join(tmpdir(), "agentd-bench-"));
-onCleanup(() => rmSync(workDir, { recursive: true, force: true }));
+let dir: string | undefined;
+/** The run's temp dir (sockets, the agent copy), made on first use and removed by cleanupAll. */
+export function workDir(): string {
+  if (dir === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "agentd-bench-"));
+    dir = made;
+    onCleanup(() => {
+      rmSync(made, { recursive: true, force: true });
+      dir = undefined;
+      agentCopy = undefined;
+    });
+  }
+  return dir;
+}
 
 /** Kills a child and waits for it (SIGKILL after 5 s). */
 async function stopChild(child: Subprocess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
@@ -108,7 +120,7 @@ export function agentBinary(): string {
   if (agentCopy) return agentCopy;
   const built = process.env.AGENTD_BIN ?? `${root}dist/tacacsrs-agentd`;
   if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`);
-  agentCopy = join(workDir, "tacacsrs-agentd");
+  agentCopy = join(workDir(), "tacacsrs-agentd");
   copyFileSync(built, agentCopy);
   return agentCopy;
 }
@@ -138,8 +150,8 @@ export class AgentProcess {
    */
   static spawn(args: string[], options: { proxy?: boolean; apiTcpPort?: number; env?: Record<string, string> } = {}): AgentProcess {
     const n = ++agentCount;
-    const api: Endpoint = options.apiTcpPort !== undefined ? { kind: "tcp", host: "127.0.0.1", port: options.apiTcpPort } : { kind: "unix", path: join(workDir, `agent${n}.sock`) };
-    const proxy: Endpoint | undefined = options.proxy ? { kind: "unix", path: join(workDir, `agent${n}-proxy.sock`) } : undefined;
+    const api: Endpoint = options.apiTcpPort !== undefined ? { kind: "tcp", host: "127.0.0.1", port: options.apiTcpPort } : { kind: "unix", path: join(workDir(), `agent${n}.sock`) };
+    const proxy: Endpoint | undefined = options.proxy ? { kind: "unix", path: join(workDir(), `agent${n}-proxy.sock`) } : undefined;
     const listen = api.kind === "unix" ? api.path : `${api.host}:${api.port}`;
     const full = [...args, "--listen-endpoint", listen, ...(proxy?.kind === "unix" ? ["--proxy-endpoint", proxy.path] : [])];
     const startedAt = performance.now();

@@ -25,7 +25,7 @@ try {
   const pki = await testPki();
   const tls = upstream === "tls";
   const server = await ServerProcess.start(tls ? ["--tls-cert", pki.server.certPath, "--tls-key", pki.server.keyPath] : ["--key", SHARED_SECRET]);
-  const socket = join(workDir, "profiled.sock");
+  const socket = join(workDir(), "profiled.sock");
   const servers = ["--server-addr", `${LOOPBACK}:${server.port}`, ...(tls ? ["--use-tls", "--ca-certificate", pki.ca.certPath] : ["--shared-secret", SHARED_SECRET])];
   const agent = Bun.spawn(
     [process.execPath, "--cpu-prof", "--cpu-prof-md", "--cpu-prof-interval=200", "--cpu-prof-dir", out, main, ...servers, "--listen-endpoint", socket],

@@ -39,7 +39,7 @@ function freePort(): Promise<number> {
 }
 
 async function h2load(ctx: Context, agent: AgentProcess): Promise<MeasuredLoad> {
-  const body = join(workDir, "accounting.grpc");
+  const body = join(workDir(), "accounting.grpc");
   writeFileSync(body, accountingBody());
   if (agent.api.kind !== "tcp") throw new Error("h2load needs a TCP listener");
   const seconds = (ms: number) => String(Math.max(1, Math.round(ms / 1000)));

@@ -3,6 +3,8 @@
  * thundering herd) against the compiled agent, its report lines, and the argument checks.
  */
 import { expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { parseBenchArgs } from "../../scripts/bench/index";
 import { medianOf, quantile } from "../../scripts/bench/stats";
 
@@ -17,8 +19,12 @@ async function bench(args: string[], timeoutMs: number): Promise<{ exit: number;
   return { exit, stdout, stderr };
 }
 
+const benchDirs = () => readdirSync(tmpdir()).filter((name) => name.startsWith("agentd-bench-")).sort();
+
 test("scenario 8 in --quick mode: 1,000 calls, one connection per server, every target met", async () => {
+  const before = benchDirs();
   const run = await bench(["--quick", "--only", "8"], 15_000);
+  expect(benchDirs().filter((name) => !before.includes(name))).toEqual([]); // its temp dir is gone
   expect(run.stderr).toBe("");
   const json = run.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
   const rows = json.filter((line) => line.scenario === 8);
