@@ -2,8 +2,6 @@
  * Entry point of the multi-call binary: `tacon` when invoked by that name, else the daemon.
  */
 import { basename } from "node:path";
-import { runDaemon } from "./daemon";
-import { runTacon } from "./tacon";
 
 declare const BUILD_VERSION: string | undefined;
 declare const BUILD_COMMIT: string | undefined;
@@ -18,7 +16,11 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const env = process.env as Record<string, string | undefined>;
   const invokedAs = basename(process.argv0 || process.argv[0] || "");
-  const run = invokedAs === "tacon" ? runTacon(args, env) : runDaemon(args, env, build);
+  // Each personality loads only its own modules: tacon needs no engine, the daemon no HTTP/2 client.
+  const run =
+    invokedAs === "tacon"
+      ? import("./tacon").then(({ runTacon }) => runTacon(args, env))
+      : import("./daemon").then(({ runDaemon }) => runDaemon(args, env, build));
   const code = await run.catch((error: unknown) => {
     process.stderr.write(`${invokedAs}: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
     return 70;

@@ -5,7 +5,7 @@
  *   const reply = await callUnary({ kind: "unix", path }, "Accounting", { user, command }, 5000);
  *   // reply.result === "response" | "error"; enums as names, uint64 as numbers, bytes as Uint8Array
  */
-import http2 from "node:http2";
+import type * as http2 from "node:http2";
 import { connect as netConnect } from "node:net";
 import type { Endpoint } from "../common/endpoint";
 import { formatEndpoint } from "../common/endpoint";
@@ -48,10 +48,12 @@ export class ApiCallError extends Error {
 }
 
 function connectSession(endpoint: Endpoint): http2.ClientHttp2Session {
+  // node:http2 is loaded on first use (~70 ms): the daemon, which bundles this module, never needs it.
+  const { connect } = process.getBuiltinModule("node:http2");
   if (endpoint.kind === "unix") {
-    return http2.connect("http://localhost", { createConnection: () => netConnect({ path: endpoint.path }) });
+    return connect("http://localhost", { createConnection: () => netConnect({ path: endpoint.path }) });
   }
-  return http2.connect(`http://${formatEndpoint(endpoint)}`);
+  return connect(`http://${formatEndpoint(endpoint)}`);
 }
 
 /**

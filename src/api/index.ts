@@ -14,7 +14,6 @@ import { agentRoutes } from "./agent-service";
 import { healthRoutes } from "./health";
 import { GrpcServer } from "./server";
 
-export { callUnary, ApiCallError, type ApiMethod } from "./client";
 export { GrpcError, Status, statusName } from "./status";
 
 /** Deadline of calls whose client sends no grpc-timeout. */

@@ -8,7 +8,7 @@
  * (the message says whether a retry may help).
  */
 import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
-import { ApiCallError, callUnary, type ApiMethod } from "../api";
+import { ApiCallError, callUnary, type ApiMethod } from "../api/client";
 import { parseEndpoint } from "../config/address";
 import { ConfigError } from "../config";
 import { PasswordUnavailable, readPassword } from "./password";

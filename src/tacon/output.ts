@@ -1,5 +1,5 @@
 /** Turns an API reply into tacon's output and exit status. */
-import type { ApiMethod } from "../api";
+import type { ApiMethod } from "../api/client";
 
 export interface Outcome {
   exit: number;

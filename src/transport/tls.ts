@@ -4,7 +4,6 @@
  * The RFC 9887 packet rules (unencrypted flag, no obfuscation) belong to the engine, not here.
  */
 import { isIP } from "node:net";
-import { getCACertificates } from "node:tls";
 import type { TLSOptions } from "bun";
 import { formatRemote, openSocketStream } from "./socket-stream";
 import { tcpFailure } from "./tcp";
@@ -38,7 +37,9 @@ export function serverNameFor(security: TlsSecurity, target: ConnectTarget): str
  * useSystemCa, plus the configured CAs. Bun's `ca` replaces its defaults, so both are listed.
  */
 export function trustAnchors(security: TlsSecurity): string[] {
-  return [...(security.useSystemCa ? getCACertificates("default") : []), ...security.caPem];
+  // node:tls is loaded on first use: it costs ~25 ms of startup, and plain TCP never needs it.
+  const system = security.useSystemCa ? process.getBuiltinModule("node:tls").getCACertificates("default") : [];
+  return [...system, ...security.caPem];
 }
 
 /** BoringSSL's group names (Bun rejects the RFC 8446 spelling "secp384r1"). */

@@ -1,7 +1,8 @@
 // A tiny program that uses the API module, compiled like scripts/build.ts (compile, minify,
 // bytecode) by compiled.test.ts: proves the embedded .proto texts work without files on disk.
 // No top-level await: bytecode compilation emits CommonJS.
-import { callUnary, startApiServer } from "../../src/api";
+import { startApiServer } from "../../src/api";
+import { callUnary } from "../../src/api/client";
 import { FakeEngine } from "../support/api-fake-engine";
 
 async function main(path: string): Promise<void> {
