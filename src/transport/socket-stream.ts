@@ -1,8 +1,11 @@
 /**
  * A ByteStream over a Bun socket, plain or TLS. Shared by the TCP and certificate-TLS connectors:
  * connect timeout, source-address bind, write queue under back-pressure, onClose exactly once.
- * Each write() reaches the socket as its own socket.write() call, never merged with another, so
- * over TLS every packet gets its own record(s).
+ * Over TLS each write() reaches the socket as its own socket.write() call, never merged with
+ * another, so every packet gets its own record(s): a server reading one packet per readable event
+ * would not see a second packet already decrypted into its TLS library's buffer. Plain TCP has no
+ * such buffer (unread bytes keep the socket readable), so there the packets written in one turn
+ * of the event loop go out in one socket.write(): one syscall and one segment instead of many.
  */
 import type { Socket, TCPSocketConnectOptions, TLSOptions } from "bun";
 import { isConnecting, transition, type Phase } from "./lifecycle";
@@ -74,6 +77,9 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
   let settleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Chunks not yet accepted by the socket; each is written with its own write() call. */
   const queue: Uint8Array[] = [];
+  /** Plain TCP: packets written in this turn of the event loop, sent together by sendBatch. */
+  const batch: Uint8Array[] = [];
+  let batchBytes = 0;
   /** close() was called with writes still queued: end the socket once they are out. */
   let endWhenFlushed = false;
   let pendingError: Error | undefined;
@@ -115,21 +121,50 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
       }
     };
 
+    /** Writes one chunk now, or queues it behind earlier ones (back-pressure). */
+    const send = (chunk: Uint8Array, owned: boolean): void => {
+      if (!socket) return;
+      if (queue.length > 0) {
+        queue.push(owned ? chunk : chunk.slice());
+        return;
+      }
+      const written = Math.max(0, socket.write(chunk));
+      // Copy the rest: the caller may reuse its buffer once write() returns.
+      if (written < chunk.length) queue.push(owned ? chunk.subarray(written) : chunk.slice(written));
+    };
+
+    const sendBatch = (): void => {
+      if (batch.length === 0) return;
+      if (phase !== "open") {
+        batch.length = 0; // the peer closed first: nothing more can be sent
+        return;
+      }
+      const chunk = batch.length === 1 ? batch[0]! : new Uint8Array(batchBytes);
+      if (batch.length > 1) {
+        let at = 0;
+        for (const packet of batch) {
+          chunk.set(packet, at);
+          at += packet.length;
+        }
+      }
+      batch.length = 0;
+      batchBytes = 0;
+      send(chunk, true);
+    };
+
     const stream: ByteStream = {
       remote,
       write(packet) {
         if (phase !== "open" || !socket) return;
-        if (queue.length > 0) {
-          queue.push(packet.slice());
-          return;
-        }
-        const written = Math.max(0, socket.write(packet));
-        // Copy the rest: the caller may reuse its buffer once write() returns.
-        if (written < packet.length) queue.push(packet.slice(written));
+        if (options.tls) return send(packet, false);
+        if (batch.length === 0) setImmediate(sendBatch);
+        batch.push(packet.slice());
+        batchBytes += packet.length;
       },
       /** Queued writes still go out first; the grace timer bounds how long that may take. */
       close() {
         if (phase !== "open") return;
+        sendBatch();
         const closing = socket;
         finish();
         if (!closing) return;

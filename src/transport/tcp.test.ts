@@ -56,6 +56,14 @@ function recorder() {
   };
 }
 
+/** TCP segments sent so far by this host's connection to 127.0.0.1:port (iproute2's ss). */
+function segmentsSentTo(port: number): number {
+  const out = Bun.spawnSync(["ss", "-tinH", "state", "established", `( dport = :${port} )`]).stdout.toString();
+  const count = /segs_out:(\d+)/.exec(out)?.[1];
+  if (count === undefined) throw new Error(`ss shows no connection to port ${port}: ${out}`);
+  return Number(count);
+}
+
 async function until(condition: () => boolean, ms = 3_000): Promise<void> {
   const end = Date.now() + ms;
   while (!condition()) {
@@ -153,6 +161,24 @@ describe("tcpConnector", () => {
     const error = await connectFailure(tcpConnector.connect({ host: "no-such-host.invalid", port: 49 }, recorder().handlers, 2_000));
     expect(error.kind).toBe("other");
     expect(error.message).toContain("no-such-host.invalid:49 failed: host name not found");
+  });
+
+  test("packets written in one turn go out in one segment; the caller may reuse its buffer at once", async () => {
+    const peer = startPeer();
+    const stream = await tcpConnector.connect({ host: "127.0.0.1", port: peer.port }, recorder().handlers, 2_000);
+    await until(() => peer.sockets.length === 1);
+    const before = segmentsSentTo(peer.port);
+    const packet = new Uint8Array(50);
+    for (let i = 0; i < 20; i++) {
+      packet.fill(i);
+      stream.write(packet);
+    }
+    await until(() => peer.receivedBytes() === 1000);
+    const received = peer.received();
+    expect([...received].filter((_, at) => at % 50 === 0)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    // The kernel's own count (ss -i segs_out): one segment, where a write per packet sends twenty.
+    expect(segmentsSentTo(peer.port) - before).toBe(1);
+    stream.close();
   });
 
   test("a large write is queued under back-pressure and arrives whole and in order", async () => {
