@@ -15,7 +15,9 @@ export interface StreamHandlers {
 export interface ByteStream {
   /**
    * Writes one whole TACACS+ packet. Transports keep the bytes of one call together and never
-   * merge two calls into one TLS record (some servers read one packet per readable event).
+   * merge two calls into one TLS record (some servers read one packet per readable event and
+   * would leave a second packet in the same record unanswered); plain TCP may send the packets
+   * of one event-loop turn in one segment.
    * Writes after close are dropped. Internal buffering handles back-pressure.
    */
   write(packet: Uint8Array): void;
