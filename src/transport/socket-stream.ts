@@ -139,14 +139,7 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
         batch.length = 0; // the peer closed first: nothing more can be sent
         return;
       }
-      const chunk = batch.length === 1 ? batch[0]! : new Uint8Array(batchBytes);
-      if (batch.length > 1) {
-        let at = 0;
-        for (const packet of batch) {
-          chunk.set(packet, at);
-          at += packet.length;
-        }
-      }
+      const chunk = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
       batch.length = 0;
       batchBytes = 0;
       send(chunk, true);

@@ -26,19 +26,10 @@ const ACK = 0x10;
 const PSH = 0x08;
 const FIN = 0x01;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** The Internet checksum (RFC 1071) over the given parts. */
 function checksum(parts: readonly Uint8Array[]): number {
-  const all = concat(parts);
+  const all = Buffer.concat(parts);
   let sum = 0;
   for (let i = 0; i < all.length; i += 2) sum += (all[i]! << 8) | (all[i + 1] ?? 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
@@ -91,7 +82,7 @@ function ipPacket(src: Uint8Array, dst: Uint8Array, ipVersion: 4 | 6, tcp: Uint8
     ip.set(src, 12);
     ip.set(dst, 16);
     v.setUint16(10, checksum([ip]));
-    return concat([ip, tcp]);
+    return Buffer.concat([ip, tcp]);
   }
   const ip = new Uint8Array(40);
   const v = new DataView(ip.buffer);
@@ -101,7 +92,7 @@ function ipPacket(src: Uint8Array, dst: Uint8Array, ipVersion: 4 | 6, tcp: Uint8
   ip[7] = 64;
   ip.set(src, 8);
   ip.set(dst, 24);
-  return concat([ip, tcp]);
+  return Buffer.concat([ip, tcp]);
 }
 
 function linkFrame(link: LinkLayer, ipVersion: 4 | 6, ip: Uint8Array): Uint8Array {
@@ -111,7 +102,7 @@ function linkFrame(link: LinkLayer, ipVersion: 4 | 6, ip: Uint8Array): Uint8Arra
     eth.set([2, 0, 0, 0, 0, 2], 0);
     eth.set([2, 0, 0, 0, 0, 1], 6);
     new DataView(eth.buffer).setUint16(12, etherType);
-    return concat([eth, ip]);
+    return Buffer.concat([eth, ip]);
   }
   if (link === "linux-sll") {
     const sll = new Uint8Array(16);
@@ -120,12 +111,12 @@ function linkFrame(link: LinkLayer, ipVersion: 4 | 6, ip: Uint8Array): Uint8Arra
     v.setUint16(2, 772); // ARPHRD_LOOPBACK
     v.setUint16(4, 6);
     v.setUint16(14, etherType);
-    return concat([sll, ip]);
+    return Buffer.concat([sll, ip]);
   }
   // BSD loopback: the address family in host (here little-endian) byte order; AF_INET6 is 24 on BSD.
   const family = new Uint8Array(4);
   new DataView(family.buffer).setUint32(0, ipVersion === 4 ? 2 : 24, true);
-  return concat([family, ip]);
+  return Buffer.concat([family, ip]);
 }
 
 /** The link-layer frames of the whole connection: handshake, data with ACKs, FIN exchange. */
@@ -169,9 +160,9 @@ function pcap(linkType: number, frames: readonly Uint8Array[]): Uint8Array {
     r.setUint32(0, 1_700_000_000 + i, true);
     r.setUint32(8, frame.length, true);
     r.setUint32(12, frame.length, true);
-    return concat([record, frame]);
+    return Buffer.concat([record, frame]);
   });
-  return concat([header, ...records]);
+  return Buffer.concat([header, ...records]);
 }
 
 function pcapngBlock(type: number, body: Uint8Array): Uint8Array {
@@ -201,9 +192,9 @@ function pcapng(linkType: number, frames: readonly Uint8Array[]): Uint8Array {
     e.setUint32(8, n, true);
     e.setUint32(12, frame.length, true);
     e.setUint32(16, frame.length, true);
-    return pcapngBlock(6, concat([head, frame]));
+    return pcapngBlock(6, Buffer.concat([head, frame]));
   });
-  return concat([pcapngBlock(0x0a0d0d0a, shb), pcapngBlock(1, idb), ...epbs]);
+  return Buffer.concat([pcapngBlock(0x0a0d0d0a, shb), pcapngBlock(1, idb), ...epbs]);
 }
 
 export function writeConnectionCapture(c: ConnectionCapture): Uint8Array {
