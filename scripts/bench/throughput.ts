@@ -7,9 +7,9 @@
  *   4 the proxy: a legacy connection per request through the agent
  */
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { testPki } from "../../test/support/pki";
+import { freeLoopbackPort } from "../../test/support/wait";
 import { LOOPBACK, SHARED_SECRET, type Context } from "./context";
 import { ACCOUNTING_PATH, accountingBody } from "./grpc-client";
 import type { ClientSpec, LoadSpec } from "./load";
@@ -26,18 +26,6 @@ interface Measurement {
 
 const CALLERS = 64;
 const H2LOAD = "API plain via TCP, h2load 4x16 streams";
-
-/** A free loopback TCP port (for h2load's --listen-endpoint). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, LOOPBACK, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function h2load(ctx: Context, agent: AgentProcess): Promise<MeasuredLoad> {
   const body = join(workDir(), "accounting.grpc");
@@ -99,7 +87,7 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
     const watchPlain = { agent: agentPlain.pid, server: plain.pid };
     if (scenarios.has(3)) {
       const agentTls = await AgentProcess.start(tlsArgs);
-      const agentTcp = await AgentProcess.start(plainArgs, { apiTcpPort: await freePort() });
+      const agentTcp = await AgentProcess.start(plainArgs, { apiTcpPort: freeLoopbackPort() });
       for (const callers of [1, 16, 64]) add(3, `API plain, ${callers} callers`, () => measureLoad(closed(grpc(agentPlain, callers), callers), watchPlain));
       add(3, "API TLS, 64 callers", () => measureLoad(closed(grpc(agentTls, CALLERS)), { agent: agentTls.pid, server: tls.pid }));
       add(3, "API plain, open 1k/s", () => measureLoad(spec(grpc(agentPlain, CALLERS), { open: 1000 }), watchPlain));

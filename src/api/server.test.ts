@@ -12,6 +12,7 @@ import { encodeMessage } from "./framing";
 import { startApiServer, type ApiServer } from "./index";
 import { apiRoot } from "./proto";
 import { decodeGrpcMessage, Status } from "./status";
+import { until } from "../../test/support/wait";
 
 const ACCOUNTING = "/tacacsrs.agent.v1.TacacsAgent/Accounting";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
@@ -97,12 +98,6 @@ function raw(
 async function expectServing(): Promise<void> {
   const reply = await callUnary(api.endpoint, "Accounting", { user: "admin", command: "show" }, 2000);
   expect(reply.result).toBe("response");
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!condition() && Date.now() < deadline) await Bun.sleep(5);
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 
 test("a unary call: headers, one message, grpc-status 0 in the trailers", async () => {
@@ -202,18 +197,18 @@ test("a caller that goes away cancels the upstream request; the server keeps ser
   const stream = session.request({ ":method": "POST", ":path": ACCOUNTING, "content-type": "application/grpc" });
   stream.on("error", () => {});
   stream.end(accountingBody());
-  await until(() => engine.requests.length === 1, "the request");
+  await until(() => engine.requests.length === 1, 2000, "the request");
   stream.close(http2.constants.NGHTTP2_CANCEL);
-  await until(() => engine.aborted === 1, "the abort");
+  await until(() => engine.aborted === 1, 2000, "the abort");
   // A whole connection dropping mid-call does the same.
   const second = connect();
   const pending = second.request({ ":method": "POST", ":path": ACCOUNTING, "content-type": "application/grpc" });
   pending.on("error", () => {});
   pending.end(accountingBody());
-  await until(() => engine.requests.length === 2, "the second request");
+  await until(() => engine.requests.length === 2, 2000, "the second request");
   second.destroy();
-  await until(() => engine.aborted === 2, "the second abort");
-  await until(() => api.activeCalls === 0, "no calls in flight");
+  await until(() => engine.aborted === 2, 2000, "the second abort");
+  await until(() => api.activeCalls === 0, 2000, "no calls in flight");
   engine.answer = passReply;
   await expectServing();
 });
@@ -223,7 +218,7 @@ test("the concurrent-call limit holds over all connections: RESOURCE_EXHAUSTED b
   await start({ maxApiStreams: 2, maxGrpcMessageBytes: 1024 });
   engine.answer = hang;
   const held = [connect(), connect()].map((session) => raw({ session, body: accountingBody(), headers: { "grpc-timeout": "300m" } }));
-  await until(() => engine.requests.length === 2, "two calls in flight");
+  await until(() => engine.requests.length === 2, 2000, "two calls in flight");
   const refused = await raw({ body: accountingBody() });
   expect(refused.status).toBe(Status.RESOURCE_EXHAUSTED);
   expect(refused.message).toContain("limit 2");
@@ -284,7 +279,7 @@ test("health: Check SERVING for the server and our services, NOT_FOUND otherwise
     body: encodeMessage(HealthCheckRequest.encode({}).finish()),
     onStream: (s) => s.once("data", (chunk: Uint8Array) => (firstMessage = chunk)),
   });
-  await until(() => firstMessage !== undefined, "the first Watch message");
+  await until(() => firstMessage !== undefined, 2000, "the first Watch message");
   expect((HealthCheckResponse.decode(firstMessage!.subarray(5)) as any).status).toBe(1);
   // The watch does not hold up shutdown: it ends at once with UNAVAILABLE.
   const started = Date.now();
@@ -301,7 +296,7 @@ test("graceful close: in-flight calls finish within the grace period, new calls 
   };
   const session = connect();
   const inFlight = raw({ session, body: accountingBody() });
-  await until(() => engine.requests.length === 1, "the request");
+  await until(() => engine.requests.length === 1, 2000, "the request");
   const closing = api.close(2000);
   expect((await inFlight).status).toBe(0);
   await closing;
@@ -312,7 +307,7 @@ test("graceful close: in-flight calls finish within the grace period, new calls 
 test("graceful close: calls still running after the grace period are cancelled with UNAVAILABLE", async () => {
   engine.answer = hang;
   const inFlight = raw({ body: accountingBody() });
-  await until(() => engine.requests.length === 1, "the request");
+  await until(() => engine.requests.length === 1, 2000, "the request");
   const started = Date.now();
   await api.close(100);
   expect(Date.now() - started).toBeLessThan(1500);
@@ -384,7 +379,7 @@ test("idle connections are closed; a connection with a call in flight is kept", 
     watching.on("close", () => (closed.watching = true));
     let watchMessages = 0;
     const watch = raw({ session: watching, path: HEALTH_WATCH, body: encodeMessage(new Uint8Array()), onStream: (s) => s.on("data", () => watchMessages++) });
-    await until(() => closed.quiet, "the idle connection to close");
+    await until(() => closed.quiet, 2000, "the idle connection to close");
     await Bun.sleep(300);
     expect(closed.watching).toBe(false);
     expect(watchMessages).toBe(1);
@@ -424,9 +419,9 @@ test("clients hanging up at every stage never break the server", async () => {
     else stream.once("response", hangUp);
   }
   await Promise.all(attempts);
-  await until(() => api.activeCalls === 0, "every call to end");
+  await until(() => api.activeCalls === 0, 2000, "every call to end");
   // Calls whose body was complete reached the engine; every one of them was ended or aborted.
   expect(engine.requests.length).toBeGreaterThanOrEqual(10);
-  await until(() => engine.ended + engine.aborted >= engine.requests.length, "every upstream session to be ended or aborted");
+  await until(() => engine.ended + engine.aborted >= engine.requests.length, 2000, "every upstream session to be ended or aborted");
   await expectServing();
 });

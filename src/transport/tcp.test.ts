@@ -3,6 +3,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { startUnansweredPort } from "../../test/support/unanswered-port";
 import { tcpConnector } from "./tcp";
 import { TransportError, type ByteStream } from "./types";
+import { until } from "../../test/support/wait";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -62,14 +63,6 @@ function segmentsSentTo(port: number): number {
   const count = /segs_out:(\d+)/.exec(out)?.[1];
   if (count === undefined) throw new Error(`ss shows no connection to port ${port}: ${out}`);
   return Number(count);
-}
-
-async function until(condition: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await Bun.sleep(5);
-  }
 }
 
 /** Deterministic bytes: a fixed 64 KiB block repeated, each copy stamped with its index (catches reordering). */

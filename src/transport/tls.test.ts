@@ -9,6 +9,7 @@ import { startStunnel, type Stunnel } from "../../test/support/stunnel";
 import { getCACertificates } from "node:tls";
 import { boringSslGroups, settleMs, tlsConnector, trustAnchors, type TlsSecurity } from "./tls";
 import { TransportError, type ByteStream, type StreamHandlers } from "./types";
+import { until } from "../../test/support/wait";
 
 let pki: Pki;
 beforeAll(async () => {
@@ -72,14 +73,6 @@ function recorder() {
   const closes: (Error | undefined)[] = [];
   const handlers: StreamHandlers = { onData: (chunk) => data.push(chunk), onClose: (error) => closes.push(error) };
   return { data, closes, handlers, text: () => Buffer.concat(data).toString() };
-}
-
-async function until(condition: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await Bun.sleep(5);
-  }
 }
 
 async function rejection(promise: Promise<ByteStream>): Promise<TransportError> {

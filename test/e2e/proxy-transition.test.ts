@@ -19,15 +19,9 @@ import { testPki, type Pki } from "../support/pki";
 import { LAB_KEY } from "../support/proxy-stack";
 import { startStunnel, type Stunnel } from "../support/stunnel";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
+import { freeLoopbackPort } from "../support/wait";
 
 const key = new TextEncoder().encode(LAB_KEY);
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 /** Waits until the agent's proxy accepts connections (proxy-only mode has no API to health-check). */
 async function proxyReady(agent: AgentProcess, endpoint: Endpoint): Promise<void> {
@@ -83,7 +77,7 @@ describe.skipIf(!havePeer("stunnel4") || !havePeer("perl"))("transition guide wi
   });
 
   test("TLS server authentication: pam_tacplus and audisp flows, Perl, then failover when tacacs1 dies", async () => {
-    const port = freePort();
+    const port = freeLoopbackPort();
     const endpoint: Endpoint = { kind: "tcp", host: "127.0.0.1", port };
     // prettier-ignore
     const agent = await startProxyAgent([
@@ -123,7 +117,7 @@ describe.skipIf(!havePeer("stunnel4") || !havePeer("perl"))("transition guide wi
   });
 
   test("TLS mTLS: the guide's client certificate flags", async () => {
-    const port = freePort();
+    const port = freeLoopbackPort();
     const endpoint: Endpoint = { kind: "tcp", host: "127.0.0.1", port };
     // prettier-ignore
     const agent = await startProxyAgent([
@@ -172,7 +166,7 @@ describe.skipIf(!havePeer("stunnel4"))("transition guide, TLS PSK (stunnel PSKse
     ["PSK-DHE", () => dhe, ["--psk-key-exchange-groups", "secp384r1,secp256r1"]],
     ["PSK-only", () => pskOnly, ["--psk-key-exchange", "psk-only"]],
   ] as const)("%s: the guide's command serves the legacy client", async (_, tunnel, exchange) => {
-    const port = freePort();
+    const port = freeLoopbackPort();
     const endpoint: Endpoint = { kind: "tcp", host: "127.0.0.1", port };
     // prettier-ignore
     const agent = await startProxyAgent([
@@ -200,7 +194,7 @@ describe.skipIf(!havePeer("stunnel4"))("transition guide, TLS PSK (stunnel PSKse
 describe("rollback and the README's Unix socket proxy endpoint", () => {
   test("rollback: the same clients, the agent pointed at a plain upstream without --use-tls", async () => {
     const server = await startTacacsServer({ key: LAB_KEY });
-    const port = freePort();
+    const port = freeLoopbackPort();
     const endpoint: Endpoint = { kind: "tcp", host: "127.0.0.1", port };
     try {
       // prettier-ignore

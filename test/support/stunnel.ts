@@ -16,6 +16,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freeLoopbackPort } from "./wait";
 
 export type StunnelValue = string | number | boolean | readonly string[];
 
@@ -51,7 +52,7 @@ export async function startStunnel(options: StunnelOptions): Promise<Stunnel> {
     for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content, { mode: 0o600 });
     // stunnel cannot report an ephemeral port: pick a free one, retry if another process took it first.
     for (let attempt = 0; ; attempt++) {
-      const port = freePort();
+      const port = freeLoopbackPort();
       const tunnel = await launch(dir, port, options).catch((error: Error) => error);
       if (!(tunnel instanceof Error)) return tunnel;
       if (attempt >= 2 || !/Address already in use|bind/i.test(tunnel.message)) throw tunnel;
@@ -114,11 +115,4 @@ function lines(options: Record<string, StunnelValue>, dir: string): string[] {
 function render(value: string | number | boolean, dir: string): string {
   if (typeof value === "boolean") return value ? "yes" : "no";
   return String(value).replaceAll("{dir}", dir);
-}
-
-function freePort(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = server.port;
-  server.stop(true);
-  return port;
 }

@@ -17,6 +17,7 @@ import {
 } from "../../src/protocol";
 import { createEngine, type EngineOptions, type StartRequest, type UpstreamEngine, type UpstreamServer, type UpstreamSession } from "../../src/upstream";
 import { startTacacsServer, type TacacsServerOptions, type TestServer } from "../support/tacacs-server";
+import { until as waitUntil } from "../support/wait";
 
 export const KEY = "labkey123";
 
@@ -115,11 +116,5 @@ export function acctStatus(session: UpstreamSession): AcctStatus {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `check` holds, failing after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await sleep(10);
-  }
-}
+/** Polls until `check` holds, failing after `timeoutMs` (2 s unless given). */
+export const until = (check: () => boolean, timeoutMs = 2000): Promise<void> => waitUntil(check, timeoutMs);
