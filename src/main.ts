@@ -2,6 +2,7 @@
  * Entry point of the multi-call binary: `tacon` when invoked by that name, else the daemon.
  */
 import { basename } from "node:path";
+import { errorMessage } from "./common/error-message";
 
 declare const BUILD_VERSION: string | undefined;
 declare const BUILD_COMMIT: string | undefined;
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
       ? import("./tacon").then(({ runTacon }) => runTacon(args, env))
       : import("./daemon").then(({ runDaemon }) => runDaemon(args, env, build));
   const code = await run.catch((error: unknown) => {
-    process.stderr.write(`${invokedAs}: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${invokedAs}: internal error: ${errorMessage(error)}\n`);
     return 70;
   });
   // Exit once output is flushed, even if a closed socket's handle lingers in the event loop.

@@ -12,6 +12,7 @@ import { encodeMessage, MessageReader } from "./framing";
 import type { MethodDescriptor } from "./proto";
 import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
+import { errorMessage } from "../common/error-message";
 
 export interface CallContext {
   /** Absolute deadline on the Date.now() scale. */
@@ -279,7 +280,7 @@ function decodeRequest(method: MethodDescriptor, bytes: Uint8Array): unknown {
 /** Any thrown value as a GrpcError; unexpected errors become INTERNAL without details. */
 function asGrpcError(error: unknown, log: Logger): GrpcError {
   if (error instanceof GrpcError) return error;
-  log.error(`api: unexpected error in a call: ${error instanceof Error ? error.message : String(error)}`);
+  log.error(`api: unexpected error in a call: ${errorMessage(error)}`);
   return new GrpcError(Status.INTERNAL, "internal error in the agent");
 }
 

@@ -2,6 +2,7 @@
  * The one error type of the configuration layer: a single operator-readable line that names
  * the flag, file or JSON path and what is wrong. It never carries a secret value.
  */
+import { errorMessage } from "../common/error-message";
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -19,6 +20,6 @@ export function parsedOr<T>(subject: string, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    return fail(subject, error instanceof Error ? error.message : String(error));
+    return fail(subject, errorMessage(error));
   }
 }

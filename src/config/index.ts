@@ -10,6 +10,7 @@ import { printConfig } from "./print";
 import { buildRuntimeConfig } from "./runtime";
 import { Flags } from "./scanned";
 import type { RuntimeConfig } from "./types";
+import { errorMessage } from "../common/error-message";
 
 export type { RuntimeConfig, Limits } from "./types";
 export { ConfigError } from "./errors";
@@ -42,7 +43,7 @@ function warningLines(warnings: readonly string[]): string {
 }
 
 function failure(error: unknown): ConfigOutcome {
-  const message = error instanceof ConfigError ? error.message : `unexpected error while reading the configuration (${error instanceof Error ? error.message : String(error)})`;
+  const message = error instanceof ConfigError ? error.message : `unexpected error while reading the configuration (${errorMessage(error)})`;
   return { kind: "exit", code: CONFIG_ERROR_EXIT, stdout: "", stderr: `${PROGRAM}: ${message}\n` };
 }
 

@@ -4,20 +4,17 @@
  * systemd's Restart=on-failure brings the daemon back).
  */
 import type { Logger } from "../common/log";
+import { errorMessage } from "../common/error-message";
 
 export const INTERNAL_ERROR_EXIT = 70;
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export function guardAgainstDefects(log: Logger): void {
   process.on("unhandledRejection", (error) => {
-    log.error(`internal error (ignored): ${describe(error)}`);
+    log.error(`internal error (ignored): ${errorMessage(error)}`);
     if (error instanceof Error && error.stack) log.trace(error.stack);
   });
   process.on("uncaughtException", (error) => {
-    log.error(`internal error, exiting: ${describe(error)}`);
+    log.error(`internal error, exiting: ${errorMessage(error)}`);
     if (error.stack) log.trace(error.stack);
     process.exit(INTERNAL_ERROR_EXIT);
   });

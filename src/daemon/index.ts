@@ -13,6 +13,7 @@ import { createEngine } from "../upstream/engine";
 import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
 import { sdNotify } from "./sd-notify";
+import { errorMessage } from "../common/error-message";
 
 /** Exit status when the configuration is valid but the daemon cannot start (socket in use, …). */
 const START_FAILURE_EXIT = 1;
@@ -25,10 +26,6 @@ interface Running {
 }
 
 const log = logger("daemon");
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function warnAboutInsecureSettings(config: RuntimeConfig): void {
   for (const server of config.engine.servers) {
@@ -120,7 +117,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   try {
     running = await start(config);
   } catch (error) {
-    log.error(`cannot start: ${describe(error)}`);
+    log.error(`cannot start: ${errorMessage(error)}`);
     return START_FAILURE_EXIT;
   }
   sdNotify("READY=1");
@@ -142,7 +139,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     process.on("SIGINT", () => shutdown("SIGINT"));
     process.on("SIGHUP", () => {
       if (stopping) return;
-      reloading = reloading.then(() => reload(running, argv, env, build)).catch((error) => log.error(`reload failed: ${describe(error)}`));
+      reloading = reloading.then(() => reload(running, argv, env, build)).catch((error) => log.error(`reload failed: ${errorMessage(error)}`));
     });
   });
 }

@@ -27,6 +27,7 @@ import {
   type Effect,
 } from "./connection-state";
 import { candidateKeys, decodeWithKeys, DownstreamKeyError, type DownstreamKey, type KeySource } from "./downstream-keys";
+import { errorMessage } from "../common/error-message";
 
 export interface DownstreamPeer {
   /** Queues bytes for the client (the listener handles back-pressure). */
@@ -116,7 +117,7 @@ export class ConnectionBridge {
         this.options.logger.debug(`proxy ${this.peer.remote}: closing on unreadable input: ${error.message}`);
         this.#dispatch({ kind: "garbage" });
       } else {
-        this.options.logger.error(`proxy ${this.peer.remote}: internal error, closing the connection: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.logger.error(`proxy ${this.peer.remote}: internal error, closing the connection: ${errorMessage(error)}`);
         if (this.#open()) this.#dispatch({ kind: "internal-error" });
       }
     }
@@ -236,7 +237,7 @@ export class ConnectionBridge {
 
   #onUpstreamFailure(error: unknown): void {
     if (!this.#open()) return;
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     this.options.logger.info(`proxy ${this.peer.remote}: no upstream reply, sending ERROR: ${reason}`);
     this.#dispatch({ kind: "upstream-failed" });
   }

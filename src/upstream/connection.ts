@@ -13,6 +13,7 @@ import { DeadlineSweeper } from "./deadlines";
 import { ExchangeError } from "./errors";
 import { endsSession, isErrorStatus, validateReplyBody } from "./replies";
 import type { ReplyPacket, UpstreamServer } from "./types";
+import { errorMessage } from "../common/error-message";
 
 /** What a connection needs from the server it belongs to. */
 export interface ServerContext {
@@ -356,7 +357,7 @@ export class Connection {
   /** An undecodable or forbidden reply: the stream can no longer be trusted, so it is closed. */
   #protocolFailure(error: unknown): void {
     const name = this.#ctx.server.name;
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     const message = `${name}: bad reply, closing the connection: ${detail}`;
     this.#ctx.log.warn(message);
     this.close(`bad reply: ${detail}`, true, new ExchangeError(message, "protocol", true));

@@ -12,6 +12,7 @@ import type { ConnectionState } from "./connection-state";
 import { newCounters, type Counters } from "./counters";
 import { ExchangeError } from "./errors";
 import type { ServerStatus, UpstreamServer } from "./types";
+import { errorMessage } from "../common/error-message";
 
 export interface PoolDeps {
   connector: Connector;
@@ -219,7 +220,7 @@ export class ServerPool {
       this.#reachable = false;
       // The server may come back as different software: learn single-connect support again.
       this.#singleConnect = "unknown";
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       log.warn(`${this.server.name}: ${reason}`);
       throw new ExchangeError(`${this.server.name}: ${reason}`, "connect", false);
     }

@@ -14,6 +14,7 @@ import { checkTrailers, MalformedRequest, requestHeaders, type RequestHeaders } 
 import { Output, type Sink } from "./output";
 import { H2Stream, type StreamOwner } from "./stream";
 import { localOpen, remoteOpen, transition, type StreamEvent } from "./stream-state";
+import { errorMessage } from "../../common/error-message";
 
 export type { Sink } from "./output";
 export { H2Stream, type StreamListener } from "./stream";
@@ -570,7 +571,7 @@ export class Connection implements StreamOwner {
   /** A connection error: GOAWAY with its code, then the transport is closed. */
   #fail(error: unknown): void {
     const code = error instanceof ConnectionError ? error.code : ErrorCode.INTERNAL_ERROR;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     this.#options.onError(`connection error: ${message}`);
     if (this.#phase !== "preface") this.#out.words(FrameType.GOAWAY, 0, 0, this.#lastProcessed, code);
     this.destroy();

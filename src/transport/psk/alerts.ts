@@ -4,6 +4,7 @@
  * peer with an alert) and an alert the peer sent us.
  */
 import { TransportError } from "../types";
+import { errorMessage } from "../../common/error-message";
 
 export const ALERT = {
   close_notify: 0,
@@ -84,6 +85,6 @@ export function encodeAlert(alert: number): Uint8Array {
  */
 export function toTransportError(context: string, error: unknown): TransportError {
   if (error instanceof TransportError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = errorMessage(error);
   return new TransportError(`${context} failed: ${detail}`, "tls");
 }
