@@ -5,7 +5,7 @@ import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Endpoint } from "../common/endpoint";
-import { silentLogger, type Logger } from "../common/log";
+import { silentLogger } from "../common/log";
 import { FakeEngine, hang, passReply } from "../../test/support/api-fake-engine";
 import { callUnary } from "./client";
 import { encodeMessage } from "./framing";
@@ -13,6 +13,7 @@ import { startApiServer, type ApiServer } from "./index";
 import { apiRoot } from "./proto";
 import { decodeGrpcMessage, Status } from "./status";
 import { until } from "../../test/support/wait";
+import { capturingLogger } from "../../test/support/logging";
 
 const ACCOUNTING = "/tacacsrs.agent.v1.TacacsAgent/Accounting";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
@@ -350,9 +351,8 @@ test("a reply that cannot be encoded is INTERNAL, and the server keeps serving",
 
 test("passwords never reach a log line or a grpc-message", async () => {
   await api.close(0);
-  const lines: string[] = [];
-  const capture = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
-  const log = { error: capture, warn: capture, info: capture, debug: capture, trace: capture } as unknown as Logger;
+  const log = capturingLogger();
+  const lines = log.lines;
   engine = new FakeEngine();
   api = await startApiServer({ engine, endpoint: { kind: "unix", path: join(dir, "agent2.sock") }, socketMode: 0o660, limits: { maxApiStreams: 4, maxGrpcMessageBytes: 4096 }, log });
   const password = "Pa55-distinctive";

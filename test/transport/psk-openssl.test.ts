@@ -7,12 +7,12 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../../src/common/log";
 import { Secret } from "../../src/common/secret";
 import { createPskConnector, type PskSecurity } from "../../src/transport/psk/connector";
 import { TransportError, type ByteStream, type TlsGroup } from "../../src/transport/types";
 import { startOpensslPskServer, type OpensslPskServer } from "../support/openssl-psk-server";
 import { havePeer } from "../support/peer";
+import { capturingLogger } from "../support/logging";
 
 const KEY_HEX = "7d1f3a9c5e2b4d6f8091a2b3c4d5e6f7";
 const IDENTITY = "host01@example.com";
@@ -35,11 +35,6 @@ async function opensslServer(
   return server;
 }
 
-function debugLines(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const push = (...args: unknown[]): void => void lines.push(args.map(String).join(" "));
-  return { lines, log: { error: push, warn: push, info: push, debug: push, trace: push } as unknown as Logger };
-}
 
 interface Client {
   stream: ByteStream;
@@ -59,7 +54,8 @@ async function connect(port: number, overrides: Partial<PskSecurity> = {}): Prom
     groups: ["secp384r1", "secp256r1"],
     ...overrides,
   };
-  const { log, lines } = debugLines();
+  const log = capturingLogger();
+  const lines = log.lines;
   let text = "";
   const closed = Promise.withResolvers<Error | undefined>();
   const stream = await createPskConnector(security, { log }).connect(

@@ -18,6 +18,8 @@ import {
 import { createEngine, type EngineOptions, type StartRequest, type UpstreamEngine, type UpstreamServer, type UpstreamSession } from "../../src/upstream";
 import { startTacacsServer, type TacacsServerOptions, type TestServer } from "../support/tacacs-server";
 import { until as waitUntil } from "../support/wait";
+export { capturingLogger, type CapturingLogger } from "../support/logging";
+import { capturingLogger } from "../support/logging";
 
 export const KEY = "labkey123";
 
@@ -47,20 +49,6 @@ export function upstream(ts: TestServer, name: string, overrides: Partial<Upstre
     timeoutMs: 1000,
     ...overrides,
   };
-}
-
-export interface CapturingLogger extends Logger {
-  lines: string[];
-}
-
-export function capturingLogger(): CapturingLogger {
-  const lines: string[] = [];
-  const record =
-    (level: string) =>
-    (...args: unknown[]): void => {
-      lines.push(`${level} ${args.map(String).join(" ")}`);
-    };
-  return { lines, error: record("error"), warn: record("warn"), info: record("info"), debug: record("debug"), trace: record("trace") } as unknown as CapturingLogger;
 }
 
 export function engine(servers: UpstreamServer[], options: Partial<EngineOptions> = {}, log: Logger = capturingLogger()): UpstreamEngine {
