@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { Cancellation } from "../common/cancellation";
 import { silentLogger } from "../common/log";
 import {
   AcctFlags,
@@ -172,7 +173,7 @@ describe("Accounting → REQUEST", () => {
 });
 
 describe("handlers", () => {
-  const context = (): CallContext => ({ deadline: Date.now() + 1000, signal: new AbortController().signal });
+  const context = (): CallContext => ({ deadline: Date.now() + 1000, cancellation: new Cancellation() });
   const routes = (engine: FakeEngine) => new Map<string, Route>(agentRoutes(engine, silentLogger).map((r) => [r.method.path.split("/").pop()!, r]));
   const call = (engine: FakeEngine, name: string, request: object) => {
     const route = routes(engine).get(name)!;
@@ -181,7 +182,7 @@ describe("handlers", () => {
     return route.handle(structuredClone(request), context()) as Promise<Record<string, any>>;
   };
 
-  test("requests go to the engine with the deadline, the signal and resendable (false for accounting only)", async () => {
+  test("requests go to the engine with the deadline, the cancellation and resendable (false for accounting only)", async () => {
     const engine = new FakeEngine();
     await call(engine, "AuthenticatePap", pap);
     await call(engine, "Authorization", author);
@@ -193,7 +194,7 @@ describe("handlers", () => {
     ]);
     for (const request of engine.requests) {
       expect(request.deadline).toBeGreaterThan(Date.now());
-      expect(request.signal).toBeInstanceOf(AbortSignal);
+      expect(request.cancellation).toBeInstanceOf(Cancellation);
     }
     expect(engine.ended).toBe(3);
   });

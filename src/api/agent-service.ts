@@ -95,7 +95,7 @@ function serviceError(message: string, server: string, retriable: boolean): Serv
 
 // ---- request → TACACS+ body ----
 
-/** What a request becomes: the first packet of the session, without deadline and signal. */
+/** What a request becomes: the first packet of the session, without deadline and cancellation. */
 export type StartBody = Pick<StartRequest, "type" | "version" | "body">;
 
 function checkCommonNames(request: { user: string; port: string; remoteAddress: string }, userRequired: boolean) {
@@ -230,7 +230,7 @@ async function exchange(
 ): Promise<object> {
   let session: UpstreamSession;
   try {
-    session = await engine.start({ ...start, deadline: context.deadline, signal: context.signal, resendable });
+    session = await engine.start({ ...start, deadline: context.deadline, cancellation: context.cancellation, resendable });
   } catch (error) {
     if (error instanceof UpstreamError) return serviceError(error.message, error.server, error.retriable);
     throw error;

@@ -29,7 +29,7 @@ export function healthRoutes(): Route[] {
         const service = (request as { service: string }).service;
         send({ status: KNOWN_SERVICES.has(service) ? ServingStatus.SERVING : ServingStatus.SERVICE_UNKNOWN });
         // The status never changes while we listen; the server ends the stream on shutdown.
-        return new Promise<void>((_, reject) => context.signal.addEventListener("abort", () => reject(context.signal.reason), { once: true }));
+        return new Promise<void>((_, reject) => context.cancellation.onCancel(reject));
       },
     },
   ];

@@ -3,6 +3,7 @@
  * server-streaming methods, deadlines, limits, trailers-only errors, graceful close.
  * It knows nothing about TACACS+: routes map a path to a handler.
  */
+import { Cancellation } from "../common/cancellation";
 import type { Endpoint } from "../common/endpoint";
 import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
@@ -17,8 +18,8 @@ import { errorMessage } from "../common/error-message";
 export interface CallContext {
   /** Absolute deadline on the Date.now() scale. */
   readonly deadline: number;
-  /** Aborted when the deadline passes, the caller goes away or the server shuts down. */
-  readonly signal: AbortSignal;
+  /** Cancelled when the deadline passes, the caller goes away or the server shuts down. */
+  readonly cancellation: Cancellation;
 }
 
 /** Handlers receive the decoded request (a protobufjs message) and return a plain reply object. */
@@ -68,7 +69,7 @@ const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 interface Call {
   readonly path: string;
   readonly stream: H2Stream;
-  readonly controller: AbortController;
+  readonly cancellation: Cancellation;
   /** Absolute, on the Date.now() scale, and the grpc-timeout it came from. */
   readonly deadline: number;
   readonly timeoutMs: number;
@@ -184,7 +185,7 @@ export class GrpcServer {
     // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
     const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const call: Call = { path: route.method.path, stream, controller: new AbortController(), deadline, timeoutMs, done: false, streaming };
+    const call: Call = { path: route.method.path, stream, cancellation: new Cancellation(), deadline, timeoutMs, done: false, streaming };
     this.#calls.add(call);
     if (timeoutMs <= MAX_TIMER_MS) this.#deadlines.add(call);
     const reader = new MessageReader(this.#options.maxMessageBytes);
@@ -214,7 +215,7 @@ export class GrpcServer {
   }
 
   #dispatch(call: Call, route: Route, request: unknown): void {
-    const context: CallContext = { deadline: call.deadline, signal: call.controller.signal };
+    const context: CallContext = { deadline: call.deadline, cancellation: call.cancellation };
     const encode = (reply: object) => encodeMessage(route.method.responseType.encode(reply).finish());
     if (route.kind === "unary") {
       // A handler that throws before its first await rejects the same way as one that throws later.
@@ -263,7 +264,7 @@ export class GrpcServer {
     if (call.done) return;
     call.done = true;
     this.#deadlines.delete(call);
-    if (abortReason !== undefined) call.controller.abort(new GrpcError(Status.CANCELLED, abortReason));
+    if (abortReason !== undefined) call.cancellation.cancel(new GrpcError(Status.CANCELLED, abortReason));
     this.#calls.delete(call);
     if (this.#calls.size === 0) this.#drained?.();
   }

@@ -37,6 +37,11 @@ function traceWithoutStack(child: ConsolaInstance): ConsolaInstance["trace"] {
   return Object.assign(trace, { raw });
 }
 
+/** True when `log` prints trace lines: per-packet code checks it before building the message. */
+export function tracing(log: Logger): boolean {
+  return ((log as { level?: number }).level ?? 0) >= TRACE_LEVEL;
+}
+
 export function logger(tag: string): Logger {
   const child = root.withTag(tag);
   child.trace = traceWithoutStack(child);

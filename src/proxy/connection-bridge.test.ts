@@ -292,7 +292,7 @@ describe("sessions and sequence numbers", () => {
     engine.answer(new Promise((resolve) => (release = resolve)));
     bridge.onData(frame(PacketType.Authentication, 1, papStart));
     bridge.onPeerClosed();
-    expect(engine.starts[0]!.signal?.aborted).toBe(true);
+    expect(engine.starts[0]!.cancellation?.cancelled).toBe(true);
     release({ body: authenReply(AuthenStatus.Pass) });
     await settle();
     expect(peer.written).toHaveLength(0);

@@ -4,7 +4,8 @@
  * engine calls, header rewrites (downstream session id and seq_no, never SINGLE_CONNECT) and
  * closing. Socket-agnostic: the listener hands in a `DownstreamPeer`.
  */
-import type { Logger } from "../common/log";
+import { Cancellation } from "../common/cancellation";
+import { tracing, type Logger } from "../common/log";
 import {
   CodecError,
   encodePacket,
@@ -74,7 +75,7 @@ export class ConnectionBridge {
   #key: DownstreamKey;
   #session: UpstreamSession | undefined;
   #idleTimer: unknown;
-  readonly #abort = new AbortController();
+  readonly #cancellation = new Cancellation();
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
 
@@ -195,7 +196,7 @@ export class ConnectionBridge {
       version: downstream.version,
       body,
       deadline: this.#deadline(),
-      signal: this.#abort.signal,
+      cancellation: this.#cancellation,
       // Accounting is never re-sent elsewhere behind the client's back (at most once upstream).
       resendable: downstream.type !== PacketType.Accounting,
     };
@@ -214,7 +215,7 @@ export class ConnectionBridge {
     this.#clearIdleTimer();
     const session = this.#session;
     if (!session) return this.#onUpstreamFailure(new Error("no upstream session"));
-    session.continue(body, this.#deadline(), this.#abort.signal).then(
+    session.continue(body, this.#deadline(), this.#cancellation).then(
       (reply) => {
         wipe(body);
         this.#guard(() => this.#onReply(reply));
@@ -267,10 +268,10 @@ export class ConnectionBridge {
 
   #cleanUp(reason: string): void {
     this.#clearIdleTimer();
-    this.#abort.abort();
+    this.#cancellation.cancel(new Error(`proxy connection closed (${reason})`));
     this.#session?.end();
     this.peer.close();
-    this.options.logger.trace(`proxy ${this.peer.remote}: closed (${reason})`);
+    if (tracing(this.options.logger)) this.options.logger.trace(`proxy ${this.peer.remote}: closed (${reason})`);
     this.#resolveDone();
   }
 }

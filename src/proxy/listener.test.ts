@@ -153,7 +153,7 @@ describe("close", () => {
     await proxy.close(100);
     expect(Date.now() - began).toBeLessThan(1000);
     expect(await connection.closedByPeer(1000)).toBe(true);
-    expect(engine.starts[0]!.signal?.aborted).toBe(true);
+    expect(engine.starts[0]!.cancellation?.cancelled).toBe(true);
     expect(proxy.connections()).toBe(0);
     // The request in flight got its one outcome: an ERROR reply, then the close.
     const answered = await login;

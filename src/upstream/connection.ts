@@ -4,7 +4,8 @@
  * timeouts through one DeadlineSweeper per connection, and RFC 9105 message counters.
  */
 import { AuthenContinueFlags, decodePacket, encodeAuthenContinue, encodePacket, Flags, FrameReader, PacketType, replyStatus } from "../protocol";
-import type { Logger } from "../common/log";
+import type { CancelListener, Cancellation } from "../common/cancellation";
+import { tracing, type Logger } from "../common/log";
 import type { ByteStream, Connector } from "../transport/types";
 import type { Clock, Random } from "./clock";
 import { transition, type ConnectionEvent, type ConnectionState } from "./connection-state";
@@ -52,8 +53,8 @@ interface Exchange {
   readonly callerDeadline: boolean;
   readonly resolve: (reply: ReplyPacket) => void;
   readonly reject: (error: ExchangeError) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  readonly cancellation: Cancellation | undefined;
+  onCancel: CancelListener | undefined;
 }
 
 /**
@@ -138,14 +139,14 @@ export class Connection {
   }
 
   /** Sends the session's next client packet (seq_no 1, 3, …) and resolves with the server's reply. */
-  send(slot: SessionSlot, body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
+  send(slot: SessionSlot, body: Uint8Array, deadline: number, cancellation?: Cancellation): Promise<ReplyPacket> {
     const name = this.#ctx.server.name;
     if (slot.ended) return Promise.reject(new ExchangeError(`the session with ${name} has ended`, "protocol", false));
     if (this.#state.name === "Closed" || !this.#stream) {
       return Promise.reject(new ExchangeError(`connection to ${name} is closed`, "lost", false));
     }
     if (slot.exchange) return Promise.reject(new ExchangeError(`a reply from ${name} is still awaited in this session`, "protocol", false));
-    if (signal?.aborted) return Promise.reject(new ExchangeError("request cancelled", "cancelled", false));
+    if (cancellation?.cancelled) return Promise.reject(new ExchangeError("request cancelled", "cancelled", false));
     const seqNo = slot.lastSeq + 1;
     let packet: Uint8Array;
     try {
@@ -165,19 +166,19 @@ export class Connection {
         callerDeadline: deadline < serverDeadline,
         resolve,
         reject,
-        signal,
-        onAbort: undefined,
+        cancellation,
+        onCancel: undefined,
       };
       slot.exchange = exchange;
       this.#sweeper.add(exchange);
-      if (signal) {
-        exchange.onAbort = () => this.#abandon(exchange, new ExchangeError("request cancelled", "cancelled", true));
-        signal.addEventListener("abort", exchange.onAbort, { once: true });
+      if (cancellation) {
+        exchange.onCancel = () => this.#abandon(exchange, new ExchangeError("request cancelled", "cancelled", true));
+        cancellation.onCancel(exchange.onCancel);
       }
       stream.write(packet);
       slot.lastSeq = seqNo;
       this.#ctx.counters.messagesSent++;
-      this.#ctx.log.trace(`${name}: sent type ${slot.type} seq ${seqNo} session ${slot.id} (${body.length} bytes)`);
+      if (tracing(this.#ctx.log)) this.#ctx.log.trace(`${name}: sent type ${slot.type} seq ${seqNo} session ${slot.id} (${body.length} bytes)`);
     });
   }
 
@@ -252,7 +253,7 @@ export class Connection {
   #settle(exchange: Exchange): Exchange {
     exchange.slot.exchange = undefined;
     this.#sweeper.delete(exchange);
-    if (exchange.onAbort) exchange.signal?.removeEventListener("abort", exchange.onAbort);
+    if (exchange.onCancel) exchange.cancellation?.off(exchange.onCancel);
     return exchange;
   }
 
@@ -319,7 +320,7 @@ export class Connection {
       return;
     }
     ctx.counters.messagesReceived++;
-    ctx.log.trace(`${ctx.server.name}: received type ${header.type} seq ${header.seqNo} session ${header.sessionId} flags 0x${header.flags.toString(16)} (${body.length} bytes)`);
+    if (tracing(ctx.log)) ctx.log.trace(`${ctx.server.name}: received type ${header.type} seq ${header.seqNo} session ${header.sessionId} flags 0x${header.flags.toString(16)} (${body.length} bytes)`);
     const slot = this.#sessions.get(header.sessionId);
     const exchange = slot?.exchange;
     if (!slot || !exchange) {

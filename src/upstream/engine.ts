@@ -17,6 +17,7 @@
  * as server 0's shared connection when single-connect is in use, else closed at once. Success
  * routes new requests back to server 0.
  */
+import type { Cancellation } from "../common/cancellation";
 import { logger, type Logger } from "../common/log";
 import { PacketType, replyStatus } from "../protocol";
 import { connectorFor } from "../transport";
@@ -87,9 +88,9 @@ class Session implements UpstreamSession {
     return this.#connection.overTls;
   }
 
-  async continue(body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket> {
+  async continue(body: Uint8Array, deadline: number, cancellation?: Cancellation): Promise<ReplyPacket> {
     try {
-      return await this.#connection.send(this.#slot, body, deadline, signal);
+      return await this.#connection.send(this.#slot, body, deadline, cancellation);
     } catch (error) {
       this.#connection.endSession(this.#slot);
       throw toUpstreamError(error, this.server);
@@ -169,7 +170,7 @@ class Engine implements UpstreamEngine {
     for (let attempt = 0; ; attempt++) {
       const { connection, slot } = await pool.openSession(type, request.version, request.deadline);
       try {
-        const reply = await connection.send(slot, request.body, request.deadline, request.signal);
+        const reply = await connection.send(slot, request.body, request.deadline, request.cancellation);
         return new Session(pool, connection, slot, reply);
       } catch (error) {
         connection.endSession(slot);

@@ -4,6 +4,7 @@
  * the connection (single-connect multiplexing or a connection per session), the session id and
  * sequence numbers, obfuscates or sets the unencrypted flag, and returns the plaintext reply.
  */
+import type { Cancellation } from "../common/cancellation";
 import type { Secret } from "../common/secret";
 import type { TransportSecurity } from "../transport/types";
 
@@ -53,7 +54,8 @@ export interface StartRequest {
   body: Uint8Array;
   /** Absolute deadline (Date.now() scale) after which the caller has given up. */
   deadline: number;
-  signal?: AbortSignal;
+  /** Cancelled when the caller gives up (left, shut down): the exchange in flight fails at once. */
+  cancellation?: Cancellation;
   /**
    * false for accounting: once the request may have reached a server, it is never re-sent
    * elsewhere behind the caller's back; a failure then is a retriable error instead.
@@ -71,7 +73,7 @@ export interface UpstreamSession {
   /** The first reply. */
   readonly reply: ReplyPacket;
   /** Sends the next client packet of this session (authentication CONTINUE), returns the reply. */
-  continue(body: Uint8Array, deadline: number, signal?: AbortSignal): Promise<ReplyPacket>;
+  continue(body: Uint8Array, deadline: number, cancellation?: Cancellation): Promise<ReplyPacket>;
   /** Ends the session; frees its id on the connection. Idempotent. */
   end(): void;
 }

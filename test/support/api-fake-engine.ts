@@ -27,11 +27,11 @@ export function passReply(request: StartRequest): Uint8Array {
   }
 }
 
-/** Waits until the call is aborted, then rejects like the real engine. */
+/** Waits until the call is cancelled, then rejects like the real engine. */
 export function hang(request: StartRequest): Promise<Uint8Array> {
   return new Promise((_, reject) => {
-    if (request.signal?.aborted) reject(new Error("aborted"));
-    request.signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+    if (request.cancellation?.cancelled) reject(new Error("aborted"));
+    request.cancellation?.onCancel(() => reject(new Error("aborted")));
   });
 }
 
@@ -65,12 +65,15 @@ export class FakeEngine implements UpstreamEngine {
   readonly handedOver: Uint8Array[] = [];
   answer: Answer = passReply;
   ended = 0;
-  aborted = 0;
+
+  /** Requests whose caller cancelled them. */
+  get aborted(): number {
+    return this.requests.filter((request) => request.cancellation?.cancelled).length;
+  }
 
   async start(request: StartRequest): Promise<UpstreamSession> {
     this.handedOver.push(request.body);
     this.requests.push({ ...request, body: request.body.slice() });
-    request.signal?.addEventListener("abort", () => this.aborted++, { once: true });
     const body = await this.answer(request);
     return {
       server: "fake-server",

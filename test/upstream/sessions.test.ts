@@ -1,5 +1,6 @@
 /** Sessions: authentication with CONTINUE, cancellation, the in-flight bound, close and reconfigure (loopback). */
 import { afterEach, expect, test } from "bun:test";
+import { Cancellation } from "../../src/common/cancellation";
 import { AuthenStatus, AuthorStatus, decodeAuthenReply } from "../../src/protocol";
 import { UpstreamError, type StartRequest } from "../../src/upstream/types";
 import { asciiLogin, authenContinue, papLogin, type Request } from "../support/tacacs-client";
@@ -68,14 +69,14 @@ test("beyond maxSessionsInFlight requests fail at once with a retriable error", 
   expect((await Promise.all(pending)).map(authorStatus)).toEqual(Array(5).fill(AuthorStatus.PassAdd));
 });
 
-test("an aborted request fails as cancelled and leaves the shared connection usable", async () => {
+test("a cancelled request fails as cancelled and leaves the shared connection usable", async () => {
   const ts = await server({ faults: { delayMs: 100 } });
   const agent = engine([upstream(ts, "primary")]);
   await agent.start(authorization());
-  const controller = new AbortController();
-  const pending = agent.start({ ...authorization(), signal: controller.signal });
+  const cancellation = new Cancellation();
+  const pending = agent.start({ ...authorization(), cancellation });
   await Bun.sleep(20);
-  controller.abort();
+  cancellation.cancel(new Error("the caller left"));
   expect((await failure(pending)).kind).toBe("cancelled");
   expect(authorStatus(await agent.start(authorization()))).toBe(AuthorStatus.PassAdd);
   expect(ts.counters.connectionsAccepted).toBe(1);
