@@ -448,3 +448,22 @@ test("connection phases: every edge", () => {
   expect(connectionTransition("going-away", "close")).toBe("closed");
   expect(connectionTransition("closed", "preface")).toBe("closed");
 });
+
+test("a repeated request field list reuses its validated headers; a changed one is validated anew", async () => {
+  const h = harness();
+  await h.open();
+  const block = (fields: HeaderField[]) => encodeHeaderBlock(fields);
+  const other: HeaderField[] = REQUEST.map(([name, value]) => [name, name === ":path" ? "/svc/Other" : value]);
+  const bad: HeaderField[] = [...REQUEST, ["connection", "close"]];
+  h.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, block(REQUEST)));
+  h.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 3, block(REQUEST)));
+  h.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 5, block(other)));
+  h.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 7, block(bad)));
+  h.send(frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 9, block(REQUEST)));
+  const [first, second, third, fourth] = h.streams;
+  expect(second!.headers).toBe(first!.headers);
+  expect(third!.headers[":path"]).toBe("/svc/Other");
+  expect(fourth!.headers[":path"]).toBe("/svc/Method");
+  expect(h.streams.length).toBe(4); // the malformed request (stream 7) never reached the application
+  expect((await h.frames()).some((f) => f.type === FrameType.RST_STREAM && f.stream === 7)).toBe(true);
+});

@@ -110,6 +110,8 @@ export class Connection implements StreamOwner {
   #cancelled = 0;
   #completed = 0;
   #lastActivity = Date.now();
+  /** The previous request's fields and their validated headers. */
+  #lastRequest: { fields: HeaderField[]; headers: RequestHeaders } | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sink: Sink, options: ConnectionOptions) {
@@ -450,13 +452,7 @@ export class Connection implements StreamOwner {
     if (this.#phase === "going-away") return;
     if (this.#streams.size >= this.#options.maxConcurrentStreams) throw new StreamError(ErrorCode.REFUSED_STREAM, "too many concurrent streams");
     if (decoded.oversized) throw new StreamError(ErrorCode.ENHANCE_YOUR_CALM, "header list too large");
-    let headers: RequestHeaders;
-    try {
-      headers = requestHeaders(decoded.fields);
-    } catch (error) {
-      if (error instanceof MalformedRequest) throw new StreamError(ErrorCode.PROTOCOL_ERROR, error.message);
-      throw error;
-    }
+    const headers = this.#requestHeaders(decoded.fields);
     const length = headers["content-length"];
     const opened = new H2Stream(streamId, this, this.#peerInitialWindow, length === undefined ? undefined : Number(length));
     this.#streams.set(streamId, opened);
@@ -465,6 +461,24 @@ export class Connection implements StreamOwner {
     if (end) this.#remoteEnd(opened);
     this.#options.onStream(opened, headers);
     if (end && opened.state !== "closed") opened.listener?.end();
+  }
+
+  /**
+   * Validates a request's fields. A client repeating the same list (the same field objects from
+   * the HPACK tables and literal cache) gets the headers validated for its previous request.
+   */
+  #requestHeaders(fields: HeaderField[]): RequestHeaders {
+    const last = this.#lastRequest;
+    if (last !== undefined && sameFields(fields, last.fields)) return last.headers;
+    let headers: RequestHeaders;
+    try {
+      headers = Object.freeze(requestHeaders(fields));
+    } catch (error) {
+      if (error instanceof MalformedRequest) throw new StreamError(ErrorCode.PROTOCOL_ERROR, error.message);
+      throw error;
+    }
+    this.#lastRequest = { fields, headers };
+    return headers;
   }
 
   #trailers(stream: H2Stream, end: boolean, fields: HeaderField[]): void {
@@ -608,4 +622,11 @@ function settingsPayload(settings: ReadonlyArray<readonly [number, number]>): Ui
     view.setUint32(6 * i + 2, value);
   });
   return payload;
+}
+
+/** The same field objects in the same order. */
+function sameFields(a: readonly HeaderField[], b: readonly HeaderField[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -150,3 +150,33 @@ function encodeLiteralIndexed(name: string, value: string): Uint8Array {
   copy[0] = 0x40;
   return copy;
 }
+
+test("a repeated literal without indexing decodes to the same field object; other literals do not", () => {
+  const decoder = new HpackDecoder(4096, 65536);
+  // §6.2.2 literal without indexing, static name :path (index 4), raw and Huffman-coded values.
+  const raw = hex("040c 2f73 616d 706c 652f 7061 7468"); // /sample/path
+  const other = hex("040c 2f73 616d 706c 652f 7061 7469"); // /sample/pati
+  const huffman = encodeHeaderBlock([[":path", "/tacacsrs.agent.v1.TacacsAgent/Accounting"]]);
+  const first = decoder.decode(raw).fields[0]!;
+  expect(decoder.decode(raw).fields[0]).toBe(first);
+  expect(decoder.decode(other).fields).toEqual([[":path", "/sample/pati"]]);
+  expect(decoder.decode(raw).fields[0]).toBe(first);
+  const path = decoder.decode(huffman).fields[0]!;
+  expect(path).toEqual([":path", "/tacacsrs.agent.v1.TacacsAgent/Accounting"]);
+  expect(decoder.decode(huffman).fields[0]).toBe(path);
+  // A name from the dynamic table is never cached: the same bytes mean another name once the table changes.
+  decoder.decode(hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572")); // custom-key → index 62
+  const dynamicName = hex("0f2f 0161"); // literal without indexing, name index 62, value "a"
+  expect(decoder.decode(dynamicName).fields).toEqual([["custom-key", "a"]]);
+  decoder.decode(hex("4003 6b65 7901 76")); // "key: v" becomes index 62
+  expect(decoder.decode(dynamicName).fields).toEqual([["key", "a"]]);
+});
+
+test("the literal cache stays bounded and correct over many distinct literals", () => {
+  const decoder = new HpackDecoder(4096, 65536);
+  for (let i = 0; i < 200; i++) {
+    const path = `/p/${i}`;
+    expect(decoder.decode(encodeHeaderBlock([[":path", path]])).fields).toEqual([[":path", path]]);
+  }
+  expect(decoder.decode(encodeHeaderBlock([[":path", "/p/7"]])).fields).toEqual([[":path", "/p/7"]]);
+});

@@ -19,6 +19,9 @@ export type HeaderField = readonly [name: string, value: string];
 
 /** §4.1: an entry costs its name and value octets plus 32. */
 const ENTRY_OVERHEAD = 32;
+/** The literal cache: at most this many representations per connection, each at most this long. */
+const MAX_CACHED_LITERALS = 32;
+const MAX_CACHED_LITERAL = 256;
 /** Integers beyond this are refused (no field, index or table size needs more). */
 const MAX_INTEGER = 2 ** 31 - 1;
 
@@ -33,6 +36,8 @@ export class HpackDecoder {
   readonly #entries: HeaderField[] = [];
   #size = 0;
   #maxSize: number;
+  /** Recent literals without indexing, by a hash of their representation (bytes compared on a hit). */
+  readonly #literals = new Map<number, { bytes: Uint8Array; field: HeaderField }>();
 
   constructor(
     /** SETTINGS_HEADER_TABLE_SIZE we advertise: the most a size update may ask for. */
@@ -68,11 +73,16 @@ export class HpackDecoder {
         this.#evict(0);
         continue;
       } else {
+        const start = cursor.at;
         const indexing = (first & 0xc0) === 0x40;
         const nameIndex = readInteger(block, cursor, indexing ? 6 : 4);
-        const name = nameIndex === 0 ? readString(block, cursor) : this.#lookup(nameIndex)[0];
-        field = [name, readString(block, cursor)];
-        if (indexing) this.#insert(field);
+        // A name from the dynamic table may change meaning between blocks: only static names are cached.
+        if (indexing || nameIndex > STATIC_TABLE.length) {
+          field = this.#literal(block, cursor, nameIndex);
+          if (indexing) this.#insert(field);
+        } else {
+          field = this.#repeatableLiteral(block, start, cursor, nameIndex);
+        }
       }
       fieldSeen = true;
       listSize += field[0].length + field[1].length + ENTRY_OVERHEAD;
@@ -80,6 +90,35 @@ export class HpackDecoder {
       else fields.push(field);
     }
     return { fields, oversized };
+  }
+
+  #literal(block: Uint8Array, cursor: { at: number }, nameIndex: number): HeaderField {
+    const name = nameIndex === 0 ? readString(block, cursor) : this.#lookup(nameIndex)[0];
+    return [name, readString(block, cursor)];
+  }
+
+  /**
+   * A literal without indexing (§6.2.2, §6.2.3). Clients resend some on every request (nghttp2
+   * never indexes :path), so the same representation yields the same field object, decoded once;
+   * request-headers.ts then validates that object once too.
+   */
+  #repeatableLiteral(block: Uint8Array, start: number, cursor: { at: number }, nameIndex: number): HeaderField {
+    const nameAt = cursor.at;
+    if (nameIndex === 0) skipString(block, cursor);
+    skipString(block, cursor);
+    const end = cursor.at;
+    if (end - start > MAX_CACHED_LITERAL) {
+      cursor.at = nameAt;
+      return this.#literal(block, cursor, nameIndex);
+    }
+    const key = fnv1a(block, start, end);
+    const cached = this.#literals.get(key);
+    if (cached !== undefined && sameBytes(cached.bytes, block, start, end)) return cached.field;
+    cursor.at = nameAt;
+    const field = this.#literal(block, cursor, nameIndex);
+    if (this.#literals.size >= MAX_CACHED_LITERALS) this.#literals.clear();
+    this.#literals.set(key, { bytes: block.slice(start, end), field });
+    return field;
   }
 
   #lookup(index: number): HeaderField {
@@ -124,6 +163,27 @@ export function readInteger(block: Uint8Array, cursor: { at: number }, prefixBit
     if ((byte & 0x80) === 0) return value;
     shift += 7;
   }
+}
+
+/** §5.2: moves the cursor past a string literal without decoding it. */
+function skipString(block: Uint8Array, cursor: { at: number }): void {
+  if (cursor.at >= block.length) throw new HpackError("truncated string literal");
+  const end = readInteger(block, cursor, 7) + cursor.at;
+  if (end > block.length) throw new HpackError("string literal longer than the field block");
+  cursor.at = end;
+}
+
+/** FNV-1a over bytes[start, end): a cheap key for the literal cache. */
+function fnv1a(bytes: Uint8Array, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash;
+}
+
+function sameBytes(cached: Uint8Array, block: Uint8Array, start: number, end: number): boolean {
+  if (cached.length !== end - start) return false;
+  for (let i = 0; i < cached.length; i++) if (cached[i] !== block[start + i]) return false;
+  return true;
 }
 
 /** §5.2: a string literal, Huffman-coded or raw octets, as latin1. */
