@@ -27,13 +27,13 @@ interface Measurement {
 const CALLERS = 64;
 const H2LOAD = "API plain via TCP, h2load 4x16 streams";
 
-async function h2load(ctx: Context, agent: AgentProcess): Promise<MeasuredLoad> {
+async function h2load(ctx: Context, agent: AgentProcess, durationMs = ctx.options.durationMs): Promise<MeasuredLoad> {
   const body = join(workDir(), "accounting.grpc");
   writeFileSync(body, accountingBody());
   if (agent.api.kind !== "tcp") throw new Error("h2load needs a TCP listener");
   const seconds = (ms: number) => String(Math.max(1, Math.round(ms / 1000)));
   const child = Bun.spawn(
-    ["h2load", "-c", "4", "-m", String(CALLERS / 4), "-t", "1", "-D", seconds(ctx.options.durationMs), "--warm-up-time", seconds(ctx.options.warmupMs),
+    ["h2load", "-c", "4", "-m", String(CALLERS / 4), "-t", "1", "-D", seconds(durationMs), "--warm-up-time", seconds(ctx.options.warmupMs),
      "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers", `http://${agent.api.host}:${agent.api.port}${ACCOUNTING_PATH}`],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
   );
@@ -82,12 +82,18 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
   add(2, "legacy TCP per request, 64 concurrent", () => measureLoad(closed(legacy(plainTarget)), withServer(plain)));
   add(2, "legacy TLS handshake per request, 64 conc.", () => measureLoad(closed(legacy(tlsTarget)), withServer(tls)));
 
+  /** Agents to bring to steady state before measuring, and the one h2load drives. */
+  const primed: ClientSpec[] = [];
+  let h2loadAgent: AgentProcess | undefined;
   if (scenarios.has(3) || scenarios.has(4)) {
     const agentPlain = await AgentProcess.start(plainArgs, { proxy: scenarios.has(4) });
+    primed.push(grpc(agentPlain, CALLERS));
     const watchPlain = { agent: agentPlain.pid, server: plain.pid };
     if (scenarios.has(3)) {
       const agentTls = await AgentProcess.start(tlsArgs);
       const agentTcp = await AgentProcess.start(plainArgs, { apiTcpPort: freeLoopbackPort() });
+      primed.push(grpc(agentTls, CALLERS));
+      h2loadAgent = agentTcp;
       for (const callers of [1, 16, 64]) add(3, `API plain, ${callers} callers`, () => measureLoad(closed(grpc(agentPlain, callers), callers), watchPlain));
       add(3, "API TLS, 64 callers", () => measureLoad(closed(grpc(agentTls, CALLERS)), { agent: agentTls.pid, server: tls.pid }));
       add(3, "API plain, open 1k/s", () => measureLoad(spec(grpc(agentPlain, CALLERS), { open: 1000 }), watchPlain));
@@ -97,8 +103,18 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
     if (agentPlain.proxy?.kind === "unix") {
       const proxyTarget: TacacsTarget = { kind: "unix", path: agentPlain.proxy.path };
       add(4, "proxy plain, legacy per request, 64 conc.", () => measureLoad(closed(legacy(proxyTarget)), watchPlain));
+      primed.push(legacy(proxyTarget));
     }
   }
+
+  // A daemon runs for months: measure it in steady state, after the JIT has compiled its hot paths
+  // (a cold agent spends its first seconds of load mostly in JSC's compiler threads). Every process
+  // that serves load gets the same priming, ceiling servers included.
+  const primeMs = options.quick ? 3000 : 6000;
+  const prime = (client: ClientSpec) => measureLoad({ client, load: { closed: CALLERS }, warmupMs: 0, durationMs: primeMs });
+  for (const client of [mux(plainTarget), mux(tlsTarget), legacy(plainTarget), legacy(tlsTarget)]) await prime(client);
+  for (const agent of primed) await prime(agent);
+  if (h2loadAgent) await h2load(ctx, h2loadAgent, primeMs);
 
   const rounds: Map<string, MeasuredLoad>[] = [];
   for (let round = 0; round < options.rounds; round++) {
