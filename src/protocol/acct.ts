@@ -1,6 +1,7 @@
 /** Accounting bodies: REQUEST and REPLY (RFC 8907 §7.1-7.2). */
 import { encodeArgs } from "./args";
 import { decodeRequestCommon, encodeRequestCommon, writeRequestCommon, type AuthorRequest } from "./author";
+import { writeUint16 } from "./bytes";
 import { AcctFlags, AcctStatus } from "./constants";
 import { CodecError } from "./errors";
 import { assemble, BodyReader, checkByte, enumValues, fieldBytes } from "./fields";
@@ -33,28 +34,29 @@ export function encodeAcctRequest(b: AcctRequest): Uint8Array {
   const flags = checkAcctFlags(b.flags);
   const { fixed, names } = encodeRequestCommon(b);
   const args = encodeArgs(b.args);
-  return assemble(REQUEST_FIXED + args.length, [...names, ...args], (v) => {
-    v.setUint8(0, flags);
-    writeRequestCommon(v, 1, fixed, names, args);
-  });
+  const out = assemble(REQUEST_FIXED + args.length, names, args);
+  out[0] = flags;
+  writeRequestCommon(out, 1, fixed, names, args);
+  return out;
 }
 
 export function decodeAcctRequest(body: Uint8Array): AcctRequest {
   const r = new BodyReader(body, "accounting REQUEST", REQUEST_FIXED);
   const flags = r.u8();
-  const request = decodeRequestCommon(r);
-  return { flags: checkAcctFlags(flags), ...request };
+  const request = decodeRequestCommon(r) as AcctRequest;
+  request.flags = checkAcctFlags(flags);
+  return request;
 }
 
 export function encodeAcctReply(b: AcctReply): Uint8Array {
   const msg = fieldBytes("server_msg", b.serverMsg, 0xffff);
   const data = fieldBytes("data", b.data, 0xffff);
   const status = checkByte("status", b.status, STATUSES);
-  return assemble(REPLY_FIXED, [msg, data], (v) => {
-    v.setUint16(0, msg.length);
-    v.setUint16(2, data.length);
-    v.setUint8(4, status);
-  });
+  const out = assemble(REPLY_FIXED, [msg, data]);
+  writeUint16(out, 0, msg.length);
+  writeUint16(out, 2, data.length);
+  out[4] = status;
+  return out;
 }
 
 export function decodeAcctReply(body: Uint8Array): AcctReply {

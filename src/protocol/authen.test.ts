@@ -48,6 +48,13 @@ describe("START", () => {
   for (const [name, start] of starts) {
     test(`round trip: ${name}`, () => expect(decodeAuthenStart(encodeAuthenStart(start))).toEqual(start));
   }
+
+  test("the decoded data is a view of the body: wiping the body wipes the password", () => {
+    const body = encodeAuthenStart(papStart);
+    const decoded = decodeAuthenStart(body);
+    body.fill(0);
+    expect(decoded.data).toEqual(new Uint8Array(papStart.data.length));
+  });
 });
 
 test("REPLY round trip and layout (status, flags, two 16-bit lengths)", () => {

@@ -1,4 +1,5 @@
 /** Authentication bodies: START, REPLY, CONTINUE (RFC 8907 §5.1-5.3) and the START data layouts (§5.4.2). */
+import { writeUint16 } from "./bytes";
 import { AuthenAction, AuthenService, AuthenStatus, AuthenType } from "./constants";
 import { CodecError } from "./errors";
 import { assemble, BodyReader, checkByte, enumValues, fieldBytes, PRIV_LEVELS } from "./fields";
@@ -52,10 +53,12 @@ export function encodeAuthenStart(b: AuthenStart): Uint8Array {
     checkByte("authen_type", b.authenType, TYPES),
     checkByte("authen_service", b.service, SERVICES),
   ];
-  return assemble(START_FIXED, fields, (v) => {
-    fixed.forEach((x, i) => v.setUint8(i, x));
-    fields.forEach((f, i) => v.setUint8(4 + i, f.length));
-  });
+  const out = assemble(START_FIXED, fields);
+  for (let i = 0; i < 4; i++) {
+    out[i] = fixed[i]!;
+    out[4 + i] = fields[i]!.length;
+  }
+  return out;
 }
 
 export function decodeAuthenStart(body: Uint8Array): AuthenStart {
@@ -81,12 +84,12 @@ export function encodeAuthenReply(b: AuthenReply): Uint8Array {
   const fields = [fieldBytes("server_msg", b.serverMsg, 0xffff), fieldBytes("data", b.data, 0xffff)];
   const status = checkByte("status", b.status, STATUSES);
   const flags = checkByte("flags", b.flags, ONE_FLAG);
-  return assemble(REPLY_FIXED, fields, (v) => {
-    v.setUint8(0, status);
-    v.setUint8(1, flags);
-    v.setUint16(2, fields[0]!.length);
-    v.setUint16(4, fields[1]!.length);
-  });
+  const out = assemble(REPLY_FIXED, fields);
+  out[0] = status;
+  out[1] = flags;
+  writeUint16(out, 2, fields[0]!.length);
+  writeUint16(out, 4, fields[1]!.length);
+  return out;
 }
 
 export function decodeAuthenReply(body: Uint8Array): AuthenReply {
@@ -107,11 +110,11 @@ export function decodeAuthenReply(body: Uint8Array): AuthenReply {
 export function encodeAuthenContinue(b: AuthenContinue): Uint8Array {
   const fields = [fieldBytes("user_msg", b.userMsg, 0xffff), fieldBytes("data", b.data, 0xffff)];
   const flags = checkByte("flags", b.flags, ONE_FLAG);
-  return assemble(CONTINUE_FIXED, fields, (v) => {
-    v.setUint16(0, fields[0]!.length);
-    v.setUint16(2, fields[1]!.length);
-    v.setUint8(4, flags);
-  });
+  const out = assemble(CONTINUE_FIXED, fields);
+  writeUint16(out, 0, fields[0]!.length);
+  writeUint16(out, 2, fields[1]!.length);
+  out[4] = flags;
+  return out;
 }
 
 export function decodeAuthenContinue(body: Uint8Array): AuthenContinue {

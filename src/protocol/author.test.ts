@@ -32,6 +32,14 @@ test("REQUEST layout of §6.1: fixed bytes, name lengths, arg_cnt, arg lengths, 
   expect(new TextDecoder().decode(body.subarray(11))).toBe("alice0127.0.0.1service=shellcmd=showcmd-arg*version");
 });
 
+test("non-ASCII names and arguments are UTF-8 on the wire and decode back", () => {
+  const international = { ...request, user: "jürgen", args: [{ name: "mötd", value: "grüße=€", mandatory: false }] };
+  const body = encodeAuthorRequest(international);
+  expect(new TextDecoder().decode(body.subarray(9))).toBe("jürgen0127.0.0.1mötd*grüße=€");
+  expect(body[4]).toBe(7);
+  expect(decodeAuthorRequest(body)).toEqual(international);
+});
+
 test("REPLY layout of §6.2: status, arg_cnt, two 16-bit lengths, arg lengths, msg, data, args", () => {
   const body = encodeAuthorReply(reply);
   expect([...body.subarray(0, 7)]).toEqual([1, 1, 0, 2, 0, 9, 11]);

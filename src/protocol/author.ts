@@ -1,5 +1,6 @@
 /** Authorization bodies: REQUEST and REPLY (RFC 8907 §6.1-6.2). */
 import { encodeArgs, decodeArgs, readArgLengths, type Arg } from "./args";
+import { writeUint16 } from "./bytes";
 import { AuthenMethod, AuthenService, AuthenType, AuthorStatus } from "./constants";
 import { assemble, BodyReader, checkByte, enumValues, fieldBytes, PRIV_LEVELS } from "./fields";
 
@@ -50,7 +51,7 @@ export function decodeRequestCommon(r: BodyReader): AuthorRequest {
   const fixed = [r.u8(), r.u8(), r.u8(), r.u8()] as const;
   const nameLengths = [r.u8(), r.u8(), r.u8()] as const;
   const argLengths = readArgLengths(r, r.u8());
-  r.expectLengths([...nameLengths, ...argLengths]);
+  r.expectLengths(nameLengths, argLengths);
   return {
     authenMethod: r.check("authen_method", fixed[0], AUTHEN_METHODS),
     privLvl: r.check("priv_lvl", fixed[1], PRIV_LEVELS),
@@ -64,17 +65,19 @@ export function decodeRequestCommon(r: BodyReader): AuthorRequest {
 }
 
 /** Writes the shared request layout at `offset`: four bytes, three name lengths, arg_cnt, arg lengths. */
-export function writeRequestCommon(v: DataView, offset: number, fixed: number[], names: Uint8Array[], args: Uint8Array[]): void {
-  fixed.forEach((x, i) => v.setUint8(offset + i, x));
-  names.forEach((n, i) => v.setUint8(offset + 4 + i, n.length));
-  v.setUint8(offset + 7, args.length);
-  args.forEach((a, i) => v.setUint8(offset + 8 + i, a.length));
+export function writeRequestCommon(out: Uint8Array, offset: number, fixed: number[], names: Uint8Array[], args: Uint8Array[]): void {
+  for (let i = 0; i < 4; i++) out[offset + i] = fixed[i]!;
+  for (let i = 0; i < 3; i++) out[offset + 4 + i] = names[i]!.length;
+  out[offset + 7] = args.length;
+  for (let i = 0; i < args.length; i++) out[offset + 8 + i] = args[i]!.length;
 }
 
 export function encodeAuthorRequest(b: AuthorRequest): Uint8Array {
   const { fixed, names } = encodeRequestCommon(b);
   const args = encodeArgs(b.args);
-  return assemble(REQUEST_FIXED + args.length, [...names, ...args], (v) => writeRequestCommon(v, 0, fixed, names, args));
+  const out = assemble(REQUEST_FIXED + args.length, names, args);
+  writeRequestCommon(out, 0, fixed, names, args);
+  return out;
 }
 
 export function decodeAuthorRequest(body: Uint8Array): AuthorRequest {
@@ -86,13 +89,13 @@ export function encodeAuthorReply(b: AuthorReply): Uint8Array {
   const args = encodeArgs(b.args);
   const msg = fieldBytes("server_msg", b.serverMsg, 0xffff);
   const data = fieldBytes("data", b.data, 0xffff);
-  return assemble(REPLY_FIXED + args.length, [msg, data, ...args], (v) => {
-    v.setUint8(0, status);
-    v.setUint8(1, args.length);
-    v.setUint16(2, msg.length);
-    v.setUint16(4, data.length);
-    args.forEach((a, i) => v.setUint8(REPLY_FIXED + i, a.length));
-  });
+  const out = assemble(REPLY_FIXED + args.length, [msg, data], args);
+  out[0] = status;
+  out[1] = args.length;
+  writeUint16(out, 2, msg.length);
+  writeUint16(out, 4, data.length);
+  for (let i = 0; i < args.length; i++) out[REPLY_FIXED + i] = args[i]!.length;
+  return out;
 }
 
 export function decodeAuthorReply(body: Uint8Array): AuthorReply {
@@ -102,7 +105,7 @@ export function decodeAuthorReply(body: Uint8Array): AuthorReply {
   const msgLength = r.u16();
   const dataLength = r.u16();
   const argLengths = readArgLengths(r, argCount);
-  r.expectLengths([msgLength, dataLength, ...argLengths]);
+  r.expectLengths([msgLength, dataLength], argLengths);
   // Properties evaluate in order, which is the order of the fields in the body.
   return {
     status: r.check("status", status, STATUSES),

@@ -3,16 +3,21 @@
  * length fields followed by the variable fields in order. Encoders check each value's range and
  * each field's length; decoders check that the lengths add up to the body length exactly.
  */
+import { copyInto, readUint16, utf8 } from "./bytes";
 import { CodecError, WRONG_SECRET_HINT } from "./errors";
 
-const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/** A field's name in errors: "user", or "argument 3" for the third of a list (built only when reporting). */
+function fieldName(what: string, ordinal: number | undefined): string {
+  return ordinal === undefined ? what : `${what} ${ordinal}`;
+}
+
 /** A field's bytes, refusing anything longer than its length field can express. */
-export function fieldBytes(what: string, value: string | Uint8Array, max: number): Uint8Array {
-  const bytes = typeof value === "string" ? encoder.encode(value) : value;
-  if (bytes.length > max) throw new CodecError("bad-field", `${what} is ${bytes.length} bytes, the maximum is ${max}`);
+export function fieldBytes(what: string, value: string | Uint8Array, max: number, ordinal?: number): Uint8Array {
+  const bytes = typeof value === "string" ? utf8(value) : value;
+  if (bytes.length > max) throw new CodecError("bad-field", `${fieldName(what, ordinal)} is ${bytes.length} bytes, the maximum is ${max}`);
   return bytes;
 }
 
@@ -33,26 +38,34 @@ export function enumValues(e: Record<string, string | number>): readonly number[
 /** priv_lvl is 0..15 (§5.1). */
 export const PRIV_LEVELS: readonly number[] = Array.from({ length: 16 }, (_, i) => i);
 
-/** Builds a body: fixed bytes first (written by the caller through `view`), then the fields in order. */
-export function assemble(fixedLength: number, fields: readonly Uint8Array[], writeFixed: (view: DataView) => void): Uint8Array {
+const NO_FIELDS: readonly Uint8Array[] = [];
+
+/**
+ * Allocates a body and copies `fields`, then `moreFields`, after its fixed part; the caller then
+ * writes the fixed part into the returned bytes (see bytes.ts for the 16-bit lengths).
+ */
+export function assemble(fixedLength: number, fields: readonly Uint8Array[], moreFields: readonly Uint8Array[] = NO_FIELDS): Uint8Array {
   let total = fixedLength;
   for (const f of fields) total += f.length;
-  // The ArrayBuffer first: reading `.buffer` of a fresh Uint8Array makes the engine materialise one (slow).
-  const buffer = new ArrayBuffer(total);
-  const out = new Uint8Array(buffer);
-  writeFixed(new DataView(buffer, 0, fixedLength));
+  for (const f of moreFields) total += f.length;
+  const out = new Uint8Array(total);
   let offset = fixedLength;
   for (const f of fields) {
-    out.set(f, offset);
+    copyInto(out, offset, f);
+    offset += f.length;
+  }
+  for (const f of moreFields) {
+    copyInto(out, offset, f);
     offset += f.length;
   }
   return out;
 }
 
+const NO_LENGTHS: readonly number[] = [];
+
 /** Reads a body strictly: the fixed part must be present and the declared lengths must fill it exactly. */
 export class BodyReader {
   readonly #body: Uint8Array;
-  readonly #view: DataView;
   readonly #kind: string;
   #offset = 0;
 
@@ -62,7 +75,6 @@ export class BodyReader {
     if (body.length < fixedLength) {
       throw new CodecError("length-mismatch", `${kind} body is ${body.length} bytes, shorter than its ${fixedLength}-byte fixed part ${WRONG_SECRET_HINT}`);
     }
-    this.#view = new DataView(body.buffer, body.byteOffset, body.length);
   }
 
   /** Refuses to read `n` more bytes past the end of the body. */
@@ -73,36 +85,53 @@ export class BodyReader {
   }
 
   u8(): number {
-    return this.#view.getUint8(this.#offset++);
+    return this.#body[this.#offset++]!;
   }
 
   u16(): number {
-    const v = this.#view.getUint16(this.#offset);
+    const v = readUint16(this.#body, this.#offset);
     this.#offset += 2;
     return v;
   }
 
-  /** Call once all fixed fields are read: the variable fields must fill the rest of the body exactly. */
-  expectLengths(lengths: readonly number[]): void {
+  /**
+   * Call once all fixed fields are read: the variable fields (`lengths`, then `moreLengths`) must
+   * fill the rest of the body exactly.
+   */
+  expectLengths(lengths: readonly number[], moreLengths: readonly number[] = NO_LENGTHS): void {
     let total = this.#offset;
     for (const n of lengths) total += n;
+    for (const n of moreLengths) total += n;
     if (total !== this.#body.length) {
       throw new CodecError("length-mismatch", `${this.#kind} fields add up to ${total} bytes but the body is ${this.#body.length} ${WRONG_SECRET_HINT}`);
     }
   }
 
+  /** A view, not a copy: wiping the body (e.g. a decoded password) wipes this field too. */
   bytes(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0);
     const out = this.#body.subarray(this.#offset, this.#offset + n);
     this.#offset += n;
     return out;
   }
 
+  /**
+   * A short-lived copy for the text decoder: a view of a freshly de-obfuscated body would make
+   * the engine materialise an ArrayBuffer behind it, which costs more than copying a short field.
+   */
+  #copy(n: number): Uint8Array {
+    const out = this.#body.slice(this.#offset, this.#offset + n);
+    this.#offset += n;
+    return out;
+  }
+
   /** A name or argument: must be valid UTF-8, since it drives policy decisions. */
-  text(n: number, what: string): string {
+  text(n: number, what: string, ordinal?: number): string {
+    if (n === 0) return "";
     try {
-      return strictDecoder.decode(this.bytes(n));
+      return strictDecoder.decode(this.#copy(n));
     } catch {
-      throw new CodecError("bad-field", `${this.#kind} ${what} is not valid UTF-8`);
+      throw new CodecError("bad-field", `${this.#kind} ${fieldName(what, ordinal)} is not valid UTF-8`);
     }
   }
 
@@ -111,7 +140,7 @@ export class BodyReader {
    * old server) becomes U+FFFD instead of failing an otherwise valid reply.
    */
   displayText(n: number): string {
-    return lenientDecoder.decode(this.bytes(n));
+    return n === 0 ? "" : lenientDecoder.decode(this.#copy(n));
   }
 
   /**

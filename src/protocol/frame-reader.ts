@@ -5,7 +5,7 @@
  * must not modify them afterwards).
  */
 import { HEADER_LENGTH } from "./constants";
-import { decodeHeader, checkMaxBodyLength } from "./header";
+import { decodeHeader, decodeHeaderAt, checkMaxBodyLength, type PacketHeader } from "./header";
 
 export class FrameReader {
   readonly #maxBodyLength: number;
@@ -41,8 +41,7 @@ export class FrameReader {
     for (;;) {
       if (this.#frameLength === undefined) {
         if (this.#buffered < HEADER_LENGTH) break;
-        const header = decodeHeader(this.#peek(HEADER_LENGTH), this.#maxBodyLength);
-        this.#frameLength = HEADER_LENGTH + header.length;
+        this.#frameLength = HEADER_LENGTH + this.#peekHeader().length;
       }
       if (this.#buffered < this.#frameLength) break;
       frames.push(this.#take(this.#frameLength));
@@ -51,11 +50,11 @@ export class FrameReader {
     return frames;
   }
 
-  /** The first `n` buffered bytes without consuming them. */
-  #peek(n: number): Uint8Array {
+  /** The header of the next frame, validated, without consuming it (or taking a view when it lies in one chunk). */
+  #peekHeader(): PacketHeader {
     const first = this.#chunks[this.#head]!;
-    if (first.length - this.#offset >= n) return first.subarray(this.#offset, this.#offset + n);
-    return this.#copy(n, false);
+    if (first.length - this.#offset >= HEADER_LENGTH) return decodeHeaderAt(first, this.#offset, this.#maxBodyLength);
+    return decodeHeader(this.#copy(HEADER_LENGTH, false), this.#maxBodyLength);
   }
 
   /** Removes and returns the first `n` buffered bytes. */

@@ -1,4 +1,5 @@
 /** The 12-byte packet header (RFC 8907 §4.1). */
+import { readUint32, writeUint32 } from "./bytes";
 import { Flags, HEADER_LENGTH, MAJOR_VERSION, MAX_BODY_LENGTH_CAP, MAX_BODY_LENGTH_DEFAULT, PacketType } from "./constants";
 import { CodecError } from "./errors";
 
@@ -49,6 +50,13 @@ function isUint(value: number, max: number): boolean {
 }
 
 export function encodeHeader(h: PacketHeader): Uint8Array {
+  const out = new Uint8Array(HEADER_LENGTH);
+  writeHeader(out, h);
+  return out;
+}
+
+/** Validates `h` and writes it into the first 12 bytes of `out` (a whole packet being built). */
+export function writeHeader(out: Uint8Array, h: PacketHeader): void {
   if (!isUint(h.version, 0xff)) throw new CodecError("bad-version", `version ${h.version} is not a byte`);
   checkVersion(h.version);
   checkType(h.type);
@@ -58,33 +66,35 @@ export function encodeHeader(h: PacketHeader): Uint8Array {
   checkFlags(h.flags);
   if (!isUint(h.sessionId, 0xffffffff)) throw new CodecError("bad-field", `session id ${h.sessionId} is not a 32-bit unsigned integer`);
   if (!isUint(h.length, MAX_BODY_LENGTH_CAP)) throw new CodecError("too-large", `body length ${h.length} is outside 0..${MAX_BODY_LENGTH_CAP}`);
-  const out = new Uint8Array(HEADER_LENGTH);
-  const view = new DataView(out.buffer);
   out[0] = h.version;
   out[1] = h.type;
   out[2] = h.seqNo;
   out[3] = h.flags;
-  view.setUint32(4, h.sessionId);
-  view.setUint32(8, h.length);
-  return out;
+  writeUint32(out, 4, h.sessionId);
+  writeUint32(out, 8, h.length);
 }
 
 /** Decodes and validates a header; a length over `maxBodyLength` is refused before any body is read. */
 export function decodeHeader(bytes: Uint8Array, maxBodyLength?: number): PacketHeader {
+  return decodeHeaderAt(bytes, 0, maxBodyLength);
+}
+
+/** `decodeHeader` of the 12 bytes at `offset`, without a view of them. */
+export function decodeHeaderAt(bytes: Uint8Array, offset: number, maxBodyLength?: number): PacketHeader {
   const max = checkMaxBodyLength(maxBodyLength);
-  if (bytes.length < HEADER_LENGTH) {
-    throw new CodecError("truncated", `header needs ${HEADER_LENGTH} bytes, got ${bytes.length}`);
+  const available = bytes.length - offset;
+  if (available < HEADER_LENGTH) {
+    throw new CodecError("truncated", `header needs ${HEADER_LENGTH} bytes, got ${available}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_LENGTH);
-  const version = view.getUint8(0);
-  const type = view.getUint8(1);
-  const seqNo = view.getUint8(2);
-  const flags = view.getUint8(3);
+  const version = bytes[offset]!;
+  const type = bytes[offset + 1]!;
+  const seqNo = bytes[offset + 2]!;
+  const flags = bytes[offset + 3]!;
   checkVersion(version);
   checkType(type);
   checkSeqNo(seqNo);
   checkFlags(flags);
-  const length = view.getUint32(8);
+  const length = readUint32(bytes, offset + 8);
   if (length > max) throw new CodecError("too-large", `body length ${length} exceeds the maximum ${max}`);
-  return { version, type, seqNo, flags, sessionId: view.getUint32(4), length };
+  return { version, type, seqNo, flags, sessionId: readUint32(bytes, offset + 4), length };
 }

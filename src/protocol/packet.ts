@@ -1,8 +1,9 @@
 /** Whole packets: header plus (de-)obfuscated body. */
+import { copyInto } from "./bytes";
 import { Flags, HEADER_LENGTH } from "./constants";
 import { CodecError } from "./errors";
-import { decodeHeader, encodeHeader, type PacketHeader } from "./header";
-import { obfuscate } from "./obfuscation";
+import { decodeHeader, writeHeader, type PacketHeader } from "./header";
+import { obfuscateInto } from "./obfuscation";
 
 /** A packet with its body in plaintext. */
 export interface Packet {
@@ -19,16 +20,22 @@ function isUnencrypted(flags: number): boolean {
  * An obfuscated packet needs a key: without one this throws "missing-key".
  */
 export function encodePacket(header: Omit<PacketHeader, "length">, body: Uint8Array, key?: Uint8Array): Uint8Array {
-  const full: PacketHeader = { ...header, length: body.length };
-  const head = encodeHeader(full);
-  let wireBody = body;
-  if (!isUnencrypted(header.flags)) {
-    if (!key) throw new CodecError("missing-key", "an obfuscated packet needs a shared secret (or the Unencrypted flag)");
-    wireBody = obfuscate(body, full, key);
-  }
+  const full: PacketHeader = {
+    version: header.version,
+    type: header.type,
+    seqNo: header.seqNo,
+    flags: header.flags,
+    sessionId: header.sessionId,
+    length: body.length,
+  };
   const out = new Uint8Array(HEADER_LENGTH + body.length);
-  out.set(head, 0);
-  out.set(wireBody, HEADER_LENGTH);
+  writeHeader(out, full);
+  if (isUnencrypted(header.flags)) {
+    copyInto(out, HEADER_LENGTH, body);
+  } else {
+    if (!key) throw new CodecError("missing-key", "an obfuscated packet needs a shared secret (or the Unencrypted flag)");
+    obfuscateInto(out, HEADER_LENGTH, body, 0, body.length, full, key);
+  }
   return out;
 }
 
@@ -45,8 +52,9 @@ export function decodePacket(frame: Uint8Array, key?: Uint8Array, maxBodyLength?
   if (bodyLength > header.length) {
     throw new CodecError("length-mismatch", `frame has ${bodyLength - header.length} bytes after the ${header.length}-byte body`);
   }
-  const wireBody = frame.subarray(HEADER_LENGTH);
-  if (isUnencrypted(header.flags)) return { header, body: wireBody };
+  if (isUnencrypted(header.flags)) return { header, body: frame.subarray(HEADER_LENGTH) };
   if (!key) throw new CodecError("missing-key", "the packet is obfuscated but no shared secret is configured");
-  return { header, body: obfuscate(wireBody, header, key) };
+  const body = new Uint8Array(bodyLength);
+  obfuscateInto(body, 0, frame, HEADER_LENGTH, bodyLength, header, key);
+  return { header, body };
 }
