@@ -24,7 +24,7 @@ async function compile(outDir: string, cross?: { bunTarget: string; executablePa
     },
     minify: true,
     bytecode: true,
-    // Bytecode defaults to CommonJS, where import.meta (used to embed the .proto files) is invalid.
+    // Bytecode defaults to CommonJS, where import.meta (consola reads import.meta.env) is invalid.
     format: "esm",
     define: { BUILD_VERSION: JSON.stringify(version), BUILD_COMMIT: JSON.stringify(commit) },
   });

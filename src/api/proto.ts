@@ -1,30 +1,22 @@
 /**
- * The API's protobuf schema, embedded in the binary as text (a compiled binary has no files on
- * disk) and parsed once with protobufjs. Field names are camelCase (remote_address → remoteAddress).
+ * The API's protobuf schema. The .proto files in proto/ are parsed at build time (the
+ * proto-descriptor macro) and the binary only rebuilds the Root from that JSON: no .proto text
+ * parser at startup. Field names are camelCase (remote_address → remoteAddress).
  */
-import protobuf from "protobufjs";
-import agentProto from "../../proto/tacacsrs_agent.proto" with { type: "text" };
-import healthProto from "../../proto/grpc/health/v1/health.proto" with { type: "text" };
+import { Root, type Type } from "protobufjs/light";
+import { apiDescriptor } from "./proto-descriptor" with { type: "macro" };
 
 export const AGENT_SERVICE = "tacacsrs.agent.v1.TacacsAgent";
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
-function buildRoot(): protobuf.Root {
-  const root = new protobuf.Root();
-  protobuf.parse(agentProto, root, { keepCase: false });
-  protobuf.parse(healthProto, root, { keepCase: false });
-  root.resolveAll();
-  return root;
-}
-
-export const apiRoot: protobuf.Root = buildRoot();
+export const apiRoot: Root = Root.fromJSON(apiDescriptor());
 
 /** One RPC of a service: its HTTP/2 path and message types. */
 export interface MethodDescriptor {
   /** "/package.Service/Method" */
   path: string;
-  requestType: protobuf.Type;
-  responseType: protobuf.Type;
+  requestType: Type;
+  responseType: Type;
   serverStreaming: boolean;
 }
 

@@ -1,0 +1,68 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import protobuf from "protobufjs";
+import { AGENT_SERVICE, apiRoot, HEALTH_SERVICE, methodsOf } from "./proto";
+import { API_PROTO_FILES, descriptorOf } from "./proto-descriptor";
+
+/** What encoding and decoding depend on, per field, enum and method. */
+function wireSemantics(root: protobuf.Root): string[] {
+  root.resolveAll();
+  const lines: string[] = [];
+  const walk = (namespace: protobuf.NamespaceBase) => {
+    for (const nested of namespace.nestedArray) {
+      if (nested instanceof protobuf.Type) {
+        for (const f of nested.fieldsArray) {
+          const traits = [f.id, f.type, f.repeated, f.packed, f.hasPresence, f.long, f.bytes, f.partOf?.name, f.resolvedType?.fullName];
+          lines.push(`${f.fullName} ${JSON.stringify(traits)}`);
+        }
+      } else if (nested instanceof protobuf.Enum) {
+        lines.push(`${nested.fullName} ${JSON.stringify(nested.values)}`);
+      } else if (nested instanceof protobuf.Service) {
+        for (const m of nested.methodsArray) lines.push(`${m.fullName} ${m.requestType} ${m.responseType} ${m.responseStream === true}`);
+      }
+      if (nested instanceof protobuf.Namespace) walk(nested);
+    }
+  };
+  walk(root);
+  return lines;
+}
+
+test("the build-time descriptor has the same wire semantics as the .proto text", async () => {
+  const parsed = new protobuf.Root();
+  for (const file of API_PROTO_FILES) protobuf.parse(await Bun.file(file).text(), parsed, { keepCase: false });
+  const expected = wireSemantics(parsed);
+  expect(expected.length).toBeGreaterThan(50);
+  expect(wireSemantics(apiRoot)).toEqual(expected);
+});
+
+test("both hosted services resolve their methods", () => {
+  expect(methodsOf(AGENT_SERVICE).map((m) => m.path)).toContain("/tacacsrs.agent.v1.TacacsAgent/Accounting");
+  expect(methodsOf(HEALTH_SERVICE).map((m) => [m.path, m.serverStreaming])).toEqual([
+    ["/grpc.health.v1.Health/Check", false],
+    ["/grpc.health.v1.Health/Watch", true],
+  ]);
+});
+
+test("the bundled schema carries no .proto text parser", async () => {
+  const result = await Bun.build({ entrypoints: [new URL("./proto.ts", import.meta.url).pathname], target: "bun" });
+  expect(result.success).toBe(true);
+  const bundle = await result.outputs[0]!.text();
+  const carries = { schema: bundle.includes("TacacsAgent"), protoText: bundle.includes('syntax = "proto3"'), parser: bundle.includes("function tokenize(") };
+  expect(carries).toEqual({ schema: true, protoText: false, parser: false });
+});
+
+test("a broken .proto fails the build with its file and line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "proto-"));
+  try {
+    const file = join(dir, "broken.proto");
+    writeFileSync(file, 'syntax = "proto3";\nmessage Broken {\n  string name = ;\n}\n');
+    expect(() => descriptorOf([pathToFileURL(file)])).toThrow(new RegExp(`^${file}: illegal .*line 3`));
+    writeFileSync(file, 'syntax = "proto3";\nmessage Dangling {\n  Missing field = 1;\n}\n');
+    expect(() => descriptorOf([pathToFileURL(file)])).toThrow(/no such Type or Enum 'Missing'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
