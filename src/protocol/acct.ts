@@ -4,7 +4,7 @@ import { decodeRequestCommon, encodeRequestCommon, writeRequestCommon, type Auth
 import { writeUint16 } from "./bytes";
 import { AcctFlags, AcctStatus } from "./constants";
 import { CodecError } from "./errors";
-import { assemble, BodyReader, checkByte, enumValues, fieldBytes } from "./fields";
+import { assemble, BodyReader, ByteSet, checkByte, enumValues, fieldBytes } from "./fields";
 
 export interface AcctRequest extends AuthorRequest {
   flags: number;
@@ -17,14 +17,14 @@ export interface AcctReply {
 }
 
 /** §7.1: START, STOP, WATCHDOG, and WATCHDOG|START (an update carrying start data). Anything else, e.g. START|STOP (0x06), is invalid. */
-const VALID_FLAGS: readonly number[] = [AcctFlags.Start, AcctFlags.Stop, AcctFlags.Watchdog, AcctFlags.Watchdog | AcctFlags.Start];
+const VALID_FLAGS = new ByteSet([AcctFlags.Start, AcctFlags.Stop, AcctFlags.Watchdog, AcctFlags.Watchdog | AcctFlags.Start]);
 const STATUSES = enumValues(AcctStatus);
 
 const REQUEST_FIXED = 9;
 const REPLY_FIXED = 5;
 
 function checkAcctFlags(flags: number): number {
-  if (!VALID_FLAGS.includes(flags)) {
+  if (!VALID_FLAGS.has(flags)) {
     throw new CodecError("bad-flags", `accounting flags 0x${flags.toString(16).padStart(2, "0")} are not a valid combination (START, STOP, WATCHDOG or WATCHDOG|START)`);
   }
   return flags;

@@ -2,7 +2,7 @@
 import { writeUint16 } from "./bytes";
 import { AuthenAction, AuthenService, AuthenStatus, AuthenType } from "./constants";
 import { CodecError } from "./errors";
-import { assemble, BodyReader, checkByte, enumValues, fieldBytes, PRIV_LEVELS } from "./fields";
+import { assemble, BodyReader, ByteSet, checkByte, enumValues, fieldBytes, PRIV_LEVELS } from "./fields";
 
 export interface AuthenStart {
   action: AuthenAction;
@@ -33,7 +33,7 @@ const TYPES = enumValues(AuthenType);
 const SERVICES = enumValues(AuthenService);
 const STATUSES = enumValues(AuthenStatus);
 /** REPLY and CONTINUE each define one flag bit (NOECHO, ABORT). */
-const ONE_FLAG = [0, 1];
+const ONE_FLAG = new ByteSet([0, 1]);
 
 const START_FIXED = 8;
 const REPLY_FIXED = 6;

@@ -24,7 +24,7 @@ export interface AuthorReply {
 
 export const AUTHEN_METHODS = enumValues(AuthenMethod);
 /** Authorization and accounting may carry authen_type 0 (not set) besides the START types. */
-export const REQUEST_AUTHEN_TYPES = [0, ...enumValues(AuthenType)];
+export const REQUEST_AUTHEN_TYPES = enumValues(AuthenType, 0);
 export const AUTHEN_SERVICES = enumValues(AuthenService);
 const STATUSES = enumValues(AuthorStatus);
 
