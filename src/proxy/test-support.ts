@@ -82,6 +82,7 @@ export interface LogLine {
 export function recordingLogger(): { logger: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: LogLine["level"]) => (message: unknown) => void lines.push({ level, text: String(message) });
-  const logger = { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug"), trace: at("trace") };
+  // level 5 (consola's trace): code that checks tracing() records its trace lines too.
+  const logger = { level: 5, error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug"), trace: at("trace") };
   return { logger: logger as unknown as Logger, lines };
 }

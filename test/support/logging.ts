@@ -12,5 +12,6 @@ export function capturingLogger(): CapturingLogger {
     (...args: unknown[]): void => {
       lines.push(`${level} ${args.map(String).join(" ")}`);
     };
-  return { lines, error: record("error"), warn: record("warn"), info: record("info"), debug: record("debug"), trace: record("trace") } as unknown as CapturingLogger;
+  // level 5 (consola's trace): code that checks tracing() records its trace lines too.
+  return { lines, level: 5, error: record("error"), warn: record("warn"), info: record("info"), debug: record("debug"), trace: record("trace") } as unknown as CapturingLogger;
 }
