@@ -168,7 +168,8 @@ class Engine implements UpstreamEngine {
   async #startOn(pool: ServerPool, request: StartRequest): Promise<Session> {
     const type = request.type as PacketType;
     for (let attempt = 0; ; attempt++) {
-      const { connection, slot } = await pool.openSession(type, request.version, request.deadline);
+      const opened = pool.openSession(type, request.version, request.deadline);
+      const { connection, slot } = opened instanceof Promise ? await opened : opened;
       try {
         const reply = await connection.send(slot, request.body, request.deadline, request.cancellation);
         return new Session(pool, connection, slot, reply);

@@ -77,19 +77,26 @@ export class ServerPool {
   /**
    * Starts a session on a usable connection, connecting (single-flight) when needed. A request
    * waiting for a connection already counts towards maxSessionsInFlight, so no unbounded queue forms.
+   * Synchronous on the hot path, a shared connection that takes sessions now; throws ExchangeError.
    */
-  async openSession(type: PacketType, version: number, deadline: number): Promise<OpenedSession> {
+  openSession(type: PacketType, version: number, deadline: number): OpenedSession | Promise<OpenedSession> {
     this.#checkUsable(deadline);
     if (this.#sessionsInFlight >= this.#deps.maxSessionsInFlight) {
       throw new ExchangeError(`${this.server.name} has ${this.#sessionsInFlight} sessions in flight (the limit)`, "busy", false);
     }
     this.#sessionsInFlight++;
+    const shared = this.#usesSingleConnect ? this.#shared : undefined;
+    const state = shared?.state.name;
     try {
-      return await this.#acquire(type, version, deadline);
+      if (shared && (state === "Ready" || state === "Multiplexing")) return this.#start(shared, type, version);
     } catch (error) {
       this.#sessionsInFlight--;
       throw error;
     }
+    return this.#acquire(type, version, deadline).catch((error: unknown) => {
+      this.#sessionsInFlight--;
+      throw error;
+    });
   }
 
   async #acquire(type: PacketType, version: number, deadline: number): Promise<OpenedSession> {
