@@ -1,5 +1,5 @@
 /**
- * HPACK Huffman decoding (RFC 7541 §5.2), four bits at a time: a binary trie is built once from
+ * HPACK Huffman decoding (RFC 7541 §5.2), four bits at a time: a binary trie is built once, on first use, from
  * the Appendix B code and turned into a table of (trie node, nibble) → (next node, symbol).
  * Strict: EOS inside the string, padding longer than 7 bits or padding that is not the EOS
  * prefix (all ones) are decoding errors.
@@ -51,7 +51,8 @@ function buildTrie(): Trie {
 /** Table entry bits: next node (9 bits), emitted symbol + 1 (9 bits, 0 = none), EOS seen (bit 18). */
 const SYMBOL_SHIFT = 9;
 const EOS_FLAG = 1 << 18;
-const { table, depth, allOnes } = buildTable();
+/** Built on the first Huffman string, not at startup (a few ms the health check need not wait for). */
+let decoding: ReturnType<typeof buildTable> | undefined;
 
 function buildTable(): { table: Int32Array; depth: number[]; allOnes: boolean[] } {
   const trie = buildTrie();
@@ -82,6 +83,7 @@ function buildTable(): { table: Int32Array; depth: number[]; allOnes: boolean[] 
 
 /** Decodes `bytes[start, end)` to a latin1 string (header octets map 1:1 to char codes). */
 export function huffmanDecode(bytes: Uint8Array, start: number, end: number): string {
+  const { table, depth, allOnes } = (decoding ??= buildTable());
   let out = "";
   let node = 0;
   for (let i = 2 * start; i < 2 * end; i++) {
