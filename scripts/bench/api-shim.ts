@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApiServer } from "../../src/api";
 import { encodeMessage } from "../../src/api/framing";
-import { apiRoot } from "../../src/api/proto";
+import { apiType } from "../../src/api/proto";
 import { FakeEngine } from "../../test/support/api-fake-engine";
 
 const [requests = 50_000, connections = 4, streams = 16] = process.argv.slice(2).map(Number);
@@ -27,7 +27,7 @@ engine.requests.push = () => ++calls;
 
 const dir = mkdtempSync(join(tmpdir(), "api-bench-"));
 const body = join(dir, "accounting.bin");
-const AccountingRequest = apiRoot.lookupType("tacacsrs.agent.v1.AccountingRequest");
+const AccountingRequest = apiType("tacacsrs.agent.v1.AccountingRequest");
 writeFileSync(body, encodeMessage(AccountingRequest.encode({ user: "admin", port: "tty0", remoteAddress: "10.0.0.1", command: "show", commandArguments: ["version"] }).finish()));
 const port = (api.endpoint as { port: number }).port;
 try {

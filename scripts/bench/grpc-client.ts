@@ -11,7 +11,7 @@ import type { Endpoint } from "../../src/common/endpoint";
 import { encodeMessage } from "../../src/api/framing";
 import { DEFAULT_WINDOW, ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameBuffer, FrameType, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting } from "../../src/api/h2/frames";
 import { encodeHeaderBlock, HpackDecoder, HpackError } from "../../src/api/h2/hpack";
-import { apiRoot } from "../../src/api/proto";
+import { apiType } from "../../src/api/proto";
 
 export const ACCOUNTING_PATH = "/tacacsrs.agent.v1.TacacsAgent/Accounting";
 export const HEALTH_PATH = "/grpc.health.v1.Health/Check";
@@ -20,7 +20,7 @@ export const HEALTH_PATH = "/grpc.health.v1.Health/Check";
 export const ACCOUNTING_REQUEST = { user: "admin", port: "tty0", remoteAddress: "10.0.0.1", command: "show", commandArguments: ["version"] };
 
 export function encodeRequest(typeName: string, request: object): Uint8Array {
-  const type = apiRoot.lookupType(typeName);
+  const type = apiType(typeName);
   return encodeMessage(type.encode(type.fromObject(request)).finish());
 }
 
@@ -42,7 +42,7 @@ export function isResponse(message: Uint8Array): boolean {
 
 /** Decodes an AccountingReply (slow path: failover and herd checks). */
 export function decodeAccountingReply(message: Uint8Array): { server?: string; error?: { message: string } } {
-  const type = apiRoot.lookupType("tacacsrs.agent.v1.AccountingReply");
+  const type = apiType("tacacsrs.agent.v1.AccountingReply");
   const reply = type.toObject(type.decode(message)) as { response?: { server: string }; error?: { message: string } };
   return { server: reply.response?.server, error: reply.error };
 }

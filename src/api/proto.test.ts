@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import protobuf from "protobufjs";
-import { AGENT_SERVICE, apiRoot, HEALTH_SERVICE, methodsOf } from "./proto";
+import { AGENT_SERVICE, HEALTH_SERVICE, methodsOf, schemaRoot } from "./proto";
 import { API_PROTO_FILES, descriptorOf } from "./proto-descriptor";
 
 /** What encoding and decoding depend on, per field, enum and method. */
@@ -35,7 +35,15 @@ test("the build-time descriptor has the same wire semantics as the .proto text",
   for (const file of API_PROTO_FILES) protobuf.parse(await Bun.file(file).text(), parsed, { keepCase: false });
   const expected = wireSemantics(parsed);
   expect(expected.length).toBeGreaterThan(50);
-  expect(wireSemantics(apiRoot)).toEqual(expected);
+  // One Root per package (built on first use), in the order of the files.
+  expect([...wireSemantics(schemaRoot(AGENT_SERVICE)), ...wireSemantics(schemaRoot(HEALTH_SERVICE))]).toEqual(expected);
+});
+
+test("a package's Root is built on first use, once", () => {
+  expect(schemaRoot(HEALTH_SERVICE)).toBe(schemaRoot("grpc.health.v1.HealthCheckRequest"));
+  expect(schemaRoot(HEALTH_SERVICE)).not.toBe(schemaRoot(AGENT_SERVICE));
+  expect(() => schemaRoot("nosuch.Service")).toThrow("no protobuf package nosuch");
+  expect(() => methodsOf("tacacsrs.agent.v1.NoSuch")).toThrow("no protobuf service tacacsrs.agent.v1.NoSuch");
 });
 
 test("both hosted services resolve their methods", () => {

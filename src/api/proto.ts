@@ -1,15 +1,36 @@
 /**
  * The API's protobuf schema. The .proto files in proto/ are parsed at build time (the
- * proto-descriptor macro) and the binary only rebuilds the Root from that JSON: no .proto text
- * parser at startup. Field names are camelCase (remote_address → remoteAddress).
+ * proto-descriptor macro) and the binary only rebuilds Roots from that JSON: no .proto text
+ * parser at startup. Each top-level package gets its Root on first use, so the daemon answers
+ * its first health check before the agent's larger schema is built. Field names are camelCase
+ * (remote_address → remoteAddress).
  */
-import { Root, type Type } from "protobufjs/light";
+import { Root, type INamespace, type Type } from "protobufjs/light";
 import { apiDescriptor } from "./proto-descriptor" with { type: "macro" };
 
 export const AGENT_SERVICE = "tacacsrs.agent.v1.TacacsAgent";
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 
-export const apiRoot: Root = Root.fromJSON(apiDescriptor());
+const DESCRIPTOR: INamespace = apiDescriptor();
+const roots = new Map<string, Root>();
+
+/** The Root holding `fullName` (a type or service), built on first use. */
+export function schemaRoot(fullName: string): Root {
+  const pkg = fullName.split(".", 1)[0]!;
+  let root = roots.get(pkg);
+  if (root === undefined) {
+    const nested = DESCRIPTOR.nested?.[pkg];
+    if (nested === undefined) throw new Error(`no protobuf package ${pkg}`);
+    root = Root.fromJSON({ nested: { [pkg]: nested } });
+    roots.set(pkg, root);
+  }
+  return root;
+}
+
+/** A message type by its full name, e.g. "tacacsrs.agent.v1.AccountingRequest". */
+export function apiType(fullName: string): Type {
+  return schemaRoot(fullName).lookupType(fullName);
+}
 
 /** One RPC of a service: its HTTP/2 path and message types. */
 export interface MethodDescriptor {
@@ -20,18 +41,35 @@ export interface MethodDescriptor {
   serverStreaming: boolean;
 }
 
-/** Every RPC of the services we host, by path. */
+/** Every RPC of a service, read from the descriptor; the message types are built on first use. */
 export function methodsOf(serviceName: string): MethodDescriptor[] {
-  const service = apiRoot.lookupService(serviceName);
-  return service.methodsArray.map((method) => {
-    method.resolve();
-    return {
-      path: `/${serviceName}/${method.name}`,
-      requestType: method.resolvedRequestType!,
-      responseType: method.resolvedResponseType!,
-      serverStreaming: method.responseStream === true,
-    };
-  });
+  let namespace: INamespace | undefined = DESCRIPTOR;
+  for (const part of serviceName.split(".")) namespace = namespace?.nested?.[part] as INamespace | undefined;
+  const methods = (namespace as { methods?: Record<string, { responseStream?: boolean }> } | undefined)?.methods;
+  if (methods === undefined) throw new Error(`no protobuf service ${serviceName}`);
+  return Object.entries(methods).map(([name, method]) => lazyMethod(serviceName, name, method.responseStream === true));
+}
+
+function lazyMethod(serviceName: string, name: string, serverStreaming: boolean): MethodDescriptor {
+  let types: { requestType: Type; responseType: Type } | undefined;
+  const resolve = () => {
+    if (types === undefined) {
+      const method = schemaRoot(serviceName).lookupService(serviceName).methods[name]!;
+      method.resolve();
+      types = { requestType: method.resolvedRequestType!, responseType: method.resolvedResponseType! };
+    }
+    return types;
+  };
+  return {
+    path: `/${serviceName}/${name}`,
+    serverStreaming,
+    get requestType() {
+      return resolve().requestType;
+    },
+    get responseType() {
+      return resolve().responseType;
+    },
+  };
 }
 
 /** protobufjs yields uint64 as a Long when the `long` package is present; our values fit a double. */

@@ -10,7 +10,7 @@ import { FakeEngine, hang, passReply } from "../../test/support/api-fake-engine"
 import { callUnary } from "./client";
 import { encodeMessage } from "./framing";
 import { startApiServer, type ApiServer } from "./index";
-import { apiRoot } from "./proto";
+import { apiType } from "./proto";
 import { decodeGrpcMessage, Status } from "./status";
 import { until } from "../../test/support/wait";
 import { capturingLogger } from "../../test/support/logging";
@@ -18,9 +18,9 @@ import { capturingLogger } from "../../test/support/logging";
 const ACCOUNTING = "/tacacsrs.agent.v1.TacacsAgent/Accounting";
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 const HEALTH_WATCH = "/grpc.health.v1.Health/Watch";
-const AccountingRequest = apiRoot.lookupType("tacacsrs.agent.v1.AccountingRequest");
-const AccountingReply = apiRoot.lookupType("tacacsrs.agent.v1.AccountingReply");
-const HealthCheckResponse = apiRoot.lookupType("grpc.health.v1.HealthCheckResponse");
+const AccountingRequest = apiType("tacacsrs.agent.v1.AccountingRequest");
+const AccountingReply = apiType("tacacsrs.agent.v1.AccountingReply");
+const HealthCheckResponse = apiType("grpc.health.v1.HealthCheckResponse");
 const accountingBody = () => encodeMessage(AccountingRequest.encode({ user: "admin", command: "show version" }).finish());
 
 let dir: string;
@@ -265,7 +265,7 @@ test("garbage instead of the HTTP/2 preface is dropped; the server keeps serving
 });
 
 test("health: Check SERVING for the server and our services, NOT_FOUND otherwise; Watch streams the status", async () => {
-  const HealthCheckRequest = apiRoot.lookupType("grpc.health.v1.HealthCheckRequest");
+  const HealthCheckRequest = apiType("grpc.health.v1.HealthCheckRequest");
   for (const service of ["", "tacacsrs.agent.v1.TacacsAgent", "grpc.health.v1.Health"]) {
     const result = await raw({ path: HEALTH_CHECK, body: encodeMessage(HealthCheckRequest.encode({ service }).finish()) });
     expect(result.status).toBe(0);

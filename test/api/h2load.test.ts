@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startApiServer, type ApiServer } from "../../src/api";
 import { encodeMessage } from "../../src/api/framing";
-import { apiRoot } from "../../src/api/proto";
+import { apiType } from "../../src/api/proto";
 import { FakeEngine } from "../support/api-fake-engine";
 
 const inCi = process.env.CI === "true";
@@ -25,7 +25,7 @@ const engine = new FakeEngine();
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "api-h2load-"));
   body = join(dir, "accounting.bin");
-  const AccountingRequest = apiRoot.lookupType("tacacsrs.agent.v1.AccountingRequest");
+  const AccountingRequest = apiType("tacacsrs.agent.v1.AccountingRequest");
   writeFileSync(body, encodeMessage(AccountingRequest.encode({ user: "admin", port: "tty1", remoteAddress: "10.0.0.1", command: "show version" }).finish()));
   api = await startApiServer({ engine, endpoint: { kind: "tcp", host: "127.0.0.1", port: 0 }, socketMode: 0o660, limits: { maxApiStreams: 256, maxGrpcMessageBytes: 4096 } });
 });
