@@ -105,8 +105,9 @@ interface Queued {
 
 /**
  * The frames of one event-loop iteration leave in one write per connection: setImmediate, not a
- * microtask, because the replies of one connection start calls on all of them (round-robin);
- * measured ~13 % less CPU per call at 4 connections.
+ * microtask, because the replies of one connection start calls on all of them (round-robin).
+ * A 40,000-call closed loop over 4 connections measured 19 against 22 µs CPU per call; in the
+ * quick bench (3 interleaved rounds) the two were within the noise.
  */
 const scheduleFlush = (flush: () => void): void => void setImmediate(flush);
 

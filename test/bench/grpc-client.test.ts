@@ -158,8 +158,10 @@ test("RST_STREAM fails its call; PING is answered; GOAWAY fails the unprocessed 
   expect((await call(client)).status).toBe(0);
   await Bun.sleep(20);
   expect(server.received.some((f) => f.type === FrameType.PING && f.flags === Flag.ACK)).toBe(true);
-  expect(call(client)).rejects.toThrow("stream reset by the server (error code 7)");
-  expect(call(client)).rejects.toThrow("GOAWAY (error code 0) before the server processed the call");
+  // Streams 3 and 5 in flight together: both fail in one read, so both are settled before checking.
+  const [reset, goneAway] = await Promise.allSettled([call(client), call(client)]);
+  expect(reset.status === "rejected" && String(reset.reason)).toBe("Error: stream reset by the server (error code 7)");
+  expect(goneAway.status === "rejected" && String(goneAway.reason)).toBe("Error: GOAWAY (error code 0) before the server processed the call");
   await Bun.sleep(20);
   expect((await call(client)).status).toBe(0); // stream 1 of a second connection
   expect(server.connections).toBe(2);
@@ -172,11 +174,12 @@ test("bad server input: an invalid grpc-status fails the call; a protocol error 
     out.frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, id, Uint8Array.of(0, 0, 0, 2));
   });
   const client = clientOf(server);
-  expect(call(client)).rejects.toThrow("call closed without a valid grpc-status");
-  expect(call(client)).rejects.toThrow("HTTP/2 connection error from the server's frames: PUSH_PROMISE although SETTINGS_ENABLE_PUSH is 0");
+  await expect(call(client)).rejects.toThrow("call closed without a valid grpc-status");
+  await expect(call(client)).rejects.toThrow("HTTP/2 connection error from the server's frames: PUSH_PROMISE although SETTINGS_ENABLE_PUSH is 0");
   await Bun.sleep(20);
   expect(server.received.at(-1)?.type).toBe(FrameType.GOAWAY);
-  expect(call(client)).rejects.toThrow("PUSH_PROMISE"); // a failed connection is not replaced
+  // A failed connection is not replaced. (Not `rejects.toThrow`: Bun's expect takes ~0.8 s over this error.)
+  expect(String(await call(client).catch((error: unknown) => error))).toContain("PUSH_PROMISE although SETTINGS_ENABLE_PUSH is 0");
   client.close();
 });
 
@@ -205,10 +208,9 @@ test("flow control: 200 replies of 40 kB (8 MB > the 65,535-byte default window)
 
 test("a missing server: ready() rejects, calls fail with an Error, no unhandled rejection", async () => {
   const client = new GrpcClient({ kind: "unix", path: join(tmpdir(), "no-such-agent.sock") }, 2);
-  expect(client.ready()).rejects.toThrow();
-  expect(call(client)).rejects.toBeInstanceOf(Error);
-  await Bun.sleep(10);
-  expect(call(client)).rejects.toBeInstanceOf(Error);
+  await expect(client.ready()).rejects.toThrow();
+  await expect(call(client)).rejects.toBeInstanceOf(Error);
+  await expect(call(client)).rejects.toBeInstanceOf(Error); // later calls too, asynchronously
   client.close();
 });
 
