@@ -36,7 +36,7 @@ try {
   const probe = AgentProcess.attach(agent, { kind: "unix", path: socket });
   await probe.waitHealthy(20_000, 20);
   const result = await measureLoad(
-    { client: { kind: "grpc", endpoint: { kind: "unix", path: socket }, sessions: Math.min(4, Math.ceil(callers / 16)) }, load: { closed: callers }, warmupMs: 1000, durationMs: seconds * 1000 },
+    { client: { kind: "grpc", endpoint: { kind: "unix", path: socket }, sessions: 1 }, load: { closed: callers }, warmupMs: 1000, durationMs: seconds * 1000 },
     { agent: agent.pid, server: server.pid },
   );
   agent.kill("SIGTERM");

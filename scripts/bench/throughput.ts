@@ -69,7 +69,8 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
   const closed = (client: ClientSpec, callers = CALLERS) => spec(client, { closed: callers });
   const mux = (target: TacacsTarget): ClientSpec => ({ kind: "mux", target, key: SHARED_SECRET });
   const legacy = (target: TacacsTarget): ClientSpec => ({ kind: "legacy", target, key: SHARED_SECRET });
-  const grpc = (agent: AgentProcess, callers: number): ClientSpec => ({ kind: "grpc", endpoint: agent.api, sessions: Math.min(4, Math.ceil(callers / 16)) });
+  // One HTTP/2 connection, as a gRPC channel uses and as the ceiling client multiplexes its one TCP connection.
+  const grpc = (agent: AgentProcess): ClientSpec => ({ kind: "grpc", endpoint: agent.api, sessions: 1 });
 
   const measurements: Measurement[] = [];
   const add = (scenario: number, name: string, run: () => Promise<MeasuredLoad>) => scenarios.has(scenario) && measurements.push({ scenario, name, run });
@@ -87,17 +88,17 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
   let h2loadAgent: AgentProcess | undefined;
   if (scenarios.has(3) || scenarios.has(4)) {
     const agentPlain = await AgentProcess.start(plainArgs, { proxy: scenarios.has(4) });
-    primed.push(grpc(agentPlain, CALLERS));
+    primed.push(grpc(agentPlain));
     const watchPlain = { agent: agentPlain.pid, server: plain.pid };
     if (scenarios.has(3)) {
       const agentTls = await AgentProcess.start(tlsArgs);
       const agentTcp = await AgentProcess.start(plainArgs, { apiTcpPort: freeLoopbackPort() });
-      primed.push(grpc(agentTls, CALLERS));
+      primed.push(grpc(agentTls));
       h2loadAgent = agentTcp;
-      for (const callers of [1, 16, 64]) add(3, `API plain, ${callers} callers`, () => measureLoad(closed(grpc(agentPlain, callers), callers), watchPlain));
-      add(3, "API TLS, 64 callers", () => measureLoad(closed(grpc(agentTls, CALLERS)), { agent: agentTls.pid, server: tls.pid }));
-      add(3, "API plain, open 1k/s", () => measureLoad(spec(grpc(agentPlain, CALLERS), { open: 1000 }), watchPlain));
-      add(3, "API plain, open 5k/s", () => measureLoad(spec(grpc(agentPlain, CALLERS), { open: 5000 }), watchPlain));
+      for (const callers of [1, 16, 64]) add(3, `API plain, ${callers} callers`, () => measureLoad(closed(grpc(agentPlain), callers), watchPlain));
+      add(3, "API TLS, 64 callers", () => measureLoad(closed(grpc(agentTls)), { agent: agentTls.pid, server: tls.pid }));
+      add(3, "API plain, open 1k/s", () => measureLoad(spec(grpc(agentPlain), { open: 1000 }), watchPlain));
+      add(3, "API plain, open 5k/s", () => measureLoad(spec(grpc(agentPlain), { open: 5000 }), watchPlain));
       add(3, H2LOAD, () => h2load(ctx, agentTcp));
     }
     if (agentPlain.proxy?.kind === "unix") {
