@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { encodeMessage, MessageReader } from "./framing";
+import { encodeMessage, encodeReply, MessageReader } from "./framing";
+import { apiType } from "./proto";
 import { GrpcError, Status } from "./status";
 
 function expectStatus(run: () => unknown, code: number, text: string): void {
@@ -65,4 +66,12 @@ test("a slow sender's tiny chunks are reassembled in linear time (no copy per ch
   const message = reader.single();
   expect(message.length).toBe(size);
   expect(message.every((byte) => byte === 7)).toBe(true);
+});
+
+test("encodeReply writes the prefixed message in one array, equal to encodeMessage of the encoded message", () => {
+  const Reply = apiType("tacacsrs.agent.v1.AccountingReply");
+  for (const message of [{}, { response: { server: "s1", serverMessage: "x".repeat(1000), data: "d" } }, { error: { message: "m", server: "s2", retriable: true } }]) {
+    const bytes = encodeReply(Reply, message);
+    expect([...bytes]).toEqual([...encodeMessage(Reply.encode(message).finish())]);
+  }
 });

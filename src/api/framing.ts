@@ -2,9 +2,11 @@
  * gRPC length-prefixed messages: 1 byte compressed flag, 4 bytes big-endian length, the message.
  * The reader enforces the size limit as soon as a prefix arrives, before buffering the message.
  */
+import { Writer, type Type } from "protobufjs/light";
 import { GrpcError, Status } from "./status";
 
 export const PREFIX_LENGTH = 5;
+const EMPTY_PREFIX = new Uint8Array(PREFIX_LENGTH);
 
 /** One message with its 5-byte prefix (never compressed). */
 export function encodeMessage(message: Uint8Array): Uint8Array {
@@ -17,6 +19,27 @@ export function encodeMessage(message: Uint8Array): Uint8Array {
   frame[4] = length & 0xff;
   frame.set(message, PREFIX_LENGTH);
   return frame;
+}
+
+/** One writer for every reply: encoding is synchronous, and each reply is copied out of it. */
+const replyWriter = new Writer();
+
+/**
+ * `message` encoded as `type`, with its 5-byte prefix, in one fresh array: the prefix is
+ * reserved in the reused writer, so there is no intermediate buffer and no second copy.
+ */
+export function encodeReply(type: Type, message: object): Uint8Array {
+  const writer = replyWriter.reset();
+  writer.raw(EMPTY_PREFIX);
+  type.encode(message, writer);
+  const bytes = writer.buf;
+  const length = writer.pos - PREFIX_LENGTH;
+  bytes[0] = 0;
+  bytes[1] = length >>> 24;
+  bytes[2] = (length >>> 16) & 0xff;
+  bytes[3] = (length >>> 8) & 0xff;
+  bytes[4] = length & 0xff;
+  return bytes.slice(0, writer.pos);
 }
 
 /**

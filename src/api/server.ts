@@ -9,7 +9,7 @@ import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
 import { systemClock } from "../upstream/clock";
 import { DeadlineSweeper } from "../upstream/deadlines";
-import { encodeMessage, MessageReader } from "./framing";
+import { encodeReply, MessageReader } from "./framing";
 import type { MethodDescriptor } from "./proto";
 import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
@@ -216,7 +216,7 @@ export class GrpcServer {
 
   #dispatch(call: Call, route: Route, request: unknown): void {
     const context: CallContext = { deadline: call.deadline, cancellation: call.cancellation };
-    const encode = (reply: object) => encodeMessage(route.method.responseType.encode(reply).finish());
+    const encode = (reply: object) => encodeReply(route.method.responseType, reply);
     if (route.kind === "unary") {
       // A handler that throws before its first await rejects the same way as one that throws later.
       Promise.try(() => route.handle(request, context)).then(
