@@ -467,3 +467,18 @@ test("a repeated request field list reuses its validated headers; a changed one 
   expect(h.streams.length).toBe(4); // the malformed request (stream 7) never reached the application
   expect((await h.frames()).some((f) => f.type === FrameType.RST_STREAM && f.stream === 7)).toBe(true);
 });
+
+test("DATA handed to the application and a partial frame kept for later are copies, never views of the transport's Buffer", async () => {
+  const client = harness();
+  await client.open();
+  client.send(headers(1, Flag.END_HEADERS));
+  const data = frame(FrameType.DATA, Flag.END_STREAM, 1, Uint8Array.of(1, 2, 3));
+  const chunk = Buffer.from(data);
+  client.send(chunk.subarray(0, 10)); // a partial frame, kept until the rest arrives
+  const rest = Buffer.from(chunk.subarray(10));
+  chunk.fill(0xee);
+  client.send(rest);
+  rest.fill(0xee);
+  expect(client.streams[0]!.data.map((bytes) => [...bytes])).toEqual([[1, 2, 3]]);
+  expect(client.streams[0]!.events).toEqual(["end"]);
+});

@@ -158,7 +158,7 @@ export class Connection implements StreamOwner {
     this.#output.batch(() => {
       try {
         const used = this.#parse(input);
-        if (used < input.length && this.phase !== "closed") this.#input = input.slice(used);
+        if (used < input.length && this.phase !== "closed") this.#input = copyBytes(input, used, input.length);
       } catch (error) {
         this.#fail(error);
       }
@@ -294,7 +294,7 @@ export class Connection implements StreamOwner {
       const type = input[at + 3]!;
       const flags = input[at + 4]!;
       const streamId = ((input[at + 5]! & 0x7f) << 24) | (input[at + 6]! << 16) | (input[at + 7]! << 8) | input[at + 8]!;
-      const payload = input.subarray(at + FRAME_HEADER_LENGTH, at + FRAME_HEADER_LENGTH + length);
+      const payload = copyBytes(input, at + FRAME_HEADER_LENGTH, at + FRAME_HEADER_LENGTH + length);
       at += FRAME_HEADER_LENGTH + length;
       try {
         this.#frame(type, flags, streamId, payload);
@@ -376,7 +376,7 @@ export class Connection implements StreamOwner {
       this.#out.words(FrameType.WINDOW_UPDATE, 0, stream.id, stream.unacked);
       stream.unacked = 0;
     }
-    if (body.length > 0) stream.listener?.data(body.slice());
+    if (body.length > 0) stream.listener?.data(body);
     if (flags & Flag.END_STREAM) {
       this.#remoteEnd(stream);
       stream.listener?.end();
@@ -409,7 +409,7 @@ export class Connection implements StreamOwner {
     }
     const end = (flags & Flag.END_STREAM) !== 0;
     if (flags & Flag.END_HEADERS) return this.#fieldBlock(streamId, end, fragment);
-    this.#block = { streamId, end, parts: [fragment.slice()], size: fragment.length, frames: 1 };
+    this.#block = { streamId, end, parts: [fragment], size: fragment.length, frames: 1 };
   }
 
   #continuation(flags: number, streamId: number, payload: Uint8Array): void {
@@ -419,7 +419,7 @@ export class Connection implements StreamOwner {
     if (block.size > MAX_FIELD_BLOCK || ++block.frames > MAX_CONTINUATIONS) {
       throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "field block too large");
     }
-    block.parts.push(payload.slice());
+    block.parts.push(payload);
     if (!(flags & Flag.END_HEADERS)) return;
     this.#block = undefined;
     const joined = new Uint8Array(block.size);
@@ -599,6 +599,15 @@ export class Connection implements StreamOwner {
     }, idleMs);
     this.#idleTimer.unref?.();
   }
+}
+
+/**
+ * A copy the frame handlers own (DATA goes to the application as is). Uint8Array's slice copies
+ * even for a Buffer (whose own slice is a view), and in Bun it costs less than a subarray view of
+ * the transport's fresh chunk (which materialises the chunk's ArrayBuffer).
+ */
+function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
 }
 
 function requireStream(streamId: number, frame: string): void {
