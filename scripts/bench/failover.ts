@@ -1,7 +1,8 @@
 /**
  * Scenario 7: failover as a caller sees it. Sequential Accounting calls through the agent (two
  * servers, the first preferred); after each fault the caller retries at once until a call
- * succeeds, and that time is compared with the unfaulted latency measured just before.
+ * succeeds, and that time is compared with the unfaulted latency measured just before. The
+ * refusing preferred is killed once per round (median reported), the black hole once.
  */
 import { LOOPBACK, SHARED_SECRET, type Context } from "./context";
 import { ACCOUNTING_PATH, GrpcClient, accountingBody, decodeAccountingReply } from "./grpc-client";
@@ -17,9 +18,9 @@ interface Call {
   server: string | undefined;
 }
 
-export async function failover({ report }: Context): Promise<void> {
+export async function failover({ report, options }: Context): Promise<void> {
   let preferred = await ServerProcess.start(["--key", SHARED_SECRET]);
-  const backup = await ServerProcess.start(["--key", SHARED_SECRET]);
+  let backup = await ServerProcess.start(["--key", SHARED_SECRET]);
   const [preferredName, backupName] = [preferred, backup].map((s) => `${LOOPBACK}:${s.port}`);
   const agent = await AgentProcess.start([
     "--server-addr", preferredName!, "--server-addr", backupName!, "--shared-secret", SHARED_SECRET,
@@ -61,20 +62,30 @@ export async function failover({ report }: Context): Promise<void> {
   const baseline = await settled();
   report.row(7, "baseline (preferred answering)", { p50Ms: round(baseline.ms, 2), servers: [...baseline.servers].join(" ") });
 
-  // Refusing: the preferred process dies, its port refuses.
-  await preferred.kill();
-  const refused = await until(performance.now());
-  const afterRefused = await settled();
+  // Refusing: the preferred process dies, its port refuses; then it is back on the same port and
+  // the prober (every 1 s) should return to it. One kill is one sample of a few ms on a shared
+  // machine, so the full run repeats the cycle (one per round, the backup restarted in between so
+  // every failover has to connect to it) and reports the median.
+  const refusals: { ms: number; failed: number; server: string | undefined; thenMs: number }[] = [];
+  const returns: number[] = [];
+  for (let trial = 0; trial < options.rounds; trial++) {
+    await preferred.kill();
+    const refused = await until(performance.now());
+    refusals.push({ ...refused, thenMs: (await settled()).ms });
+    preferred = await preferred.restart();
+    returns.push((await until(performance.now(), preferredName)).ms);
+    // The next kill must find no connection to the backup open, as the first one did.
+    await backup.kill();
+    backup = await backup.restart();
+  }
+  const refusedMs = median(refusals.map((r) => r.ms));
   report.row(7, "preferred killed (refusing)", {
-    firstOkMs: round(refused.ms, 2), addedMs: round(refused.ms - baseline.ms, 2), failedCalls: refused.failed, server: refused.server ?? "none",
-    thenP50Ms: round(afterRefused.ms, 2),
+    firstOkMs: round(refusedMs, 2), minMs: round(Math.min(...refusals.map((r) => r.ms)), 2), maxMs: round(Math.max(...refusals.map((r) => r.ms)), 2),
+    addedMs: round(refusedMs - baseline.ms, 2), failedCalls: refusals.reduce((sum, r) => sum + r.failed, 0),
+    server: [...new Set(refusals.map((r) => r.server ?? "none"))].join(" "), thenP50Ms: round(median(refusals.map((r) => r.thenMs)), 2), trials: refusals.length,
   });
-  report.target("failover after a refusing preferred: added to the first request", refused.ms - baseline.ms, "max", 20, "ms");
-
-  // Recovery: the preferred is back on the same port; the prober (every 1 s) should return to it.
-  preferred = await preferred.restart();
-  const back = await until(performance.now(), preferredName);
-  report.row(7, "back to the preferred after restart", { ms: round(back.ms, 1), probeIntervalMs: PROBE_INTERVAL_MS });
+  report.target("failover after a refusing preferred: added to the first request", refusedMs - baseline.ms, "max", 20, "ms");
+  report.row(7, "back to the preferred after restart", { ms: round(median(returns), 1), probeIntervalMs: PROBE_INTERVAL_MS, trials: returns.length });
 
   // Black hole: the preferred accepts and reads but never answers, on the open connection too.
   const before = await settled();
