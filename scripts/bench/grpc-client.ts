@@ -9,7 +9,7 @@
 import type { Socket } from "bun";
 import type { Endpoint } from "../../src/common/endpoint";
 import { encodeMessage } from "../../src/api/framing";
-import { DEFAULT_WINDOW, ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameBuffer, FrameType, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting } from "../../src/api/h2/frames";
+import { DEFAULT_WINDOW, ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameBuffer, FrameType, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting, settingsPayload } from "../../src/api/h2/frames";
 import { encodeHeaderBlock, HpackDecoder, HpackError } from "../../src/api/h2/hpack";
 import { apiType } from "../../src/api/proto";
 
@@ -57,16 +57,6 @@ const MAX_HEADER_LIST_SIZE = 64 * 1024;
  * connection window is opened to the same size at once and refilled when half of it is used.
  */
 const RECEIVE_WINDOW = MAX_WINDOW;
-
-function settingsFrame(out: FrameBuffer, settings: ReadonlyArray<readonly [number, number]>): void {
-  const payload = new Uint8Array(6 * settings.length);
-  const view = new DataView(payload.buffer);
-  settings.forEach(([id, value], i) => {
-    view.setUint16(6 * i, id);
-    view.setUint32(6 * i + 2, value);
-  });
-  out.frame(FrameType.SETTINGS, 0, 0, payload);
-}
 
 const uint32 = (bytes: Uint8Array, at: number): number => ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 
@@ -144,10 +134,10 @@ export class H2ClientConnection {
     this.ready = new Promise<void>((resolve, reject) => (settled = { resolve, reject }));
     this.ready.catch(() => {}); // a caller that never awaits it hears of the failure through its calls
     this.#settled = settled;
-    settingsFrame(this.#out, [
+    this.#out.frame(FrameType.SETTINGS, 0, 0, settingsPayload([
       [Setting.ENABLE_PUSH, 0],
       [Setting.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW],
-    ]);
+    ]));
     this.#out.words(FrameType.WINDOW_UPDATE, 0, 0, RECEIVE_WINDOW - DEFAULT_WINDOW);
     const target = endpoint.kind === "unix" ? { unix: endpoint.path } : { hostname: endpoint.host, port: endpoint.port };
     Bun.connect<undefined>({

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { Connection, connectionTransition, type H2Stream, type StreamListener } from "./connection";
-import { ErrorCode, Flag, FrameBuffer, FrameType, PREFACE, Setting } from "./frames";
+import { ErrorCode, Flag, FrameBuffer, FrameType, PREFACE, Setting, settingsPayload } from "./frames";
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from "./hpack";
 import type { RequestHeaders } from "./request-headers";
 
@@ -87,15 +87,6 @@ function words(...values: number[]): Uint8Array {
   return bytes;
 }
 
-function settingsPayload(settings: Array<[number, number]>): Uint8Array {
-  const bytes = new Uint8Array(6 * settings.length);
-  const view = new DataView(bytes.buffer);
-  settings.forEach(([id, value], i) => {
-    view.setUint16(6 * i, id);
-    view.setUint32(6 * i + 2, value);
-  });
-  return bytes;
-}
 
 function parseFrames(bytes: Uint8Array): Frame[] {
   const frames: Frame[] = [];

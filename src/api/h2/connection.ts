@@ -8,7 +8,7 @@
  * DATA; PRIORITY is ignored, PUSH_PROMISE refused. Connection errors send GOAWAY and close;
  * stream errors send RST_STREAM.
  */
-import { ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType, DEFAULT_WINDOW, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting, type FrameBuffer } from "./frames";
+import { ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType, DEFAULT_WINDOW, MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, PREFACE, Setting, settingsPayload, type FrameBuffer } from "./frames";
 import { HpackDecoder, HpackError, type HeaderField } from "./hpack";
 import { checkTrailers, MalformedRequest, requestHeaders, type RequestHeaders } from "./request-headers";
 import { Output, type Sink } from "./output";
@@ -621,16 +621,6 @@ function unpad(flags: number, payload: Uint8Array, frame: string): Uint8Array {
   const padding = payload[0]!;
   if (padding >= payload.length) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${frame} padding exceeds the payload`);
   return payload.subarray(1, payload.length - padding);
-}
-
-function settingsPayload(settings: ReadonlyArray<readonly [number, number]>): Uint8Array {
-  const payload = new Uint8Array(6 * settings.length);
-  const view = new DataView(payload.buffer);
-  settings.forEach(([id, value], i) => {
-    view.setUint16(6 * i, id);
-    view.setUint32(6 * i + 2, value);
-  });
-  return payload;
 }
 
 /** The same field objects in the same order. */

@@ -55,6 +55,17 @@ export const MAX_WINDOW = 2 ** 31 - 1;
 export const MIN_MAX_FRAME_SIZE = 16_384;
 export const MAX_MAX_FRAME_SIZE = 2 ** 24 - 1;
 
+/** §6.5.1: a SETTINGS payload, 6 bytes per (identifier, value). */
+export function settingsPayload(settings: ReadonlyArray<readonly [number, number]>): Uint8Array {
+  const payload = new Uint8Array(6 * settings.length);
+  const view = new DataView(payload.buffer);
+  settings.forEach(([id, value], i) => {
+    view.setUint16(6 * i, id);
+    view.setUint32(6 * i + 2, value);
+  });
+  return payload;
+}
+
 /**
  * A growable byte buffer of outgoing frames. `take()` hands out the bytes collected so far as a
  * view that stays valid until the next write into the buffer.
