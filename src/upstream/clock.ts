@@ -2,7 +2,7 @@
  * Time and randomness for the engine, injectable so failover, probing and timeout tests run fast
  * and deterministic.
  */
-import { randomFillSync } from "node:crypto";
+import { newSessionId } from "../protocol";
 
 export interface Clock {
   /** Milliseconds on the Date.now() scale (request deadlines use it). */
@@ -31,23 +31,7 @@ export interface Random {
   fraction(): number;
 }
 
-/** Session ids from the system CSPRNG, drawn in batches: one randomFillSync per 256 sessions. */
-function batchedSessionIds(): () => number {
-  const pool = new Uint32Array(256);
-  let next = pool.length;
-  return () => {
-    for (;;) {
-      if (next === pool.length) {
-        randomFillSync(pool);
-        next = 0;
-      }
-      const id = pool[next++]!;
-      if (id !== 0) return id;
-    }
-  };
-}
-
 export const systemRandom: Random = {
-  sessionId: batchedSessionIds(),
+  sessionId: newSessionId,
   fraction: Math.random,
 };
