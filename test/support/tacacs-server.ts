@@ -124,6 +124,8 @@ export interface Counters {
   packetsReceived: number;
   packetsByType: { authentication: number; authorization: number; accounting: number };
   repliesSent: number;
+  /** Authentication replies sent with status PASS (what the server decided, whatever the client decodes). */
+  authenPasses: number;
   /** Streams closed because of a bad header, a wrong key or the wrong obfuscation mode. */
   protocolErrors: number;
 }
@@ -220,6 +222,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     packetsReceived: 0,
     packetsByType: { authentication: 0, authorization: 0, accounting: 0 },
     repliesSent: 0,
+    authenPasses: 0,
     protocolErrors: 0,
   };
   const records: AccountingRecord[] = [];
@@ -305,6 +308,7 @@ export async function startTacacsServer(options: TacacsServerOptions = {}): Prom
     }
     const header = { version: request.version, type: request.type, seqNo: request.seqNo + 1, flags, sessionId: request.sessionId };
     const frame = encodePacket(header, body, replyKey);
+    if (request.type === PacketType.Authentication && body[0] === AuthenStatus.Pass) counters.authenPasses++;
     const closeAfter = sessionOver && conn.singleConnect !== true;
     const deliver = (): void => {
       if (faults.closeMidReply) {
