@@ -148,8 +148,12 @@ export class Connection implements StreamOwner {
   receive(chunk: Uint8Array): void {
     if (this.#phase === "closed") return;
     this.#lastActivity = Date.now();
-    let input = chunk;
-    if (this.#input !== undefined) {
+    // A plain copy of the chunk: slicing the transport's Buffer goes through its species
+    // constructor (~110 ns a frame in Bun), a plain Uint8Array's slice costs ~30 ns.
+    let input: Uint8Array;
+    if (this.#input === undefined) {
+      input = new Uint8Array(chunk);
+    } else {
       input = new Uint8Array(this.#input.length + chunk.length);
       input.set(this.#input);
       input.set(chunk, this.#input.length);
@@ -158,7 +162,7 @@ export class Connection implements StreamOwner {
     this.#output.batch(() => {
       try {
         const used = this.#parse(input);
-        if (used < input.length && this.phase !== "closed") this.#input = copyBytes(input, used, input.length);
+        if (used < input.length && this.phase !== "closed") this.#input = input.slice(used);
       } catch (error) {
         this.#fail(error);
       }
@@ -294,7 +298,8 @@ export class Connection implements StreamOwner {
       const type = input[at + 3]!;
       const flags = input[at + 4]!;
       const streamId = ((input[at + 5]! & 0x7f) << 24) | (input[at + 6]! << 16) | (input[at + 7]! << 8) | input[at + 8]!;
-      const payload = copyBytes(input, at + FRAME_HEADER_LENGTH, at + FRAME_HEADER_LENGTH + length);
+      // A copy the frame handlers own (DATA goes to the application as is).
+      const payload = input.slice(at + FRAME_HEADER_LENGTH, at + FRAME_HEADER_LENGTH + length);
       at += FRAME_HEADER_LENGTH + length;
       try {
         this.#frame(type, flags, streamId, payload);
@@ -599,15 +604,6 @@ export class Connection implements StreamOwner {
     }, idleMs);
     this.#idleTimer.unref?.();
   }
-}
-
-/**
- * A copy the frame handlers own (DATA goes to the application as is). Uint8Array's slice copies
- * even for a Buffer (whose own slice is a view), and in Bun it costs less than a subarray view of
- * the transport's fresh chunk (which materialises the chunk's ArrayBuffer).
- */
-function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  return Uint8Array.prototype.slice.call(bytes, start, end);
 }
 
 function requireStream(streamId: number, frame: string): void {
