@@ -7,6 +7,8 @@ import { GrpcError, Status } from "./status";
 
 export const PREFIX_LENGTH = 5;
 const EMPTY_PREFIX = new Uint8Array(PREFIX_LENGTH);
+/** Smaller messages are copied out of their chunk: in Bun, a view of a small fresh array costs more (it materialises the ArrayBuffer). */
+const COPY_BELOW = 1024;
 
 /** One message with its 5-byte prefix (never compressed). */
 export function encodeMessage(message: Uint8Array): Uint8Array {
@@ -72,9 +74,10 @@ export class MessageReader {
       }
       if (this.#buffered < PREFIX_LENGTH + length) return;
       if (this.messages.length > 0) throw new GrpcError(Status.INTERNAL, "more than one request message on a unary method");
-      const joined = this.#front(PREFIX_LENGTH + length);
-      this.messages.push(joined.subarray(PREFIX_LENGTH, PREFIX_LENGTH + length));
-      this.#consume(PREFIX_LENGTH + length);
+      const end = PREFIX_LENGTH + length;
+      const joined = this.#front(end);
+      this.messages.push(length < COPY_BELOW ? joined.slice(PREFIX_LENGTH, end) : joined.subarray(PREFIX_LENGTH, end));
+      this.#consume(end);
     }
   }
 
@@ -102,8 +105,9 @@ export class MessageReader {
 
   /** Drops `length` bytes from the front (they lie within the first chunk). */
   #consume(length: number): void {
-    const rest = this.#chunks[0]!.subarray(length);
-    this.#chunks = rest.length > 0 ? [rest, ...this.#chunks.slice(1)] : this.#chunks.slice(1);
+    const first = this.#chunks[0]!;
+    if (length === first.length) this.#chunks.shift();
+    else this.#chunks[0] = first.subarray(length);
     this.#buffered -= length;
   }
 }
