@@ -74,6 +74,7 @@ interface AccountingRequest {
 const AuthenticationStatus = { PASS: 1, FAIL: 2, ERROR: 7 } as const;
 
 const AuthenticationContext = { TACACS_ASCII: 1, TACACS_PAP: 2, UNAUTHENTICATED: 3 } as const;
+const AUTHENTICATION_CONTEXTS = Object.values(AuthenticationContext);
 
 /** RFC 8907 §7.2 flag combinations by AccountingRecordType; UNSPECIFIED keeps the reference's STOP. */
 const ACCT_FLAGS_BY_RECORD_TYPE: Record<number, number> = {
@@ -98,23 +99,26 @@ function serviceError(message: string, server: string, retriable: boolean): Serv
 /** What a request becomes: the first packet of the session, without deadline and cancellation. */
 export type StartBody = Pick<StartRequest, "type" | "version" | "body">;
 
-function checkCommonNames(request: { user: string; port: string; remoteAddress: string }, userRequired: boolean) {
-  return {
-    user: checkName("user", request.user, userRequired),
-    port: checkName("port", request.port),
-    remAddr: checkName("remote_address", request.remoteAddress),
-  };
+function checkCommonNames(request: { user: string; port: string; remoteAddress: string }, userRequired: boolean): void {
+  checkName("user", request.user, userRequired);
+  checkName("port", request.port);
+  checkName("remote_address", request.remoteAddress);
 }
+
+const isService = (arg: Arg) => arg.name === "service";
+const isCmd = (arg: Arg) => arg.name === "cmd";
 
 /** RFC 8907 §5.4.2.2: PAP login START, version 0xc1 (§5.4.1), the password as data. */
 export function papStart(request: PapAuthenticationRequest): StartBody {
-  const names = checkCommonNames(request, true);
+  checkCommonNames(request, true);
   const body = encodeAuthenStart({
     action: AuthenAction.Login,
     privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
     authenType: AuthenType.Pap,
     service: AuthenService.Login,
-    ...names,
+    user: request.user,
+    port: request.port,
+    remAddr: request.remoteAddress,
     data: checkBytes("password", request.password),
   });
   return { type: PacketType.Authentication, version: VERSION_ONE, body };
@@ -124,22 +128,30 @@ export function papStart(request: PapAuthenticationRequest): StartBody {
 export function authorizationRequest(request: AuthorizationRequest): StartBody {
   // As in the reference agent, UNSPECIFIED is refused: the caller must say how the user was authenticated.
   if (request.authenticationContext === 0) throw invalid("authentication_context", "must be set (TACACS_ASCII, TACACS_PAP or UNAUTHENTICATED)");
-  const context = checkEnum("authentication_context", request.authenticationContext, Object.values(AuthenticationContext));
-  const args = request.args.map((arg, i) => checkArg(`args[${i}]`, { name: arg.name, value: arg.value, mandatory: arg.mandatory }));
+  const context = checkEnum("authentication_context", request.authenticationContext, AUTHENTICATION_CONTEXTS);
+  const args: Arg[] = [];
+  for (let i = 0; i < request.args.length; i++) {
+    const arg = request.args[i]!;
+    args.push(checkArg("args", { name: arg.name, value: arg.value, mandatory: arg.mandatory }, i));
+  }
   checkArgCount("args", args.length);
-  const service = args.find((arg) => arg.name === "service");
+  const service = args.find(isService);
   // RFC 8907 §8.2: "service" MUST always be included, and "cmd" MUST be when service=shell.
   if (service === undefined) throw invalid("args", 'a "service" argument is required (e.g. service=shell)');
-  if (service.value === "shell" && !args.some((arg) => arg.name === "cmd")) {
+  if (service.value === "shell" && !args.some(isCmd)) {
     throw invalid("args", 'service=shell requires a "cmd" argument');
   }
+  const privLvl = checkPrivLvl("privilege_level", request.privilegeLevel);
+  checkCommonNames(request, false);
   const body = encodeAuthorRequest({
     authenMethod: context === AuthenticationContext.UNAUTHENTICATED ? AuthenMethod.None : AuthenMethod.TacacsPlus,
-    privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
+    privLvl,
     // TAC_PLUS_AUTHEN_TYPE_NOT_SET (0) when the user was not authenticated (§6.1).
     authenType: context === AuthenticationContext.TACACS_ASCII ? AuthenType.Ascii : context === AuthenticationContext.TACACS_PAP ? AuthenType.Pap : (0 as AuthenType),
     authenService: AuthenService.Login,
-    ...checkCommonNames(request, false),
+    user: request.user,
+    port: request.port,
+    remAddr: request.remoteAddress,
     args,
   });
   return { type: PacketType.Authorization, version: VERSION_DEFAULT, body };
@@ -149,25 +161,28 @@ export function authorizationRequest(request: AuthorizationRequest): StartBody {
 export function accountingRequest(request: AccountingRequest): StartBody {
   const flags = ACCT_FLAGS_BY_RECORD_TYPE[request.recordType];
   if (flags === undefined) throw invalid("record_type", `value ${request.recordType} is not supported`);
-  // Each argument with the proto field it comes from, for error messages.
-  const fields: Array<[string, Arg]> = [
-    ["command", { name: "cmd", value: request.command, mandatory: true }],
-    ...request.commandArguments.map((value, i): [string, Arg] => [`command_arguments[${i}]`, { name: "cmd-arg", value, mandatory: true }]),
-  ];
-  if (request.taskId !== "") fields.push(["task_id", { name: "task_id", value: request.taskId, mandatory: true }]);
+  // Each argument is checked with the proto field it comes from, for error messages.
+  const args: Arg[] = [{ name: "service", value: "shell", mandatory: true }, checkArg("command", { name: "cmd", value: request.command, mandatory: true })];
+  for (let i = 0; i < request.commandArguments.length; i++) {
+    args.push(checkArg("command_arguments", { name: "cmd-arg", value: request.commandArguments[i]!, mandatory: true }, i));
+  }
+  if (request.taskId !== "") args.push(checkArg("task_id", { name: "task_id", value: request.taskId, mandatory: true }));
   const startTime = toNumber(request.startTime);
   const stopTime = toNumber(request.stopTime);
-  if (startTime !== 0) fields.push(["start_time", { name: "start_time", value: String(startTime), mandatory: true }]);
-  if (stopTime !== 0) fields.push(["stop_time", { name: "stop_time", value: String(stopTime), mandatory: true }]);
-  const args: Arg[] = [{ name: "service", value: "shell", mandatory: true }, ...fields.map(([field, arg]) => checkArg(field, arg))];
+  if (startTime !== 0) args.push(checkArg("start_time", { name: "start_time", value: String(startTime), mandatory: true }));
+  if (stopTime !== 0) args.push(checkArg("stop_time", { name: "stop_time", value: String(stopTime), mandatory: true }));
   checkArgCount("command_arguments", args.length);
+  const privLvl = checkPrivLvl("privilege_level", request.privilegeLevel);
+  checkCommonNames(request, false);
   const body = encodeAcctRequest({
     flags,
     authenMethod: AuthenMethod.TacacsPlus,
-    privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
+    privLvl,
     authenType: AuthenType.Ascii,
     authenService: AuthenService.Login,
-    ...checkCommonNames(request, false),
+    user: request.user,
+    port: request.port,
+    remAddr: request.remoteAddress,
     args,
   });
   return { type: PacketType.Accounting, version: VERSION_DEFAULT, body };
@@ -230,7 +245,7 @@ async function exchange(
 ): Promise<object> {
   let session: UpstreamSession;
   try {
-    session = await engine.start({ ...start, deadline: context.deadline, cancellation: context.cancellation, resendable });
+    session = await engine.start({ type: start.type, version: start.version, body: start.body, deadline: context.deadline, cancellation: context.cancellation, resendable });
   } catch (error) {
     if (error instanceof UpstreamError) return serviceError(error.message, error.server, error.retriable);
     throw error;

@@ -13,6 +13,7 @@ export const MAX_PRIV_LVL = 15;
 const encoder = new TextEncoder();
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const SEPARATORS = /[=*]/;
 
 export function invalid(field: string, reason: string): GrpcError {
   return new GrpcError(Status.INVALID_ARGUMENT, `invalid ${field}: ${reason}`);
@@ -26,10 +27,17 @@ function byteLength(value: string): number {
 /** A name-like string (user, port, rem_addr, argument names): at most 255 bytes, no control characters. */
 export function checkName(field: string, value: string, required = false): string {
   if (required && value.length === 0) throw invalid(field, "must not be empty");
-  const length = byteLength(value);
-  if (length > MAX_FIELD_BYTES) throw invalid(field, `is ${length} bytes, the maximum is ${MAX_FIELD_BYTES}`);
-  if (CONTROL_CHARS.test(value)) throw invalid(field, "must not contain control characters (NUL, newline, ...)");
+  const problem = nameProblem(value);
+  if (problem !== undefined) throw invalid(field, problem);
   return value;
+}
+
+/** What is wrong with a name-like string, if anything. */
+function nameProblem(value: string): string | undefined {
+  const length = byteLength(value);
+  if (length > MAX_FIELD_BYTES) return `is ${length} bytes, the maximum is ${MAX_FIELD_BYTES}`;
+  if (CONTROL_CHARS.test(value)) return "must not contain control characters (NUL, newline, ...)";
+  return undefined;
 }
 
 /** Opaque bytes with a one-byte length on the wire (PAP password). */
@@ -52,16 +60,22 @@ export function checkEnum<T extends number>(field: string, value: number, allowe
 
 /**
  * One argument: the name non-empty, without '=' or '*' (the separators) or control characters;
- * the value without NUL; "name=value" at most 255 bytes.
+ * the value without NUL; "name=value" at most 255 bytes. The field is `field[index]` when an
+ * index is given (built only for an error message).
  */
-export function checkArg(field: string, arg: Arg): Arg {
-  if (arg.name.length === 0) throw invalid(`${field}.name`, "must not be empty");
-  if (/[=*]/.test(arg.name)) throw invalid(`${field}.name`, "must not contain '=' or '*'");
-  checkName(`${field}.name`, arg.name);
-  if (arg.value.includes("\u0000")) throw invalid(`${field}.value`, "must not contain NUL");
+export function checkArg(field: string, arg: Arg, index?: number): Arg {
+  if (arg.name.length === 0) throw invalid(`${argField(field, index)}.name`, "must not be empty");
+  if (SEPARATORS.test(arg.name)) throw invalid(`${argField(field, index)}.name`, "must not contain '=' or '*'");
+  const problem = nameProblem(arg.name);
+  if (problem !== undefined) throw invalid(`${argField(field, index)}.name`, problem);
+  if (arg.value.includes("\u0000")) throw invalid(`${argField(field, index)}.value`, "must not contain NUL");
   const length = byteLength(arg.name) + 1 + byteLength(arg.value);
-  if (length > MAX_FIELD_BYTES) throw invalid(field, `"name=value" is ${length} bytes, the maximum is ${MAX_FIELD_BYTES}`);
+  if (length > MAX_FIELD_BYTES) throw invalid(argField(field, index), `"name=value" is ${length} bytes, the maximum is ${MAX_FIELD_BYTES}`);
   return arg;
+}
+
+function argField(field: string, index: number | undefined): string {
+  return index === undefined ? field : `${field}[${index}]`;
 }
 
 export function checkArgCount(field: string, count: number): void {
