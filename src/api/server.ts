@@ -65,13 +65,11 @@ const GRPC_FIELDS = [
 const RESPONSE_HEADERS = encodeHeaderBlock([[":status", "200"], ...GRPC_FIELDS]);
 const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 
-/** One call in flight. */
-interface Call {
+/** One call in flight; handlers get it as their CallContext. */
+interface Call extends CallContext {
   readonly path: string;
   readonly stream: H2Stream;
-  readonly cancellation: Cancellation;
-  /** Absolute, on the Date.now() scale, and the grpc-timeout it came from. */
-  readonly deadline: number;
+  /** The grpc-timeout the deadline came from. */
   readonly timeoutMs: number;
   done: boolean;
   streaming: boolean;
@@ -215,16 +213,21 @@ export class GrpcServer {
   }
 
   #dispatch(call: Call, route: Route, request: unknown): void {
-    const context: CallContext = { deadline: call.deadline, cancellation: call.cancellation };
-    const encode = (reply: object) => encodeReply(route.method.responseType, reply);
     if (route.kind === "unary") {
-      // A handler that throws before its first await rejects the same way as one that throws later.
-      Promise.try(() => route.handle(request, context)).then(
+      // A handler that throws before its first await fails the call the same way as one that
+      // rejects later (not Promise.try: its closure and adopting the handler's promise cost more).
+      let replied: Promise<object>;
+      try {
+        replied = route.handle(request, call);
+      } catch (error) {
+        replied = Promise.reject(error);
+      }
+      replied.then(
         (reply) => {
           if (call.done) return;
           let frame: Uint8Array;
           try {
-            frame = encode(reply);
+            frame = encodeReply(route.method.responseType, reply);
           } catch (error) {
             this.#fail(call, asGrpcError(error, this.#options.log));
             return;
@@ -239,9 +242,9 @@ export class GrpcServer {
     const send = (reply: object) => {
       if (call.done || !call.stream.writable) return;
       if (!call.stream.headersSent) call.stream.sendHeaders(RESPONSE_HEADERS, false);
-      call.stream.sendData(encode(reply), false);
+      call.stream.sendData(encodeReply(route.method.responseType, reply), false);
     };
-    Promise.try(() => route.handle(request, context, send)).then(
+    Promise.try(() => route.handle(request, call, send)).then(
       () => {
         if (call.done) return;
         this.#finish(call);
