@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import protobuf from "protobufjs";
-import { AGENT_SERVICE, HEALTH_SERVICE, methodsOf, schemaRoot } from "./proto";
+import { AGENT_SERVICE, apiType, decodeMessage, HEALTH_SERVICE, methodsOf, schemaRoot } from "./proto";
 import { API_PROTO_FILES, descriptorOf } from "./proto-descriptor";
 
 /** What encoding and decoding depend on, per field, enum and method. */
@@ -72,5 +72,25 @@ test("a broken .proto fails the build with its file and line", () => {
     expect(() => descriptorOf([pathToFileURL(file)])).toThrow(/no such Type or Enum 'Missing'/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("decodeMessage gives protobufjs's values and errors", () => {
+  const type = apiType("tacacsrs.agent.v1.AccountingRequest");
+  const samples = [{}, { user: "admin", port: "", remoteAddress: "10.0.0.1", command: "x".repeat(300), commandArguments: ["é", "日本語", "a\u0000b\u007f", "🙂", "tail é"] }];
+  for (const sample of samples) {
+    const bytes = type.encode(sample).finish();
+    expect(decodeMessage(type, bytes)).toEqual(type.decode(bytes));
+  }
+  // user: invalid UTF-8 (0xc3 0x28), then a length beyond the message.
+  for (const bytes of [new Uint8Array([0x0a, 2, 0xc3, 0x28]), new Uint8Array([0x0a, 5, 0x61])]) {
+    let expected: unknown;
+    try {
+      type.decode(bytes);
+    } catch (error) {
+      expected = error;
+    }
+    expect(expected).toBeInstanceOf(Error);
+    expect(() => decodeMessage(type, bytes)).toThrow((expected as Error).message);
   }
 });

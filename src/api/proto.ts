@@ -5,7 +5,7 @@
  * its first health check before the agent's larger schema is built. Field names are camelCase
  * (remote_address → remoteAddress).
  */
-import { Root, type INamespace, type Type } from "protobufjs/light";
+import { Reader, Root, type INamespace, type Type } from "protobufjs/light";
 import { apiDescriptor } from "./proto-descriptor" with { type: "macro" };
 
 export const AGENT_SERVICE = "tacacsrs.agent.v1.TacacsAgent";
@@ -76,4 +76,37 @@ function lazyMethod(serviceName: string, name: string, serverStreaming: boolean)
 export function toNumber(value: number | { toNumber(): number } | null | undefined): number {
   if (value === null || value === undefined) return 0;
   return typeof value === "number" ? value : value.toNumber();
+}
+
+/** Buffer's toString, called on a plain Uint8Array (Bun accepts one): no Buffer view to make. */
+const latin1 = Buffer.prototype.toString as (this: Uint8Array, encoding: "latin1", start: number, end: number) => string;
+
+/**
+ * protobufjs's Reader, except that an ASCII string is made in one native latin1 decode:
+ * protobufjs builds a short one char by char, a rope that its first reader flattens again.
+ * Other strings, and every error, are protobufjs's own.
+ */
+class FlatStringReader extends Reader {
+  override stringVerify(): string {
+    const at = this.pos;
+    const end = this.size() + this.pos;
+    if (end <= this.len && isAscii(this.buf, this.pos, end)) {
+      const value = latin1.call(this.buf, "latin1", this.pos, end);
+      this.pos = end;
+      return value;
+    }
+    this.pos = at;
+    return super.stringVerify();
+  }
+}
+
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  let bits = 0;
+  for (let i = start; i < end; i++) bits |= bytes[i]!;
+  return bits < 0x80;
+}
+
+/** A message of `type` from its encoding (protobufjs's decode, with flat strings). */
+export function decodeMessage(type: Type, bytes: Uint8Array): unknown {
+  return type.decode(new FlatStringReader(bytes));
 }

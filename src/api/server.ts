@@ -10,7 +10,7 @@ import type { Logger } from "../common/log";
 import { systemClock } from "../upstream/clock";
 import { DeadlineSweeper } from "../upstream/deadlines";
 import { encodeReply, MessageReader } from "./framing";
-import type { MethodDescriptor } from "./proto";
+import { decodeMessage, type MethodDescriptor } from "./proto";
 import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
 import { errorMessage } from "../common/error-message";
@@ -275,7 +275,7 @@ export class GrpcServer {
 
 function decodeRequest(method: MethodDescriptor, bytes: Uint8Array): unknown {
   try {
-    return method.requestType.decode(bytes);
+    return decodeMessage(method.requestType, bytes);
   } catch (error) {
     throw new GrpcError(Status.INVALID_ARGUMENT, `malformed ${method.requestType.name} message: ${(error as Error).message}`);
   }
