@@ -180,3 +180,20 @@ test("the literal cache stays bounded and correct over many distinct literals", 
   }
   expect(decoder.decode(encodeHeaderBlock([[":path", "/p/7"]])).fields).toEqual([[":path", "/p/7"]]);
 });
+
+test("a repeated block that left the table as it was decodes to the same list; after a change it is decoded again", () => {
+  const decoder = new HpackDecoder(4096, 65536);
+  const indexing = encodeLiteralIndexed("x-key", "v");
+  const inserted = decoder.decode(indexing);
+  expect(decoder.decode(indexing)).not.toBe(inserted);
+  expect(decoder.tableSize).toBe(2 * (5 + 1 + 32));
+  const stateless = hex("82 be"); // :method GET, dynamic index 62
+  const list = decoder.decode(stateless);
+  expect(list.fields).toEqual([[":method", "GET"], ["x-key", "v"]]);
+  expect(decoder.decode(stateless)).toBe(list);
+  const resize = hex("3fe11f 82"); // a size update (to 4096) is a change too
+  expect(decoder.decode(resize)).not.toBe(decoder.decode(resize));
+  const again = decoder.decode(stateless);
+  expect(again).not.toBe(list);
+  expect(again).toEqual(list);
+});

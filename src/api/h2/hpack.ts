@@ -22,6 +22,8 @@ const ENTRY_OVERHEAD = 32;
 /** The literal cache: at most this many representations per connection, each at most this long. */
 const MAX_CACHED_LITERALS = 32;
 const MAX_CACHED_LITERAL = 256;
+/** The longest block kept for the repeated-block check. */
+const MAX_CACHED_BLOCK = 1024;
 /** Integers beyond this are refused (no field, index or table size needs more). */
 const MAX_INTEGER = 2 ** 31 - 1;
 
@@ -38,6 +40,13 @@ export class HpackDecoder {
   #maxSize: number;
   /** Recent literals without indexing, by a hash of their representation (bytes compared on a hit). */
   readonly #literals = new Map<number, { bytes: Uint8Array; field: HeaderField }>();
+  /** Counts the changes of the dynamic table (insertions, size updates). */
+  #changes = 0;
+  /**
+   * The previous block, when it left the dynamic table as it was: the same bytes then decode to
+   * the same list again (clients repeat a request's block once its fields are indexed).
+   */
+  #last: { bytes: Uint8Array; decoded: DecodedBlock } | undefined;
 
   constructor(
     /** SETTINGS_HEADER_TABLE_SIZE we advertise: the most a size update may ask for. */
@@ -54,6 +63,16 @@ export class HpackDecoder {
 
   /** Decodes one complete field block; throws HpackError. */
   decode(block: Uint8Array): DecodedBlock {
+    const last = this.#last;
+    if (last !== undefined && sameBytes(last.bytes, block, 0, block.length)) return last.decoded;
+    this.#last = undefined;
+    const changes = this.#changes;
+    const decoded = this.#decode(block);
+    if (this.#changes === changes && block.length <= MAX_CACHED_BLOCK) this.#last = { bytes: block.slice(), decoded };
+    return decoded;
+  }
+
+  #decode(block: Uint8Array): DecodedBlock {
     const fields: HeaderField[] = [];
     let listSize = 0;
     let oversized = false;
@@ -70,6 +89,7 @@ export class HpackDecoder {
         const size = readInteger(block, cursor, 5);
         if (size > this.settingsLimit) throw new HpackError(`dynamic table size update to ${size} exceeds the limit ${this.settingsLimit}`);
         this.#maxSize = size;
+        this.#changes++;
         this.#evict(0);
         continue;
       } else {
@@ -131,6 +151,7 @@ export class HpackDecoder {
 
   /** §4.4: evict first; an entry larger than the table empties it and is not added. */
   #insert(field: HeaderField): void {
+    this.#changes++;
     const size = field[0].length + field[1].length + ENTRY_OVERHEAD;
     this.#evict(size);
     if (size > this.#maxSize) return;
