@@ -20,10 +20,7 @@ try {
   const server = await ServerProcess.start(tls ? ["--tls-cert", pki.server.certPath, "--tls-key", pki.server.keyPath] : ["--key", SHARED_SECRET]);
   const args = ["--server-addr", `${LOOPBACK}:${server.port}`, ...(tls ? ["--use-tls", "--ca-certificate", pki.ca.certPath] : ["--shared-secret", SHARED_SECRET])];
   const agents: Record<string, AgentProcess> = {};
-  for (const [name, bin] of [["A", binA], ["B", binB]] as const) {
-    process.env.AGENTD_BIN = bin;
-    agents[name] = await AgentProcess.start(args);
-  }
+  for (const [name, binary] of [["A", binA], ["B", binB]] as const) agents[name] = await AgentProcess.start(args, { binary });
   const load = (agent: AgentProcess, ms: number) =>
     measureLoad({ client: { kind: "grpc", endpoint: agent.api, sessions: 1 }, load: { closed: 64 }, warmupMs: ms === durationMs ? 500 : 0, durationMs: ms }, { agent: agent.pid, server: server.pid });
   for (const agent of Object.values(agents)) await load(agent, 5000);

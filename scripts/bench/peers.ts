@@ -146,16 +146,17 @@ export class AgentProcess {
 
   /**
    * Starts the agent with `args` (servers, secrets, TLS) plus its own API socket (or `apiTcpPort`
-   * for a loopback TCP listener) and, with `proxy`, a proxy socket. Does not wait for health.
+   * for a loopback TCP listener) and, with `proxy`, a proxy socket; `binary` instead of the
+   * built agent (A/B runs). Does not wait for health.
    */
-  static spawn(args: string[], options: { proxy?: boolean; apiTcpPort?: number; env?: Record<string, string> } = {}): AgentProcess {
+  static spawn(args: string[], options: { proxy?: boolean; apiTcpPort?: number; env?: Record<string, string>; binary?: string } = {}): AgentProcess {
     const n = ++agentCount;
     const api: Endpoint = options.apiTcpPort !== undefined ? { kind: "tcp", host: "127.0.0.1", port: options.apiTcpPort } : { kind: "unix", path: join(workDir(), `agent${n}.sock`) };
     const proxy: Endpoint | undefined = options.proxy ? { kind: "unix", path: join(workDir(), `agent${n}-proxy.sock`) } : undefined;
     const listen = api.kind === "unix" ? api.path : `${api.host}:${api.port}`;
     const full = [...args, "--listen-endpoint", listen, ...(proxy?.kind === "unix" ? ["--proxy-endpoint", proxy.path] : [])];
     const startedAt = performance.now();
-    const child = Bun.spawn([agentBinary(), ...full], { env: { PATH: process.env.PATH ?? "", ...options.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const child = Bun.spawn([options.binary ?? agentBinary(), ...full], { env: { PATH: process.env.PATH ?? "", ...options.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const agent = new AgentProcess(child, api, proxy, startedAt);
     onCleanup(() => agent.stop());
     return agent;
