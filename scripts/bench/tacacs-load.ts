@@ -17,6 +17,7 @@ import {
   encodePacket,
   parseArg,
 } from "../../src/protocol";
+import { MAX_BATCH_PACKETS } from "../../src/transport/socket-stream";
 
 /** Where a TACACS+ client connects: TCP (optionally TLS 1.3) or a Unix socket (the proxy). */
 export type TacacsTarget =
@@ -53,7 +54,8 @@ function packet(sessionId: number, flags: number, key: Uint8Array | undefined): 
 
 /**
  * Many sessions over one single-connect connection (RFC 8907 §4.3): replies are routed by
- * session id, and the writes of one event-loop turn go out as one socket write.
+ * session id, and the writes of one event-loop turn go out as one socket write per
+ * MAX_BATCH_PACKETS, as the agent's upstream writes them.
  */
 export class MuxClient {
   #socket!: Socket<undefined>;
@@ -116,6 +118,7 @@ export class MuxClient {
     this.#nextSession = (this.#nextSession + 1) >>> 0 || 1;
     this.#waiting.set(sessionId, done);
     this.#pending.push(packet(sessionId, Flags.SingleConnect, this.#key));
+    if (this.#pending.length === MAX_BATCH_PACKETS) return this.#flush();
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());

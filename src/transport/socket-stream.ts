@@ -5,7 +5,8 @@
  * another, so every packet gets its own record(s): a server reading one packet per readable event
  * would not see a second packet already decrypted into its TLS library's buffer. Plain TCP has no
  * such buffer (unread bytes keep the socket readable), so there the packets written in one turn
- * of the event loop go out in one socket.write(): one syscall and one segment instead of many.
+ * of the event loop go out together: one syscall and one segment instead of many, in slices of
+ * MAX_BATCH_PACKETS so the server starts on the first slice while later ones are still encoded.
  */
 import type { Socket, TCPSocketConnectOptions, TLSOptions } from "bun";
 import { isConnecting, transition, type Phase } from "./lifecycle";
@@ -15,6 +16,12 @@ import { TransportError, type ByteStream, type ConnectTarget, type StreamHandler
 const CLOSE_GRACE_MS = 2_000;
 /** How often the settle phase looks for a session ticket. */
 const SETTLE_POLL_MS = 2;
+/**
+ * Plain TCP: a batch this long is sent at once, before the turn ends. A whole turn's batch left the
+ * server idle while the agent encoded it, then the agent idle while the server answered it: with
+ * slices, 64 callers on 2 cores measured 57,000 → 78,000 RPC/s at the same CPU per call.
+ */
+export const MAX_BATCH_PACKETS = 16;
 
 export interface SocketStreamOptions {
   target: ConnectTarget;
@@ -153,6 +160,7 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
         if (batch.length === 0) setImmediate(sendBatch);
         batch.push(packet.slice());
         batchBytes += packet.length;
+        if (batch.length === MAX_BATCH_PACKETS) sendBatch();
       },
       /** Queued writes still go out first; the grace timer bounds how long that may take. */
       close() {

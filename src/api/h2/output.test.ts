@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Output, type Sink } from "./output";
+import { EAGER_FLUSH_BYTES, Output, type Sink } from "./output";
 
 /** A sink that takes at most `room` bytes per write (-1: everything). */
 function sink(room = -1) {
@@ -33,6 +33,21 @@ test("frames of a batch, and frames scheduled in one tick, leave in one write ea
   expect(state.writes.length).toBe(1);
   await Promise.resolve();
   expect(state.writes.map((w) => w.length)).toEqual([34, 34]);
+});
+
+test("replies scheduled outside a batch leave as soon as EAGER_FLUSH_BYTES collect, the rest at the end of the tick", async () => {
+  const { state, target } = sink();
+  const output = new Output(target, () => {});
+  const frames = Math.ceil(EAGER_FLUSH_BYTES / 17) + 3; // PING frames: 9 + 8 bytes
+  for (let i = 0; i < frames; i++) {
+    ping(output, i);
+    output.schedule();
+  }
+  const eager = Math.ceil(EAGER_FLUSH_BYTES / 17) * 17;
+  expect(state.writes.map((w) => w.length)).toEqual([eager]);
+  await Promise.resolve();
+  expect(state.writes.map((w) => w.length)).toEqual([eager, frames * 17 - eager]);
+  expect(state.writes.flat().filter((_, at) => at % 17 === 9)).toEqual(Array.from({ length: frames }, (_, i) => i));
 });
 
 test("what the transport does not take waits for drain, in order", () => {

@@ -1,8 +1,9 @@
 /**
  * The outgoing side of a connection: frames collect in one buffer and leave in one transport
  * write per batch (the input being handled, or the microtask after replies completed), so a
- * tick's replies on a connection cost one system call. Back-pressure: what the transport does
- * not take waits for drain; a peer that never reads is cut off beyond a bound.
+ * tick's replies on a connection cost one system call, or one per EAGER_FLUSH_BYTES of them.
+ * Back-pressure: what the transport does not take waits for drain; a peer that never reads is
+ * cut off beyond a bound.
  */
 import { FrameBuffer } from "./frames";
 
@@ -13,6 +14,12 @@ export interface Sink {
   end(): void;
 }
 
+/**
+ * Replies completing outside a batch are written once this many bytes collect (about 16 small
+ * replies), not only at the end of the tick: the client starts on them while later replies are
+ * still being encoded (the same pipelining as the upstream's MAX_BATCH_PACKETS).
+ */
+export const EAGER_FLUSH_BYTES = 2048;
 /** Unread output (a peer that sends but never reads) beyond this closes the connection. */
 const MAX_PENDING_OUTPUT = 16 * 1024 * 1024;
 
@@ -44,7 +51,9 @@ export class Output {
 
   /** Frames were added outside a batch: flush them in a microtask, with any others of this tick. */
   schedule(): void {
-    if (this.#batching || this.#scheduled) return;
+    if (this.#batching) return;
+    if (this.frames.length >= EAGER_FLUSH_BYTES) return this.flush();
+    if (this.#scheduled) return;
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
