@@ -52,7 +52,7 @@ export function encodeReply(type: Type, message: object): Uint8Array {
 export class MessageReader {
   #chunks: Uint8Array[] = [];
   #buffered = 0;
-  private readonly messages: Uint8Array[] = [];
+  #message: Uint8Array | undefined;
 
   constructor(private readonly maxMessageBytes: number) {}
 
@@ -73,10 +73,10 @@ export class MessageReader {
         throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
       }
       if (this.#buffered < PREFIX_LENGTH + length) return;
-      if (this.messages.length > 0) throw new GrpcError(Status.INTERNAL, "more than one request message on a unary method");
+      if (this.#message !== undefined) throw new GrpcError(Status.INTERNAL, "more than one request message on a unary method");
       const end = PREFIX_LENGTH + length;
       const joined = this.#front(end);
-      this.messages.push(length < COPY_BELOW ? joined.slice(PREFIX_LENGTH, end) : joined.subarray(PREFIX_LENGTH, end));
+      this.#message = length < COPY_BELOW ? joined.slice(PREFIX_LENGTH, end) : joined.subarray(PREFIX_LENGTH, end);
       this.#consume(end);
     }
   }
@@ -84,7 +84,7 @@ export class MessageReader {
   /** The one message of a unary request, once the client half-closed. */
   single(): Uint8Array {
     if (this.#buffered > 0) throw new GrpcError(Status.INTERNAL, `request ended inside a message (${this.#buffered} stray bytes)`);
-    const message = this.messages[0];
+    const message = this.#message;
     if (message === undefined) throw new GrpcError(Status.INTERNAL, "request ended without a message");
     return message;
   }

@@ -11,7 +11,7 @@ import { systemClock } from "../upstream/clock";
 import { DeadlineSweeper } from "../upstream/deadlines";
 import { encodeReply, MessageReader } from "./framing";
 import { decodeMessage, type MethodDescriptor } from "./proto";
-import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders } from "./h2/server";
+import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders, type StreamListener } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
 import { errorMessage } from "../common/error-message";
 
@@ -65,14 +65,66 @@ const GRPC_FIELDS = [
 const RESPONSE_HEADERS = encodeHeaderBlock([[":status", "200"], ...GRPC_FIELDS]);
 const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 
-/** One call in flight; handlers get it as their CallContext. */
-interface Call extends CallContext {
-  readonly path: string;
-  readonly stream: H2Stream;
-  /** The grpc-timeout the deadline came from. */
-  readonly timeoutMs: number;
-  done: boolean;
-  streaming: boolean;
+/** What a call needs of its server. */
+interface CallHost {
+  readonly maxMessageBytes: number;
+  dispatch(call: Call, request: unknown): void;
+  /** Fails the call with any thrown value (see asGrpcError). */
+  fail(call: Call, error: unknown): void;
+  finish(call: Call, abortReason: string): void;
+}
+
+/**
+ * One call in flight: its stream's listener, and the CallContext its handler gets (one object
+ * instead of a context, a listener and its closures per call).
+ */
+class Call implements CallContext, StreamListener {
+  readonly cancellation = new Cancellation();
+  done = false;
+  readonly #host: CallHost;
+  readonly #reader: MessageReader;
+
+  constructor(
+    host: CallHost,
+    readonly route: Route,
+    readonly stream: H2Stream,
+    readonly deadline: number,
+    /** The grpc-timeout the deadline came from. */
+    readonly timeoutMs: number,
+  ) {
+    this.#host = host;
+    this.#reader = new MessageReader(host.maxMessageBytes);
+  }
+
+  get streaming(): boolean {
+    return this.route.kind === "server-stream";
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.done) return;
+    try {
+      this.#reader.push(chunk);
+    } catch (error) {
+      this.#host.fail(this, error);
+    }
+  }
+
+  end(): void {
+    if (this.done) return;
+    let request: unknown;
+    try {
+      request = decodeRequest(this.route.method, this.#reader.single());
+    } catch (error) {
+      this.#host.fail(this, error);
+      return;
+    }
+    this.#host.dispatch(this, request);
+  }
+
+  /** The caller went away (RST_STREAM, connection closed): cancel the upstream request. */
+  abort(): void {
+    this.#host.finish(this, "the caller cancelled the call");
+  }
 }
 
 export class GrpcServer {
@@ -84,6 +136,7 @@ export class GrpcServer {
   readonly #deadlines = new DeadlineSweeper<Call>(systemClock, (call) =>
     this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs} ms exceeded`)),
   );
+  readonly #host: CallHost;
   #bound: BoundEndpoint | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
@@ -91,6 +144,12 @@ export class GrpcServer {
   constructor(options: GrpcServerOptions) {
     this.#options = options;
     this.#routes = new Map(options.routes.map((route) => [route.method.path, route]));
+    this.#host = {
+      maxMessageBytes: options.maxMessageBytes,
+      dispatch: (call, request) => this.#dispatch(call, request),
+      fail: (call, error) => this.#fail(call, asGrpcError(error, options.log)),
+      finish: (call, abortReason) => this.#finish(call, abortReason),
+    };
     this.#server = new H2Server({
       maxConcurrentStreams: options.maxConcurrentCalls,
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -183,36 +242,14 @@ export class GrpcServer {
     // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
     const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const call: Call = { path: route.method.path, stream, cancellation: new Cancellation(), deadline, timeoutMs, done: false, streaming };
+    const call = new Call(this.#host, route, stream, deadline, timeoutMs);
     this.#calls.add(call);
     if (timeoutMs <= MAX_TIMER_MS) this.#deadlines.add(call);
-    const reader = new MessageReader(this.#options.maxMessageBytes);
-    stream.listener = {
-      data: (chunk) => {
-        if (call.done) return;
-        try {
-          reader.push(chunk);
-        } catch (error) {
-          this.#fail(call, asGrpcError(error, this.#options.log));
-        }
-      },
-      end: () => {
-        if (call.done) return;
-        let request: unknown;
-        try {
-          request = decodeRequest(route.method, reader.single());
-        } catch (error) {
-          this.#fail(call, asGrpcError(error, this.#options.log));
-          return;
-        }
-        this.#dispatch(call, route, request);
-      },
-      // The caller went away (RST_STREAM, connection closed): cancel the upstream request.
-      abort: () => this.#finish(call, "the caller cancelled the call"),
-    };
+    stream.listener = call;
   }
 
-  #dispatch(call: Call, route: Route, request: unknown): void {
+  #dispatch(call: Call, request: unknown): void {
+    const route = call.route;
     if (route.kind === "unary") {
       // A handler that throws before its first await fails the call the same way as one that
       // rejects later (not Promise.try: its closure and adopting the handler's promise cost more).
@@ -257,7 +294,7 @@ export class GrpcServer {
   /** Ends the call with an error status (if the stream is still writable) and cancels its work. */
   #fail(call: Call, error: GrpcError): void {
     if (call.done) return;
-    this.#options.log.debug(`api: ${call.path} ended with ${statusName(error.code)}: ${error.message}`);
+    this.#options.log.debug(`api: ${call.route.method.path} ended with ${statusName(error.code)}: ${error.message}`);
     this.#finish(call, error.message);
     if (call.stream.headersSent) endStream(call.stream, error.code, error.message);
     else respondError(call.stream, error);

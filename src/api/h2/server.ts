@@ -8,7 +8,7 @@ import { Connection, type H2Stream } from "./connection";
 import type { RequestHeaders } from "./request-headers";
 
 export { encodeHeaderBlock } from "./hpack";
-export type { H2Stream } from "./connection";
+export type { H2Stream, StreamListener } from "./connection";
 export type { RequestHeaders } from "./request-headers";
 
 export interface H2ServerOptions {
