@@ -27,7 +27,7 @@ import type { Connection, SessionSlot } from "./connection";
 import { ExchangeError } from "./errors";
 import { describeFailoverState, initialFailoverState, startIndex, transition, type FailoverEvent, type FailoverState } from "./failover";
 import { isErrorStatus } from "./replies";
-import { ServerPool } from "./server-pool";
+import { ServerPool, type OpenedSession } from "./server-pool";
 import {
   UpstreamError,
   type EngineOptions,
@@ -63,6 +63,12 @@ function toUpstreamError(error: unknown, server: string, prefix = ""): UpstreamE
   return new UpstreamError(prefix + failure.message, server, failure.kind !== "cancelled", KIND_FOR[failure.kind]);
 }
 
+/** A server tried before, and why it did not answer. */
+interface Attempt {
+  pool: ServerPool;
+  error: UpstreamError;
+}
+
 class Session implements UpstreamSession {
   readonly #pool: ServerPool;
   readonly #connection: Connection;
@@ -88,13 +94,11 @@ class Session implements UpstreamSession {
     return this.#connection.overTls;
   }
 
-  async continue(body: Uint8Array, deadline: number, cancellation?: Cancellation): Promise<ReplyPacket> {
-    try {
-      return await this.#connection.send(this.#slot, body, deadline, cancellation);
-    } catch (error) {
+  continue(body: Uint8Array, deadline: number, cancellation?: Cancellation): Promise<ReplyPacket> {
+    return this.#connection.send(this.#slot, body, deadline, cancellation).catch((error: unknown) => {
       this.#connection.endSession(this.#slot);
       throw toUpstreamError(error, this.server);
-    }
+    });
   }
 
   end(): void {
@@ -122,67 +126,97 @@ class Engine implements UpstreamEngine {
     this.#pools = this.#buildPools(options);
   }
 
-  async start(request: StartRequest): Promise<UpstreamSession> {
-    if (this.#closed) throw new UpstreamError("the upstream engine is shut down", "", false, "cancelled");
+  start(request: StartRequest): Promise<UpstreamSession> {
+    if (this.#closed) return Promise.reject(new UpstreamError("the upstream engine is shut down", "", false, "cancelled"));
     const pools = this.#pools;
-    if (pools.length === 0) throw new UpstreamError("no upstream server is configured", "", false, "unavailable");
-    if (!PACKET_TYPES.includes(request.type)) throw new UpstreamError(`unknown TACACS+ packet type ${request.type}`, "", false, "protocol");
-    let last: { pool: ServerPool; error: UpstreamError } | undefined;
-    for (let index = startIndex(this.#state); index < pools.length; index++) {
-      const pool = pools[index]!;
-      if (this.#clock.now() >= request.deadline) {
-        const server = last?.pool.server.name ?? pool.server.name;
-        throw new UpstreamError(`deadline passed${last ? `; last error: ${last.error.message}` : ` before trying ${server}`}`, server, true, "timeout");
-      }
-      let session: Session;
-      try {
-        session = await this.#startOn(pool, request);
-      } catch (error) {
-        const failure = error instanceof ExchangeError ? error : undefined;
-        if (failure?.isServerFailure) this.#onEvent({ type: "server-failed", server: index }, pools);
-        if (!failure || failure.kind === "cancelled" || failure.kind === "busy" || failure.kind === "deadline") {
-          throw toUpstreamError(error, pool.server.name);
-        }
-        if (failure.delivered && !request.resendable) {
-          throw toUpstreamError(failure, pool.server.name, "not re-sent, the request may have reached the server: ");
-        }
-        if (this.#closed) throw new UpstreamError("the upstream engine is shut down", pool.server.name, false, "cancelled");
-        last = { pool, error: toUpstreamError(failure, pool.server.name) };
-        continue;
-      }
-      if (isErrorStatus(request.type as PacketType, replyStatus(request.type as PacketType, session.reply.body)) && index + 1 < pools.length) {
-        session.end();
-        this.#log.warn(`${pool.server.name} replied ERROR; trying ${pools[index + 1]!.server.name}`);
-        this.#onEvent({ type: "server-failed", server: index }, pools);
-        last = { pool, error: new UpstreamError(`${pool.server.name} replied ERROR`, pool.server.name, true, "unavailable") };
-        continue;
-      }
-      this.#onEvent({ type: "server-answered", server: index }, pools);
-      return session;
+    if (pools.length === 0) return Promise.reject(new UpstreamError("no upstream server is configured", "", false, "unavailable"));
+    if (!PACKET_TYPES.includes(request.type)) {
+      return Promise.reject(new UpstreamError(`unknown TACACS+ packet type ${request.type}`, "", false, "protocol"));
     }
-    const server = last?.pool.server.name ?? "";
-    throw new UpstreamError(`no upstream server could answer; last error: ${last?.error.message ?? "none tried"}`, server, true, "exhausted");
+    return this.#tryFrom(pools, startIndex(this.#state), request, undefined);
   }
 
-  /** One server: a lost connection is replaced once when re-sending is allowed. */
-  async #startOn(pool: ServerPool, request: StartRequest): Promise<Session> {
-    const type = request.type as PacketType;
-    for (let attempt = 0; ; attempt++) {
-      const opened = pool.openSession(type, request.version, request.deadline);
-      const { connection, slot } = opened instanceof Promise ? await opened : opened;
-      try {
-        const reply = await connection.send(slot, request.body, request.deadline, request.cancellation);
-        return new Session(pool, connection, slot, reply);
-      } catch (error) {
+  /*
+   * The failover loop as a chain of promises, not async functions: on the common path (a shared
+   * connection takes the session at once) a request costs the send's promise and one `then`.
+   * None of these methods throws; failures come back as rejected promises.
+   */
+
+  /** Tries pools[index], then each one after it in order. */
+  #tryFrom(pools: ServerPool[], index: number, request: StartRequest, last: Attempt | undefined): Promise<UpstreamSession> {
+    const pool = pools[index];
+    if (!pool) {
+      const server = last?.pool.server.name ?? "";
+      return Promise.reject(new UpstreamError(`no upstream server could answer; last error: ${last?.error.message ?? "none tried"}`, server, true, "exhausted"));
+    }
+    if (this.#clock.now() >= request.deadline) {
+      const server = last?.pool.server.name ?? pool.server.name;
+      return Promise.reject(
+        new UpstreamError(`deadline passed${last ? `; last error: ${last.error.message}` : ` before trying ${server}`}`, server, true, "timeout"),
+      );
+    }
+    return this.#tryOn(pools, index, request, false);
+  }
+
+  /** One server; `resent` after a lost connection was replaced once. */
+  #tryOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean): Promise<UpstreamSession> {
+    let opened;
+    try {
+      opened = pools[index]!.openSession(request.type as PacketType, request.version, request.deadline);
+    } catch (error) {
+      return this.#failed(pools, index, request, error);
+    }
+    if (opened instanceof Promise) {
+      return opened.then(
+        (session) => this.#sendOn(pools, index, request, resent, session),
+        (error: unknown) => this.#failed(pools, index, request, error),
+      );
+    }
+    return this.#sendOn(pools, index, request, resent, opened);
+  }
+
+  #sendOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean, { connection, slot }: OpenedSession): Promise<UpstreamSession> {
+    const pool = pools[index]!;
+    return connection.send(slot, request.body, request.deadline, request.cancellation).then(
+      (reply) => this.#answered(pools, index, request, new Session(pool, connection, slot, reply)),
+      (error: unknown) => {
         connection.endSession(slot);
         const lost = error instanceof ExchangeError && error.kind === "lost";
-        if (lost && attempt === 0 && (!error.delivered || request.resendable)) {
+        if (lost && !resent && (!error.delivered || request.resendable)) {
           this.#log.debug(`${pool.server.name}: connection lost before the reply; sending again on a fresh connection`);
-          continue;
+          return this.#tryOn(pools, index, request, true);
         }
-        throw error;
-      }
+        return this.#failed(pools, index, request, error);
+      },
+    );
+  }
+
+  /** A reply: the session for the caller, unless it is ERROR and another server remains. */
+  #answered(pools: ServerPool[], index: number, request: StartRequest, session: Session): UpstreamSession | Promise<UpstreamSession> {
+    const pool = pools[index]!;
+    if (isErrorStatus(request.type as PacketType, replyStatus(request.type as PacketType, session.reply.body)) && index + 1 < pools.length) {
+      session.end();
+      this.#log.warn(`${pool.server.name} replied ERROR; trying ${pools[index + 1]!.server.name}`);
+      this.#onEvent({ type: "server-failed", server: index }, pools);
+      return this.#tryFrom(pools, index + 1, request, { pool, error: new UpstreamError(`${pool.server.name} replied ERROR`, pool.server.name, true, "unavailable") });
     }
+    this.#onEvent({ type: "server-answered", server: index }, pools);
+    return session;
+  }
+
+  /** A failure on pools[index]: the caller's error, or the next server's attempt. */
+  #failed(pools: ServerPool[], index: number, request: StartRequest, error: unknown): Promise<UpstreamSession> {
+    const pool = pools[index]!;
+    const failure = error instanceof ExchangeError ? error : undefined;
+    if (failure?.isServerFailure) this.#onEvent({ type: "server-failed", server: index }, pools);
+    if (!failure || failure.kind === "cancelled" || failure.kind === "busy" || failure.kind === "deadline") {
+      return Promise.reject(toUpstreamError(error, pool.server.name));
+    }
+    if (failure.delivered && !request.resendable) {
+      return Promise.reject(toUpstreamError(failure, pool.server.name, "not re-sent, the request may have reached the server: "));
+    }
+    if (this.#closed) return Promise.reject(new UpstreamError("the upstream engine is shut down", pool.server.name, false, "cancelled"));
+    return this.#tryFrom(pools, index + 1, request, { pool, error: toUpstreamError(failure, pool.server.name) });
   }
 
   status(): EngineStatus {
