@@ -138,8 +138,11 @@ export class Connection {
     return slot;
   }
 
-  /** Sends the session's next client packet (seq_no 1, 3, …) and resolves with the server's reply. */
-  send(slot: SessionSlot, body: Uint8Array, deadline: number, cancellation?: Cancellation): Promise<ReplyPacket> {
+  /**
+   * Sends the session's next client packet (seq_no 1, 3, …) and resolves with the server's reply.
+   * `now` saves a clock read when the caller has just made one.
+   */
+  send(slot: SessionSlot, body: Uint8Array, deadline: number, cancellation?: Cancellation, now = this.#ctx.clock.now()): Promise<ReplyPacket> {
     const name = this.#ctx.server.name;
     if (slot.ended) return Promise.reject(new ExchangeError(`the session with ${name} has ended`, "protocol", false));
     if (this.#state.name === "Closed" || !this.#stream) {
@@ -154,7 +157,6 @@ export class Connection {
     } catch (error) {
       return Promise.reject(new ExchangeError(`cannot encode the request: ${(error as Error).message}`, "protocol", false));
     }
-    const now = this.#ctx.clock.now();
     const serverDeadline = now + this.#ctx.server.timeoutMs;
     const stream = this.#stream;
     return new Promise<ReplyPacket>((resolve, reject) => {

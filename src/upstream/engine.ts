@@ -149,20 +149,21 @@ class Engine implements UpstreamEngine {
       const server = last?.pool.server.name ?? "";
       return Promise.reject(new UpstreamError(`no upstream server could answer; last error: ${last?.error.message ?? "none tried"}`, server, true, "exhausted"));
     }
-    if (this.#clock.now() >= request.deadline) {
+    const now = this.#clock.now();
+    if (now >= request.deadline) {
       const server = last?.pool.server.name ?? pool.server.name;
       return Promise.reject(
         new UpstreamError(`deadline passed${last ? `; last error: ${last.error.message}` : ` before trying ${server}`}`, server, true, "timeout"),
       );
     }
-    return this.#tryOn(pools, index, request, false);
+    return this.#tryOn(pools, index, request, false, now);
   }
 
-  /** One server; `resent` after a lost connection was replaced once. */
-  #tryOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean): Promise<UpstreamSession> {
+  /** One server; `resent` after a lost connection was replaced once. `now` is the clock just read (one read per request). */
+  #tryOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean, now: number): Promise<UpstreamSession> {
     let opened;
     try {
-      opened = pools[index]!.openSession(request.type as PacketType, request.version, request.deadline);
+      opened = pools[index]!.openSession(request.type as PacketType, request.version, request.deadline, now);
     } catch (error) {
       return this.#failed(pools, index, request, error);
     }
@@ -172,19 +173,20 @@ class Engine implements UpstreamEngine {
         (error: unknown) => this.#failed(pools, index, request, error),
       );
     }
-    return this.#sendOn(pools, index, request, resent, opened);
+    return this.#sendOn(pools, index, request, resent, opened, now);
   }
 
-  #sendOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean, { connection, slot }: OpenedSession): Promise<UpstreamSession> {
+  /** `now`: the clock when the session opened at once; undefined after waiting for a connection. */
+  #sendOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean, { connection, slot }: OpenedSession, now?: number): Promise<UpstreamSession> {
     const pool = pools[index]!;
-    return connection.send(slot, request.body, request.deadline, request.cancellation).then(
+    return connection.send(slot, request.body, request.deadline, request.cancellation, now).then(
       (reply) => this.#answered(pools, index, request, new Session(pool, connection, slot, reply)),
       (error: unknown) => {
         connection.endSession(slot);
         const lost = error instanceof ExchangeError && error.kind === "lost";
         if (lost && !resent && (!error.delivered || request.resendable)) {
           this.#log.debug(`${pool.server.name}: connection lost before the reply; sending again on a fresh connection`);
-          return this.#tryOn(pools, index, request, true);
+          return this.#tryOn(pools, index, request, true, this.#clock.now());
         }
         return this.#failed(pools, index, request, error);
       },

@@ -78,9 +78,10 @@ export class ServerPool {
    * Starts a session on a usable connection, connecting (single-flight) when needed. A request
    * waiting for a connection already counts towards maxSessionsInFlight, so no unbounded queue forms.
    * Synchronous on the hot path, a shared connection that takes sessions now; throws ExchangeError.
+   * `now` is the caller's fresh clock reading.
    */
-  openSession(type: PacketType, version: number, deadline: number): OpenedSession | Promise<OpenedSession> {
-    this.#checkUsable(deadline);
+  openSession(type: PacketType, version: number, deadline: number, now: number): OpenedSession | Promise<OpenedSession> {
+    this.#checkUsable(deadline, now);
     if (this.#sessionsInFlight >= this.#deps.maxSessionsInFlight) {
       throw new ExchangeError(`${this.server.name} has ${this.#sessionsInFlight} sessions in flight (the limit)`, "busy", false);
     }
@@ -184,10 +185,10 @@ export class ServerPool {
     for (const connection of [...this.#connections]) connection.close("engine closed", false, cancelled);
   }
 
-  #checkUsable(deadline: number): void {
+  #checkUsable(deadline: number, now = this.#deps.clock.now()): void {
     if (this.#closed) throw new ExchangeError("the upstream engine is shutting down", "cancelled", false);
     if (this.#draining) throw new ExchangeError(`${this.server.name} was removed from the configuration`, "lost", false);
-    if (this.#deps.clock.now() >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "deadline", false);
+    if (now >= deadline) throw new ExchangeError(`deadline passed before reaching ${this.server.name}`, "deadline", false);
   }
 
   #start(connection: Connection, type: PacketType, version: number): OpenedSession {
