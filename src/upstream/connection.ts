@@ -55,6 +55,8 @@ interface Exchange {
   readonly reject: (error: ExchangeError) => void;
   readonly cancellation: Cancellation | undefined;
   onCancel: CancelListener | undefined;
+  /** Set by the DeadlineSweeper (-1 before): declared so every exchange has the same shape. */
+  sweepIndex: number;
 }
 
 /**
@@ -170,6 +172,7 @@ export class Connection {
         reject,
         cancellation,
         onCancel: undefined,
+        sweepIndex: -1,
       };
       slot.exchange = exchange;
       this.#sweeper.add(exchange);

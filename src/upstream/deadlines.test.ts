@@ -55,3 +55,23 @@ test("clear stops the timer", () => {
   expect(clock.pendingTimers).toBe(0);
   clock.advance(100);
 });
+
+test("entries outlive the compaction of the holes deleted ones leave, in any order", () => {
+  const clock = new ManualClock(0);
+  const expired: number[] = [];
+  const sweeper = new DeadlineSweeper<{ deadline: number }>(clock, (e) => expired.push(e.deadline));
+  const entries = Array.from({ length: 1000 }, (_, i) => ({ deadline: 5000 - i }));
+  for (const entry of entries) sweeper.add(entry);
+  sweeper.add(entries[0]!); // already there: no second copy
+  for (let i = 0; i < 1000; i++) {
+    const entry = entries[(i * 389) % 1000]!; // every entry once, scattered
+    if (entry.deadline % 7 !== 0) sweeper.delete(entry);
+  }
+  sweeper.delete(entries[1]!); // deleted twice: no effect
+  const kept = entries.filter((e) => e.deadline % 7 === 0).map((e) => e.deadline);
+  expect(sweeper.size).toBe(kept.length);
+  sweeper.add(entries[1]!);
+  clock.advance(5000);
+  expect(expired.toSorted((a, b) => a - b)).toEqual([...kept, entries[1]!.deadline].toSorted((a, b) => a - b));
+  expect(sweeper.size).toBe(0);
+});
