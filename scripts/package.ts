@@ -3,7 +3,8 @@
  * dist/packages/. `--host-only` packages just the host build (dist/tacacsrs-agentd), for tests.
  */
 import { $ } from "bun";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { installedSizeKiB, stageEntries, type StagedPath } from "./packaging/stage";
 import { RELEASE_TARGETS, type ReleaseTarget } from "./runtimes";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -23,36 +24,10 @@ const builds: { target: ReleaseTarget; binaryDir: string; suffix: string }[] = h
 await $`${process.execPath} ${root}scripts/build.ts ${hostOnly ? [] : ["--all-targets"]}`.cwd(root);
 mkdirSync(out, { recursive: true });
 
-/** The files every package installs, below `stage`, with the distribution's paths. */
-function stageCommon(stage: string, binaryDir: string, unitDir: string, envPath: string): void {
-  mkdirSync(`${stage}/usr/bin`, { recursive: true });
-  cpSync(`${binaryDir}/tacacsrs-agentd`, `${stage}/usr/bin/tacacsrs-agentd`);
-  chmodSync(`${stage}/usr/bin/tacacsrs-agentd`, 0o755);
-  symlinkSync("tacacsrs-agentd", `${stage}/usr/bin/tacon`);
-  mkdirSync(`${stage}${unitDir}`, { recursive: true });
-  cpSync(`${root}packaging/systemd/tacacsrs-agentd.service`, `${stage}${unitDir}/tacacsrs-agentd.service`);
-  mkdirSync(`${stage}${envPath.replace(/\/[^/]+$/, "")}`, { recursive: true });
-  cpSync(`${root}packaging/env/tacacsrs-agentd`, `${stage}${envPath}`);
-  chmodSync(`${stage}${envPath}`, 0o640);
-  const doc = `${stage}/usr/share/doc/tacacsrs-agentd`;
-  mkdirSync(doc, { recursive: true });
-  cpSync(`${root}README.md`, `${doc}/README.md`);
-  if (existsSync(`${root}packaging/examples`)) cpSync(`${root}packaging/examples`, `${doc}/examples`, { recursive: true });
-}
-
-function installedSizeKiB(dir: string): number {
-  let bytes = 0;
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) bytes += statSync(`${entry.parentPath}/${entry.name}`).size;
-  }
-  return Math.ceil(bytes / 1024);
-}
-
 async function buildDeb(target: ReleaseTarget, binaryDir: string, suffix: string): Promise<string> {
   const stage = `${out}/stage-deb-${target.name}`;
   rmSync(stage, { recursive: true, force: true });
-  stageCommon(stage, binaryDir, "/lib/systemd/system", "/etc/default/tacacsrs-agentd");
-  cpSync(`${root}LICENSE`, `${stage}/usr/share/doc/tacacsrs-agentd/copyright`);
+  const staged = stageEntries(root, stage, "deb", { bin: binaryDir });
   mkdirSync(`${stage}/DEBIAN`);
   writeFileSync(
     `${stage}/DEBIAN/control`,
@@ -72,7 +47,8 @@ async function buildDeb(target: ReleaseTarget, binaryDir: string, suffix: string
       "",
     ].join("\n"),
   );
-  writeFileSync(`${stage}/DEBIAN/conffiles`, "/etc/default/tacacsrs-agentd\n");
+  const conffiles = staged.filter((item) => item.config).map((item) => `${item.path}\n`);
+  writeFileSync(`${stage}/DEBIAN/conffiles`, conffiles.join(""));
   for (const script of ["postinst", "prerm", "postrm"]) {
     cpSync(`${root}packaging/deb/${script}`, `${stage}/DEBIAN/${script}`);
     chmodSync(`${stage}/DEBIAN/${script}`, 0o755);
@@ -83,14 +59,31 @@ async function buildDeb(target: ReleaseTarget, binaryDir: string, suffix: string
   return file;
 }
 
+/** The rpm %files list (`%files -f`): every staged path with its mode, and the directories the package owns. */
+function rpmFileList(staged: StagedPath[]): string {
+  const owned = new Set(["/usr/share/doc/tacacsrs-agentd", "/usr/share/licenses/tacacsrs-agentd"]);
+  const lines = staged.map((item) => {
+    if (item.kind === "link") return item.path;
+    const mode = item.mode.toString(8).padStart(4, "0");
+    const attr = `%attr(${mode},root,${item.group})`;
+    if (item.kind === "directory") return `%dir ${attr} ${item.path}`;
+    const marker = item.config ? "%config(noreplace) " : item.path.startsWith("/usr/share/licenses/") ? "%license " : item.path.startsWith("/usr/share/doc/") ? "%doc " : "";
+    return `${marker}${attr} ${item.path}`;
+  });
+  for (const item of staged) {
+    for (let dir = item.path.replace(/\/[^/]+$/, ""); dir.startsWith("/usr/share/doc/tacacsrs-agentd/"); dir = dir.replace(/\/[^/]+$/, "")) owned.add(dir);
+  }
+  return [...[...owned].toSorted().map((dir) => `%dir ${dir}`), ...lines, ""].join("\n");
+}
+
 async function buildRpm(target: ReleaseTarget, binaryDir: string, suffix: string): Promise<string> {
   const stage = `${out}/stage-rpm-${target.name}`;
   const top = `${out}/rpmbuild-${target.name}`;
   rmSync(stage, { recursive: true, force: true });
   rmSync(top, { recursive: true, force: true });
-  stageCommon(stage, binaryDir, "/usr/lib/systemd/system", "/etc/sysconfig/tacacsrs-agentd");
-  mkdirSync(`${stage}/usr/share/licenses/tacacsrs-agentd`, { recursive: true });
-  cpSync(`${root}LICENSE`, `${stage}/usr/share/licenses/tacacsrs-agentd/LICENSE`);
+  const staged = stageEntries(root, stage, "rpm", { bin: binaryDir });
+  mkdirSync(top, { recursive: true });
+  writeFileSync(`${top}/files.list`, rpmFileList(staged));
   const defines = [`_topdir ${top}`, `stage ${stage}`, `pkg_version ${version}`, "_binary_payload w6.gzdio"];
   const args = ["-bb", "--quiet", "--target", `${target.rpmArch}-linux`, ...defines.flatMap((d) => ["--define", d])];
   await $`rpmbuild ${args} ${root}packaging/rpm/tacacsrs-agentd.spec`.quiet();
