@@ -173,7 +173,7 @@ describe("Accounting → REQUEST", () => {
 });
 
 describe("handlers", () => {
-  const context = (): CallContext => ({ deadline: Date.now() + 1000, cancellation: new Cancellation() });
+  const context = (): CallContext => ({ deadline: Date.now() + 1000, cancellation: new Cancellation(), peer: undefined });
   const routes = (engine: FakeEngine) => new Map<string, Route>(agentRoutes(engine, silentLogger).map((r) => [r.method.path.split("/").pop()!, r]));
   const call = (engine: FakeEngine, name: string, request: object) => {
     const route = routes(engine).get(name)!;
@@ -271,6 +271,6 @@ describe("handlers", () => {
     expect(reply.activeServer).toBe(1);
     expect(reply.servers[1]).toMatchObject({ name: "backup", connected: true, singleConnect: 1, sessionsInFlight: 2 });
     expect(reply.servers[0].counters.connectionFailures).toBe(3);
-    expect(await call(new FakeEngine(), "Status", {})).toEqual(reply);
+    expect(await call(new FakeEngine(), "Status", {})).toEqual({ ...reply, audit: expect.objectContaining({ sessions: 0, pluginReported: false }) });
   });
 });

@@ -24,6 +24,8 @@ import {
   type Arg,
 } from "../protocol";
 import { UpstreamError, type EngineStatus, type StartRequest, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
+import { systemClock } from "../upstream/clock";
+import { AuditService } from "./audit-service";
 import { AGENT_SERVICE, methodsOf, toNumber, type MethodDescriptor } from "./proto";
 import type { CallContext, Route } from "./server";
 import { GrpcError, Status } from "./status";
@@ -271,7 +273,7 @@ function build<T>(buildStart: (request: T) => StartBody, request: T): StartBody 
 }
 
 /** The routes of the TacacsAgent service. */
-export function agentRoutes(engine: UpstreamEngine, log: Logger): Route[] {
+export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditService = new AuditService(systemClock, log)): Route[] {
   const methods = new Map(methodsOf(AGENT_SERVICE).map((method) => [method.path.slice(AGENT_SERVICE.length + 2), method]));
   const method = (name: string): MethodDescriptor => methods.get(name)!;
   return [
@@ -306,7 +308,8 @@ export function agentRoutes(engine: UpstreamEngine, log: Logger): Route[] {
     {
       method: method("Status"),
       kind: "unary",
-      handle: async () => statusReply(engine.status()),
+      handle: async () => ({ ...statusReply(engine.status()), audit: audit.status() }),
     },
+    ...audit.routes(),
   ];
 }

@@ -13,7 +13,16 @@ import { encodeMessage, MessageReader } from "./framing";
 import { AGENT_SERVICE, HEALTH_SERVICE, methodsOf, type MethodDescriptor } from "./proto";
 import { decodeGrpcMessage, formatGrpcTimeout, GrpcError, Status, statusName } from "./status";
 
-export type ApiMethod = "AuthenticatePap" | "Accounting" | "Authorization" | "Status" | "HealthCheck";
+export type ApiMethod =
+  | "AuthenticatePap"
+  | "Accounting"
+  | "Authorization"
+  | "Status"
+  | "HealthCheck"
+  | "RegisterAuditSession"
+  | "UnregisterAuditSession"
+  | "LookupAuditSession"
+  | "ReportAuditPlugin";
 
 const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
   const byPath = new Map([...methodsOf(AGENT_SERVICE), ...methodsOf(HEALTH_SERVICE)].map((m) => [m.path, m]));
@@ -23,6 +32,10 @@ const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
     Accounting: get(`/${AGENT_SERVICE}/Accounting`),
     Authorization: get(`/${AGENT_SERVICE}/Authorization`),
     Status: get(`/${AGENT_SERVICE}/Status`),
+    RegisterAuditSession: get(`/${AGENT_SERVICE}/RegisterAuditSession`),
+    UnregisterAuditSession: get(`/${AGENT_SERVICE}/UnregisterAuditSession`),
+    LookupAuditSession: get(`/${AGENT_SERVICE}/LookupAuditSession`),
+    ReportAuditPlugin: get(`/${AGENT_SERVICE}/ReportAuditPlugin`),
     HealthCheck: get(`/${HEALTH_SERVICE}/Check`),
   };
 })();

@@ -7,6 +7,7 @@ import { Cancellation } from "../common/cancellation";
 import type { Endpoint } from "../common/endpoint";
 import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
+import type { PeerCredentials } from "../common/peer-credentials";
 import { systemClock } from "../upstream/clock";
 import { DeadlineSweeper } from "../upstream/deadlines";
 import { encodeReply, MessageReader } from "./framing";
@@ -20,6 +21,8 @@ export interface CallContext {
   readonly deadline: number;
   /** Cancelled when the deadline passes, the caller goes away or the server shuts down. */
   readonly cancellation: Cancellation;
+  /** The caller's process on a Unix socket (SO_PEERCRED); undefined over TCP. */
+  readonly peer: PeerCredentials | undefined;
 }
 
 /** Handlers receive the decoded request (a protobufjs message) and return a plain reply object. */
@@ -91,6 +94,7 @@ class Call implements CallContext, StreamListener {
     readonly deadline: number,
     /** The grpc-timeout the deadline came from. */
     readonly timeoutMs: number,
+    readonly peer: PeerCredentials | undefined,
   ) {
     this.#host = host;
     this.#reader = new MessageReader(host.maxMessageBytes);
@@ -156,7 +160,7 @@ export class GrpcServer {
       onConnectionRefused: (open) => options.log.warn(`api: connection refused, ${open} open (--max-api-connections)`),
       // A connection with a call in flight (a quiet Watch, a slow upstream) is never idle.
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      onStream: (stream, headers) => this.#onStream(stream, headers),
+      onStream: (stream, headers, peer) => this.#onStream(stream, headers, peer),
       onError: (message) => options.log.debug(`api: ${message}`),
     });
   }
@@ -208,10 +212,10 @@ export class GrpcServer {
     this.#bound?.release();
   }
 
-  #onStream(stream: H2Stream, headers: RequestHeaders): void {
+  #onStream(stream: H2Stream, headers: RequestHeaders, peer: PeerCredentials | undefined): void {
     try {
       const route = this.#admit(headers);
-      this.#startCall(stream, headers, route);
+      this.#startCall(stream, headers, route, peer);
     } catch (error) {
       respondError(stream, asGrpcError(error, this.#options.log));
     }
@@ -236,13 +240,13 @@ export class GrpcServer {
     return route;
   }
 
-  #startCall(stream: H2Stream, headers: RequestHeaders, route: Route): void {
+  #startCall(stream: H2Stream, headers: RequestHeaders, route: Route, peer: PeerCredentials | undefined): void {
     const streaming = route.kind === "server-stream";
     const timeoutHeader = headers["grpc-timeout"];
     // Unary calls without a deadline get the default one; a Watch without one lasts until cancelled.
     const timeoutMs = timeoutHeader !== undefined ? parseGrpcTimeout(timeoutHeader) : streaming ? Infinity : this.#options.defaultTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    const call = new Call(this.#host, route, stream, deadline, timeoutMs);
+    const call = new Call(this.#host, route, stream, deadline, timeoutMs, peer);
     this.#calls.add(call);
     if (timeoutMs <= MAX_TIMER_MS) this.#deadlines.add(call);
     stream.listener = call;

@@ -56,7 +56,19 @@ function humanStatus(reply: Fields): string {
       ...["sessions", "connectionOpens", "connectionFailures", "connectionTimeouts", "messagesSent", "messagesReceived", "errorsReceived"].map((name) => String(c[name] ?? 0)),
     ]);
   });
-  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n`;
+  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n${auditLine(reply.audit as Fields | undefined)}`;
+}
+
+/** One line on command accounting: registered audit sessions and the audit plugin's counters. */
+function auditLine(audit: Fields | undefined): string {
+  if (audit === undefined || audit === null) return "";
+  const sessions = `audit: ${audit.sessions} TACACS+ login sessions registered`;
+  if (!audit.pluginReported) return `${sessions}; audit plugin: no report\n`;
+  const p = (audit.plugin ?? {}) as Record<string, number>;
+  return (
+    `${sessions}; audit plugin (reported ${audit.pluginReportAgeSeconds} s ago): ${p.eventsRead ?? 0} events read, ${p.accounted ?? 0} accounted, ` +
+    `${p.skipped ?? 0} skipped, ${p.dropped ?? 0} dropped, ${p.malformed ?? 0} malformed, ${p.failed ?? 0} failed\n`
+  );
 }
 
 function human(method: ApiMethod, reply: Fields): string {

@@ -4,6 +4,7 @@
  */
 import type { Socket, SocketListener } from "bun";
 import type { ListenTarget, LocalListener } from "../../common/local-socket";
+import { peerOfSocket, type PeerCredentials } from "../../common/peer-credentials";
 import { Connection, type H2Stream } from "./connection";
 import type { RequestHeaders } from "./request-headers";
 
@@ -17,7 +18,8 @@ export interface H2ServerOptions {
   maxConnections: number;
   onConnectionRefused(open: number): void;
   idleTimeoutMs: number;
-  onStream(stream: H2Stream, headers: RequestHeaders): void;
+  /** `peer`: who connected, on a Unix socket (SO_PEERCRED); undefined on TCP. */
+  onStream(stream: H2Stream, headers: RequestHeaders, peer: PeerCredentials | undefined): void;
   onError(message: string): void;
 }
 
@@ -25,6 +27,7 @@ export class H2Server implements LocalListener {
   readonly #options: H2ServerOptions;
   readonly #connections = new Set<Connection>();
   #listener: SocketListener<Connection | undefined> | undefined;
+  #unix = false;
 
   constructor(options: H2ServerOptions) {
     this.#options = options;
@@ -46,6 +49,7 @@ export class H2Server implements LocalListener {
         socket.data?.closed();
       },
     };
+    this.#unix = "path" in target;
     this.#listener =
       "path" in target
         ? Bun.listen<Connection | undefined>({ unix: target.path, socket, data: undefined })
@@ -80,12 +84,15 @@ export class H2Server implements LocalListener {
       return;
     }
     socket.setNoDelay?.(true);
+    // Read once, while the descriptor is surely this connection's.
+    const peer = this.#unix ? peerOfSocket(socket) : undefined;
+    const onStream = this.#options.onStream;
     const connection = new Connection(
       { write: (bytes) => socket.write(bytes), end: () => socket.end() },
       {
         maxConcurrentStreams: this.#options.maxConcurrentStreams,
         idleTimeoutMs: this.#options.idleTimeoutMs,
-        onStream: this.#options.onStream,
+        onStream: (stream, headers) => onStream(stream, headers, peer),
         onError: this.#options.onError,
         onClose: () => this.#connections.delete(connection),
       },
