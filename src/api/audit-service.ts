@@ -20,15 +20,8 @@ const MAX_TASK_BASE_BYTES = 200;
 
 type Uint64 = number | { toNumber(): number };
 
-interface SessionMessage {
-  sessionId: number;
-  loginUid: number;
-  user: string;
-  port: string;
-  remoteAddress: string;
-  privilegeLevel: number;
-  taskBase: string;
-}
+/** The decoded AuditSession message has the registry's shape (unchecked until auditSession()). */
+type SessionMessage = AuditSession;
 
 type PluginCounters = Record<string, Uint64>;
 
