@@ -1,5 +1,6 @@
 /**
- * Builds the single-file executable dist/tacacsrs-agentd and the dist/tacon link to it; the binary
+ * Builds the single-file executable dist/tacacsrs-agentd and the dist/tacon and
+ * dist/tacacsrs-audit-plugin links to it; the binary
  * dispatches on the name it was invoked by (src/main.ts).
  * `--all-targets` also cross-compiles dist/<target>/ for every release target, offline.
  */
@@ -34,6 +35,8 @@ async function compile(outDir: string, cross?: { bunTarget: string; executablePa
   }
   rmSync(`${outDir}/tacon`, { force: true });
   symlinkSync("tacacsrs-agentd", `${outDir}/tacon`);
+  rmSync(`${outDir}/tacacsrs-audit-plugin`, { force: true });
+  symlinkSync("tacacsrs-agentd", `${outDir}/tacacsrs-audit-plugin`);
 }
 
 await compile(`${root}dist`);

@@ -1,5 +1,6 @@
 /**
- * Entry point of the multi-call binary: `tacon` when invoked by that name, else the daemon.
+ * Entry point of the multi-call binary: `tacon` or `tacacsrs-audit-plugin` when invoked by
+ * that name, else the daemon.
  */
 import { basename } from "node:path";
 import { errorMessage } from "./common/error-message";
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
   const run =
     invokedAs === "tacon"
       ? import("./tacon").then(({ runTacon }) => runTacon(args, env))
-      : import("./daemon").then(({ runDaemon }) => runDaemon(args, env, build));
+      : invokedAs === "tacacsrs-audit-plugin"
+        ? import("./audit-plugin").then(({ runAuditPlugin }) => runAuditPlugin(args))
+        : import("./daemon").then(({ runDaemon }) => runDaemon(args, env, build));
   const code = await run.catch((error: unknown) => {
     process.stderr.write(`${invokedAs}: internal error: ${errorMessage(error)}\n`);
     return 70;

@@ -26,6 +26,9 @@ export type PackageEntry =
 export const PACKAGE_ENTRIES: readonly PackageEntry[] = [
   { source: "{bin}/tacacsrs-agentd", destination: "/usr/bin/tacacsrs-agentd", mode: 0o755 },
   { link: "tacacsrs-agentd", destination: "/usr/bin/tacon" },
+  { link: "tacacsrs-agentd", destination: "/usr/bin/tacacsrs-audit-plugin" },
+  { source: "packaging/audit/tacacsrs-agentd.conf", destination: "/etc/audit/plugins.d/tacacsrs-agentd.conf", mode: 0o640, config: true },
+  { source: "packaging/audit/tacacsrs-agentd.rules", destination: "/etc/audit/rules.d/tacacsrs-agentd.rules", mode: 0o640, config: true },
   { source: "packaging/systemd/tacacsrs-agentd.service", destination: "{unitdir}/tacacsrs-agentd.service", mode: 0o644 },
   { source: "packaging/env/tacacsrs-agentd", destination: "{default}/tacacsrs-agentd", mode: 0o640, config: true },
   { source: "README.md", destination: "{doc}/README.md", mode: 0o644 },

@@ -75,21 +75,68 @@ function connectSession(endpoint: Endpoint): http2.ClientHttp2Session {
  * Rejects with ApiCallError for a non-OK grpc-status, a timeout or an unreachable agent.
  */
 export function callUnary(endpoint: Endpoint, method: ApiMethod, request: object, timeoutMs: number): Promise<Record<string, unknown>> {
+  const session = connectSession(endpoint);
+  return callOn(session, formatEndpoint(endpoint), method, request, timeoutMs, () => session.destroy());
+}
+
+/**
+ * One connection for many calls (the audit plugin makes one per exec): it reconnects on the
+ * next call after the agent closed it or went away.
+ */
+export class ApiClient {
+  readonly #endpoint: Endpoint;
+  #session: http2.ClientHttp2Session | undefined;
+
+  constructor(endpoint: Endpoint) {
+    this.#endpoint = endpoint;
+  }
+
+  call(method: ApiMethod, request: object, timeoutMs: number): Promise<Record<string, unknown>> {
+    let session = this.#session;
+    if (session === undefined || session.closed || session.destroyed) {
+      session = connectSession(this.#endpoint);
+      const own = session;
+      // Each call in flight listens for the connection's failure.
+      own.setMaxListeners(0);
+      // A broken connection fails its streams; the next call connects anew.
+      own.on("error", () => own.destroy());
+      own.on("close", () => {
+        if (this.#session === own) this.#session = undefined;
+      });
+      this.#session = session;
+    }
+    return callOn(session, formatEndpoint(this.#endpoint), method, request, timeoutMs, () => {});
+  }
+
+  close(): void {
+    this.#session?.close();
+    this.#session = undefined;
+  }
+}
+
+function callOn(
+  session: http2.ClientHttp2Session,
+  where: string,
+  method: ApiMethod,
+  request: object,
+  timeoutMs: number,
+  done: () => void,
+): Promise<Record<string, unknown>> {
   const descriptor = METHODS[method];
-  const where = formatEndpoint(endpoint);
   return new Promise((resolve, reject) => {
     let settled = false;
-    const session = connectSession(endpoint);
     const finish = (error: ApiCallError | undefined, reply?: Record<string, unknown>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      session.destroy();
+      session.off("error", onSessionError);
+      done();
       if (error) reject(error);
       else resolve(reply!);
     };
     const timer = setTimeout(() => finish(new ApiCallError(Status.DEADLINE_EXCEEDED, `no reply from the agent at ${where} within ${timeoutMs} ms`)), timeoutMs);
-    session.on("error", (error) => finish(new ApiCallError(Status.UNAVAILABLE, `cannot reach the agent at ${where}: ${error.message}`, true)));
+    const onSessionError = (error: Error) => finish(new ApiCallError(Status.UNAVAILABLE, `cannot reach the agent at ${where}: ${error.message}`, true));
+    session.once("error", onSessionError);
 
     let body: Uint8Array;
     try {

@@ -36,7 +36,13 @@ describe.skipIf(!tools)("release packages", () => {
     expect(contents).toContain("./lib/systemd/system/tacacsrs-agentd.service");
     expect(contents).toContain("./usr/share/doc/tacacsrs-agentd/copyright");
     expect(contents).toMatch(/\.\/usr\/share\/doc\/tacacsrs-agentd\/examples\/\S+\.json/);
-    expect(readFileSync(`${work}/control/conffiles`, "utf8")).toBe("/etc/default/tacacsrs-agentd\n");
+    expect(readFileSync(`${work}/control/conffiles`, "utf8")).toBe(
+      "/etc/audit/plugins.d/tacacsrs-agentd.conf\n/etc/audit/rules.d/tacacsrs-agentd.rules\n/etc/default/tacacsrs-agentd\n",
+    );
+    // The audit plugin (issue 22): a link to the binary, its auditd conf inactive, its rules commented out.
+    expect(contents).toContain("./usr/bin/tacacsrs-audit-plugin -> tacacsrs-agentd");
+    expect(readFileSync(`${work}/root/etc/audit/plugins.d/tacacsrs-agentd.conf`, "utf8")).toMatch(/^active = no$/m);
+    expect(readFileSync(`${work}/root/etc/audit/rules.d/tacacsrs-agentd.rules`, "utf8")).not.toMatch(/^-a /m);
     for (const script of ["postinst", "prerm", "postrm"]) {
       expect(statSync(`${work}/control/${script}`).mode & 0o777).toBe(0o755);
       expect((await $`sh -n ${work}/control/${script}`.nothrow()).exitCode).toBe(0);
@@ -49,7 +55,8 @@ describe.skipIf(!tools)("release packages", () => {
       expect(files).toContain(`${path}\n`);
     }
     expect(files).toMatch(/\/usr\/share\/doc\/tacacsrs-agentd\/examples\/\S+\.json/);
-    expect(await $`rpm -qpc ${rpm}`.text()).toBe("/etc/sysconfig/tacacsrs-agentd\n");
+    expect(await $`rpm -qpc ${rpm}`.text()).toBe("/etc/audit/plugins.d/tacacsrs-agentd.conf\n/etc/audit/rules.d/tacacsrs-agentd.rules\n/etc/sysconfig/tacacsrs-agentd\n");
+    expect(files).toContain("/usr/bin/tacacsrs-audit-plugin\n");
     const dump = await $`rpm -qp --dump ${rpm}`.text();
     expect(dump).toMatch(/^\/etc\/sysconfig\/tacacsrs-agentd \d+ \d+ \S+ 0100640 root root 1 /m);
     const scripts = await $`rpm -qp --scripts ${rpm}`.text();
