@@ -3,8 +3,11 @@
  * audit records on stdin, one TACACS+ accounting record per exec of a TACACS+ login, through
  * the agent's API. Diagnostics go to stderr (auditd's journal). See README "Command accounting".
  *
- *   path = /usr/sbin/tacacsrs-audit-plugin
- *   args = --service-endpoint /run/tacacs/tacacs.sock --fallback-min-uid 1000
+ * auditd passes a plugin at most two arguments (MAX_PLUGIN_ARGS in audispd-pconfig.h), so
+ * besides `--flag value` an argument may be a comma-separated list of `flag=value`:
+ *
+ *   path = /usr/bin/tacacsrs-audit-plugin
+ *   args = service-endpoint=/run/tacacs/tacacs.sock,fallback-min-uid=1000
  *
  * Exit status: 0 at end of input or SIGTERM, 2 usage error.
  */
@@ -33,6 +36,18 @@ const FINISH_GRACE_MS = 3000;
 const ACCOUNTS_TTL_MS = 60_000;
 
 class UsageError extends Error {}
+
+/** "a=1,b=2" arguments (auditd's two-argument limit) → "--a 1 --b 2"; flags pass through. */
+export function expandCompactArgs(argv: string[]): string[] {
+  return argv.flatMap((arg) => {
+    if (arg.startsWith("-") || !arg.includes("=")) return [arg];
+    return arg.split(",").flatMap((pair) => {
+      const equals = pair.indexOf("=");
+      if (equals <= 0) throw new UsageError(`"${pair}": expected name=value`);
+      return [`--${pair.slice(0, equals)}`, pair.slice(equals + 1)];
+    });
+  });
+}
 
 function wholeNumber(text: unknown, flag: string, min: number, max: number): number {
   const value = Number(text);
@@ -79,7 +94,10 @@ export async function runAuditPlugin(argv: string[]): Promise<number> {
   let client: ApiClient;
   let reportIntervalMs: number;
   try {
-    const args = parseArgs<typeof ARGS>(argv, ARGS);
+    const expanded = expandCompactArgs(argv);
+    const unknown = expanded.find((arg) => arg.startsWith("--") && !(arg.slice(2).split("=")[0]! in ARGS));
+    if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}`);
+    const args = parseArgs<typeof ARGS>(expanded, ARGS);
     if (args._.length > 0) throw new UsageError(`unexpected argument "${args._[0]}"`);
     const parsed = options(args);
     reportIntervalMs = parsed.reportIntervalMs;
