@@ -39,11 +39,12 @@ describe("audit session RPCs", () => {
   test("root registers, looks up and unregisters a session", async () => {
     const { audit, call } = service();
     expect(await call("RegisterAuditSession", { session })).toEqual({});
-    expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022 })).toEqual({ found: true, session });
+    expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022 })).toEqual({ found: true, session: { ...session, registeredAtMs: 1_000_000 } });
+    expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022, eventTimeMs: 999_999 })).toEqual({ found: false });
     expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 1000 })).toEqual({ found: false });
     expect(await call("UnregisterAuditSession", { sessionId: 42 })).toEqual({ found: true });
     expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022 })).toEqual({ found: false });
-    expect(audit.status()).toMatchObject({ sessions: 0, registered: 1, unregistered: 1, lookups: 3, lookupsFound: 1, pluginReported: false });
+    expect(audit.status()).toMatchObject({ sessions: 0, registered: 1, unregistered: 1, lookups: 4, lookupsFound: 1, pluginReported: false });
   });
 
   test("a non-root caller, or one without credentials (TCP), is refused and counted", async () => {

@@ -22,6 +22,7 @@ type Uint64 = number | { toNumber(): number };
 
 /** The decoded AuditSession message has the registry's shape (unchecked until auditSession()). */
 type SessionMessage = AuditSession;
+type Registration = Omit<AuditSession, "registeredAtMs">;
 
 type PluginCounters = Record<string, Uint64>;
 
@@ -42,7 +43,7 @@ function checkSessionId(field: string, value: number): number {
 }
 
 /** A registration as the registry holds it; an empty task base becomes "ses<id>.<registration time>". */
-export function auditSession(message: SessionMessage | null | undefined, now: number): AuditSession {
+export function auditSession(message: SessionMessage | null | undefined, now: number): Registration {
   if (!message) throw invalid("session", "is required");
   if (message.loginUid === AUDIT_UNSET) throw invalid("session.login_uid", "must be set (the session's /proc/self/loginuid)");
   checkName("session.user", message.user, true);
@@ -121,8 +122,8 @@ export class AuditService {
         kind: "unary",
         handle: async (request, context) => {
           requireRoot(context, registry, "looking up an audit session");
-          const { sessionId, loginUid } = request as { sessionId: number; loginUid: number };
-          const session = registry.lookup(sessionId, loginUid);
+          const { sessionId, loginUid, eventTimeMs } = request as { sessionId: number; loginUid: number; eventTimeMs: Uint64 };
+          const session = registry.lookup(sessionId, loginUid, toNumber(eventTimeMs));
           return session === undefined ? { found: false } : { found: true, session };
         },
       },

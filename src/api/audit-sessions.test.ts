@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { AuditSessionRegistry, type AuditSession } from "./audit-sessions";
 
-const session = (sessionId: number, loginUid = 1000): AuditSession => ({
+const session = (sessionId: number, loginUid = 1000): Omit<AuditSession, "registeredAtMs"> => ({
   sessionId,
   loginUid,
   user: `user${sessionId}`,
@@ -19,6 +19,16 @@ describe("AuditSessionRegistry", () => {
     expect(registry.lookup(7, 1001)).toBeUndefined();
     expect(registry.lookup(8, 1000)).toBeUndefined();
     expect(registry.counters).toMatchObject({ registered: 1, lookups: 3, lookupsFound: 1 });
+  });
+
+  test("an exec from before the registration (the login's PAM helpers) is not the session's", () => {
+    let now = 5000;
+    const registry = new AuditSessionRegistry({ now: () => now });
+    registry.register(session(7));
+    now = 9000;
+    expect(registry.lookup(7, 1000, 4999)).toBeUndefined();
+    expect(registry.lookup(7, 1000, 5000)?.registeredAtMs).toBe(5000);
+    expect(registry.lookup(7, 1000, 0)).toBeDefined();
   });
 
   test("unregistering forgets the session; a second unregister finds nothing", () => {

@@ -25,6 +25,8 @@ export interface AuditSession {
   privilegeLevel: number;
   /** task_id prefix: each command's task_id is `<task base>-<audit serial>`. */
   taskBase: string;
+  /** When the agent registered it (ms, Date.now() scale, as audit record times). */
+  registeredAtMs: number;
 }
 
 export interface AuditSessionCounters {
@@ -58,9 +60,10 @@ export class AuditSessionRegistry {
     return this.#entries.size;
   }
 
-  /** Registers (or replaces) a session; false when the registry is full. */
-  register(session: AuditSession): boolean {
+  /** Registers (or replaces) a session, stamped with the time; false when the registry is full. */
+  register(registration: Omit<AuditSession, "registeredAtMs">): boolean {
     const now = this.clock.now();
+    const session = { ...registration, registeredAtMs: now };
     this.#expire(now);
     const known = this.#entries.delete(session.sessionId);
     if (!known && this.#entries.size >= this.limits.maxSessions) {
@@ -78,13 +81,17 @@ export class AuditSessionRegistry {
     return found;
   }
 
-  /** The session `sessionId` if it is registered for `loginUid`. */
-  lookup(sessionId: number, loginUid: number): AuditSession | undefined {
+  /**
+   * The session `sessionId` if it is registered for `loginUid` and, when `eventTimeMs` is given,
+   * was registered by then (an exec before the registration is not one of its commands).
+   */
+  lookup(sessionId: number, loginUid: number, eventTimeMs = 0): AuditSession | undefined {
     const now = this.clock.now();
     this.#expire(now);
     this.counters.lookups++;
     const entry = this.#entries.get(sessionId);
     if (entry === undefined || entry.session.loginUid !== loginUid) return undefined;
+    if (eventTimeMs !== 0 && eventTimeMs < entry.session.registeredAtMs) return undefined;
     this.#entries.delete(sessionId);
     entry.lastUsed = now;
     this.#entries.set(sessionId, entry);

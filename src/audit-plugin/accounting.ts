@@ -23,6 +23,8 @@ export interface SessionInfo {
   privilegeLevel: number;
   /** task_id = `<taskBase>-<audit serial>`. */
   taskBase: string;
+  /** When the agent registered the session; execs before it are not the session's (0: fallback). */
+  registeredAtMs: number;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });

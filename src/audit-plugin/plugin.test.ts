@@ -5,7 +5,7 @@ import { parseAccounts } from "./sessions";
 
 const FIXTURE = readFileSync(new URL("../../test/fixtures/audit/exec-records.txt", import.meta.url));
 const OPTIONS: PluginOptions = { key: "tacacsrs-capture-22", fallback: { minUid: undefined, group: undefined }, maxQueue: 100, concurrency: 4, callTimeoutMs: 1000 };
-const SESSION = { sessionId: 1, loginUid: 61122, user: "tacuser", port: "pts/7", remoteAddress: "192.0.2.5", privilegeLevel: 15, taskBase: "ssh-1" };
+const SESSION = { sessionId: 1, loginUid: 61122, user: "tacuser", port: "pts/7", remoteAddress: "192.0.2.5", privilegeLevel: 15, taskBase: "ssh-1", registeredAtMs: 0 };
 
 class FakeAgent implements AgentApi {
   readonly accounting: Record<string, unknown>[] = [];

@@ -71,7 +71,7 @@ export class AuditPlugin {
   ) {
     this.#log = new RateLimitedLog(write, LOG_INTERVAL_MS, now);
     this.#queue = new BoundedQueue(options.maxQueue);
-    this.#resolver = new SessionResolver((ses, auid) => this.#lookup(ses, auid), options.fallback, accounts, now);
+    this.#resolver = new SessionResolver((ses, auid, timeMs) => this.#lookup(ses, auid, timeMs), options.fallback, accounts, now);
     this.#assembler = new EventAssembler(
       { ...DEFAULT_ASSEMBLER_OPTIONS, key: options.key },
       {
@@ -181,8 +181,8 @@ export class AuditPlugin {
     }
   }
 
-  async #lookup(ses: number, auid: number): Promise<SessionInfo | undefined> {
-    const reply = await this.api.call("LookupAuditSession", { sessionId: ses, loginUid: auid }, this.options.callTimeoutMs);
+  async #lookup(ses: number, auid: number, eventTimeMs: number): Promise<SessionInfo | undefined> {
+    const reply = await this.api.call("LookupAuditSession", { sessionId: ses, loginUid: auid, eventTimeMs }, this.options.callTimeoutMs);
     return reply.found === true ? (reply.session as SessionInfo) : undefined;
   }
 

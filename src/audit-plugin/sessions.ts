@@ -3,7 +3,8 @@
  * `tacon pam` at open_session) answers for an audit session (`ses`) and login uid (`auid`); a
  * found session is cached for CACHE_TTL_MS (a session id is never reused before a reboot).
  * Unknown sessions are asked again on every exec: a login registers just before its shell
- * starts, so a negative answer must not stick. Without a registration, the fallback policy
+ * starts, so a negative answer must not stick. The exec's time goes with the question: execs
+ * from before the registration (the login's own PAM helpers) are not the session's. Without a registration, the fallback policy
  * (a minimum login uid, or membership of a group) accounts the exec under the local user name.
  */
 import type { SessionInfo } from "./accounting";
@@ -32,7 +33,7 @@ export class SessionResolver {
   readonly #cache = new Map<string, { session: SessionInfo; until: number }>();
 
   constructor(
-    private readonly lookup: (ses: number, auid: number) => Promise<SessionInfo | undefined>,
+    private readonly lookup: (ses: number, auid: number, eventTimeMs: number) => Promise<SessionInfo | undefined>,
     private readonly fallback: FallbackPolicy,
     private readonly accounts: Accounts,
     private readonly now: () => number,
@@ -43,8 +44,9 @@ export class SessionResolver {
     const key = `${event.ses}:${event.auid}`;
     const cached = this.#cache.get(key);
     const now = this.now();
-    if (cached !== undefined && cached.until > now) return { session: cached.session };
-    const session = await this.lookup(event.ses, event.auid);
+    // Events are sent out of order (several in flight): one from before the registration asks the agent.
+    if (cached !== undefined && cached.until > now && event.timeMs >= cached.session.registeredAtMs) return { session: cached.session };
+    const session = await this.lookup(event.ses, event.auid, event.timeMs);
     if (session !== undefined) {
       this.#remember(key, session, now);
       return { session };
@@ -67,7 +69,7 @@ export class SessionResolver {
     const byGroup = group !== undefined && this.accounts.inGroup(user, group);
     if (!byUid && !byGroup) return { skip: "not a registered TACACS+ session, and outside the fallback" };
     return {
-      session: { user, port: event.tty ?? "", remoteAddress: "", privilegeLevel: 1, taskBase: `audit${Math.floor(event.timeMs / 1000)}` },
+      session: { user, port: event.tty ?? "", remoteAddress: "", privilegeLevel: 1, taskBase: `audit${Math.floor(event.timeMs / 1000)}`, registeredAtMs: 0 },
     };
   }
 }

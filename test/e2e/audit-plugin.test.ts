@@ -74,19 +74,20 @@ describe.skipIf(unavailable !== undefined)(`audit plugin with the real auditd${u
       const ses = await runSession("/bin/echo hello 'two words' > /dev/null; /bin/true; /usr/bin/printf %s été > /dev/null", async (id) => {
         await api("RegisterAuditSession", { session: { sessionId: id, loginUid: AUID, user: "tacuser22", port: "pts/22", remoteAddress: "192.0.2.22", privilegeLevel: 15, taskBase: "e2e22" } });
       });
-      // The session's execs before its registration (cat, setpriv, the shell) are not TACACS+
-      // commands yet: the three commands after it are.
-      await until(() => recordsOf("tacuser22").length >= 3, 20_000, "3 accounting records of tacuser22");
+      // The exec before the registration (cat) is not the session's; after it come setpriv, the
+      // shell and the three commands.
+      await until(() => recordsOf("tacuser22").length >= 5, 20_000, "5 accounting records of tacuser22");
       await Bun.sleep(500);
       const records = recordsOf("tacuser22");
-      expect(records.length).toBe(3);
+      expect(records.length).toBe(5);
       for (const record of records) expect(record).toMatchObject({ port: "pts/22", remAddr: "192.0.2.22", privLvl: 15, flags: 0x04 /* STOP */ });
       const commands = records.map((r) => argsOf(r).filter((a) => a.startsWith("cmd")));
       expect(commands).toContainEqual(["cmd=/bin/echo", "cmd-arg=hello", "cmd-arg=two words"]);
       expect(commands).toContainEqual(["cmd=/bin/true"]);
       expect(commands).toContainEqual(["cmd=/usr/bin/printf", "cmd-arg=%s", "cmd-arg=été"]);
       const taskIds = records.map((r) => argsOf(r).find((a) => a.startsWith("task_id="))!);
-      expect(new Set(taskIds).size).toBe(3);
+      expect(commands.flat().filter((arg) => arg.startsWith("cmd=")).sort()).toEqual(["cmd=/bin/echo", "cmd=/bin/sh", "cmd=/bin/true", "cmd=/usr/bin/printf", "cmd=setpriv"]);
+      expect(new Set(taskIds).size).toBe(5);
       for (const taskId of taskIds) expect(taskId).toMatch(/^task_id=e2e22-\d+$/);
       for (const record of records) expect(argsOf(record)).toContain("service=shell");
       expect((await api("UnregisterAuditSession", { sessionId: ses })).found).toBe(true);
@@ -111,7 +112,7 @@ describe.skipIf(unavailable !== undefined)(`audit plugin with the real auditd${u
         await Bun.sleep(250);
         now = await skipped();
       }
-      expect(now.status).toMatch(/audit plugin \(reported \d+ s ago\): \d+ events read, 3 accounted, \d+ skipped, 0 dropped, 0 malformed, 0 failed/);
+      expect(now.status).toMatch(/audit plugin \(reported \d+ s ago\): \d+ events read, 5 accounted, \d+ skipped, 0 dropped, 0 malformed, 0 failed/);
       expect(now.skipped).toBeGreaterThanOrEqual(skippedBefore + 4);
       expect(server.records.length).toBe(before);
     },

@@ -126,12 +126,13 @@ export async function startAuditd(options: AuditdOptions): Promise<Auditd> {
 /**
  * Runs `script` in /bin/sh with login uid `auid` (a fresh audit session), as that uid.
  * The shell prints its audit session id on the first line, then waits for one line on stdin
- * before it goes on, so the caller can register the session first.
+ * (a shell builtin: no exec) before it runs anything else, so the caller can register the
+ * session first. After that line come the execs of setpriv, /bin/sh and the script.
  */
 export function spawnAuditedShell(auid: number, script: string): Subprocess<"pipe", "pipe", "pipe"> {
-  const inner = `read go; ${script}`;
+  const quoted = `'${script.replaceAll("'", "'\\''")}'`;
   return Bun.spawn(
-    ["/bin/sh", "-c", `echo ${auid} > /proc/self/loginuid && cat /proc/self/sessionid && echo && exec setpriv --reuid=${auid} --regid=${auid} --clear-groups /bin/sh -c '${inner.replaceAll("'", "'\\''")}'`],
+    ["/bin/sh", "-c", `echo ${auid} > /proc/self/loginuid && cat /proc/self/sessionid && echo && read go && exec setpriv --reuid=${auid} --regid=${auid} --clear-groups /bin/sh -c ${quoted}`],
     { stdin: "pipe", stdout: "pipe", stderr: "pipe", cwd: "/tmp" },
   );
 }
