@@ -12,6 +12,7 @@ import { ApiCallError, callUnary, type ApiMethod } from "../api/client";
 import { parseEndpoint } from "../config/address";
 import { ConfigError } from "../config";
 import { PasswordUnavailable, readPassword } from "./password";
+import { currentAuditSession, NoAuditSession } from "./audit-session";
 import { renderReply, type Outcome } from "./output";
 
 export const EXIT = { ok: 0, denied: 1, usage: 2, error: 3 } as const;
@@ -32,7 +33,11 @@ const ARGS = {
 } as const satisfies ArgsDef;
 
 const command = defineCommand({
-  meta: { name: "tacon", description: "Ask the TACACS+ agent to authenticate, authorize or account. Commands: accounting CMD [ARGS...], authorization CMD [ARGS...], authentication, health, status" },
+  meta: {
+    name: "tacon",
+    description:
+      "Ask the TACACS+ agent to authenticate, authorize or account. Commands: accounting CMD [ARGS...], authorization CMD [ARGS...], authentication, health, status, audit-session register|unregister (root: this login's audit session, for command accounting)",
+  },
   args: ARGS,
 });
 
@@ -100,6 +105,14 @@ async function buildCall(verb: string, positionals: string[], args: Args, env: R
       const password = await readPassword(Boolean(args["password-stdin"]), env);
       return ["AuthenticatePap", { user, password: new TextEncoder().encode(password), ...common, privilegeLevel }];
     }
+    case "audit-session": {
+      const [action, ...rest] = positionals;
+      if (rest.length > 0 || (action !== "register" && action !== "unregister")) throw new UsageError("audit-session takes one argument: register or unregister");
+      const { sessionId, loginUid } = currentAuditSession();
+      if (action === "unregister") return ["UnregisterAuditSession", { sessionId }];
+      const taskBase = args["task-id"] === undefined ? {} : { taskBase: String(args["task-id"]) };
+      return ["RegisterAuditSession", { session: { sessionId, loginUid, user: requireUser(args), ...common, privilegeLevel, ...taskBase } }];
+    }
     case "health":
       return ["HealthCheck", {}];
     case "status":
@@ -129,7 +142,7 @@ export async function runTacon(argv: string[], env: Record<string, string | unde
     const [method, request] = await buildCall(verb, positionals, args, env);
     outcome = renderReply(method, await callUnary(endpoint, method, request, timeoutMs), Boolean(args.json));
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof PasswordUnavailable) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof PasswordUnavailable || error instanceof NoAuditSession) {
       process.stderr.write(`tacon: ${error.message}\n`);
       return EXIT.usage;
     }

@@ -73,6 +73,8 @@ function auditLine(audit: Fields | undefined): string {
 
 function human(method: ApiMethod, reply: Fields): string {
   if (method === "HealthCheck") return `${reply.status}\n`;
+  if (method === "RegisterAuditSession") return "audit session registered\n";
+  if (method === "UnregisterAuditSession") return reply.found ? "audit session unregistered\n" : "audit session was not registered\n";
   if (method === "Status") return humanStatus(reply);
   const response = reply.response as Fields;
   const status = shortStatus(String(response.status));
@@ -88,7 +90,7 @@ export function renderReply(method: ApiMethod, reply: Fields, json: boolean): Ou
       : `tacon: ${error.message}${error.server ? ` (server ${error.server})` : ""}; ${error.retriable ? "retriable: try again" : "not retriable"}\n`;
     return { exit: 3, text, toStderr: true };
   }
-  const status = String(method === "HealthCheck" ? reply.status : method === "Status" ? "SERVING" : (reply.response as Fields).status);
+  const status = String(method === "HealthCheck" ? reply.status : reply.response === undefined ? "SERVING" : (reply.response as Fields).status);
   const text = json ? `${JSON.stringify(reply, (_, value) => (value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value))}\n` : human(method, reply);
   return { exit: exitFor(status), text, toStderr: false };
 }
