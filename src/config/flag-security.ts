@@ -3,7 +3,7 @@
  * plain TCP, TLS (server authentication, optionally mTLS) or TLS 1.3 external PSK.
  */
 import type { TlsGroup, TransportSecurity } from "../transport/types";
-import { checkPskIdentity, parsePskKey } from "../transport/psk/key-material";
+import { checkPskIdentity, isTextPskKey, parsePskKey, textPskKeyWarning } from "../transport/psk/key-material";
 import { Secret } from "../common/secret";
 import { SECRET_ENV, type FlagName } from "./definition";
 import { fail, parsedOr } from "./errors";
@@ -53,6 +53,7 @@ async function pskSecurity(flags: Flags, env: Record<string, string | undefined>
   // TACACSRS_PSK_KEY alone, without --psk-identity, does not turn PSK on (it may be set host-wide).
   if (!keyText) fail("--psk-identity", `requires --psk-key, --psk-key-file or ${SECRET_ENV.pskKey}`);
   const key = parsedOr(keyText.origin, () => parsePskKey(keyText.text));
+  if (isTextPskKey(keyText.text)) warnings.push(textPskKeyWarning(keyText.origin));
   const identityBytes = parsedOr("--psk-identity", () => checkPskIdentity(new TextEncoder().encode(identity)));
   return { kind: "psk", identity: identityBytes, key: new Secret(key), ...pskExchangeFromFlags(flags), serverName };
 }

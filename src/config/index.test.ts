@@ -154,6 +154,20 @@ describe("secrets from flags, files and the environment", () => {
   });
 });
 
+describe("PSK key entropy (RFC 9257 §6)", () => {
+  test("a text PSK is warned about; hex: and base64: keys are not", async () => {
+    const psk = (key: string) => run([...SERVER, "--use-tls", "--psk-identity", "id", "--psk-key", key]);
+    const textual = await psk("correct-horse-battery-staple");
+    expect(textual.kind === "run" && textual.warnings).toEqual([
+      "--psk-key: the PSK is plain text, which rarely has enough entropy (RFC 9257 §6); prefer a random key written as hex:… or base64:… (e.g. `openssl rand -hex 32`)",
+    ]);
+    for (const key of ["hex:00112233445566778899aabbccddeeff", "base64:AAECAwQFBgcICQoLDA0ODw=="]) {
+      const outcome = await psk(key);
+      expect(outcome.kind === "run" && outcome.warnings).toEqual([]);
+    }
+  });
+});
+
 describe("proxy secrets", () => {
   const proxy = ["--proxy-endpoint", "127.0.0.1:9049"];
   const warning = "the proxy uses the selected upstream's shared secret downstream, and the upstream secrets differ (or some are missing); set --proxy-shared-secret or use one secret";

@@ -37,14 +37,18 @@ export interface ClientHelloParams {
  * Encodes the ClientHello handshake message. `computeBinder` receives the message truncated
  * before the binders list (length fields already final) and returns the binder.
  */
+/** RFC 6066 §3: server_name carries a host name only, never an address literal. */
+export function sendsServerName(serverName: string | undefined): serverName is string {
+  return serverName !== undefined && isIP(serverName) === 0;
+}
+
 export function encodeClientHello(params: ClientHelloParams, computeBinder: (truncated: Uint8Array) => Uint8Array): Uint8Array {
   const extensions = new ByteWriter();
   const add = (type: number, body: Uint8Array): void => {
     extensions.u16(type).vector(2, body);
   };
 
-  if (params.serverName !== undefined && isIP(params.serverName) === 0) {
-    // RFC 6066 §3: host_name only, never an address literal.
+  if (sendsServerName(params.serverName)) {
     const name = new ByteWriter().u8(0).vector(2, new TextEncoder().encode(params.serverName)).finish();
     add(EXTENSION.server_name, new ByteWriter().vector(2, name).finish());
   }

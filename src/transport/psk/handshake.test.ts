@@ -209,6 +209,23 @@ describe("EncryptedExtensions and Finished", () => {
     expect(failure(() => transition(state, message, config(), deps)).alert).toBe(ALERT.unsupported_extension);
   });
 
+  test("server_name in EncryptedExtensions: only when we sent SNI, and only empty (RFC 6066 §3)", () => {
+    const emptySni = new Uint8Array([0, EXTENSION.server_name, 0, 0]);
+    const named = config({ serverName: "tacacs.example.com" });
+    const accepted = afterServerHello(named);
+    const ee = messagesOf(accepted.server.encryptedExtensions(emptySni))[0]!;
+    expect(transition(accepted.state, ee, named, deps).state.name).toBe("wait_finished");
+
+    const literal = config({ serverName: "192.0.2.1" });
+    const unsent = afterServerHello(literal);
+    const unsentEe = messagesOf(unsent.server.encryptedExtensions(emptySni))[0]!;
+    expect(failure(() => transition(unsent.state, unsentEe, literal, deps)).alert).toBe(ALERT.unsupported_extension);
+
+    const filled = afterServerHello(named);
+    const filledEe = messagesOf(filled.server.encryptedExtensions(new Uint8Array([0, EXTENSION.server_name, 0, 1, 0])))[0]!;
+    expect(failure(() => transition(filled.state, filledEe, named, deps)).alert).toBe(ALERT.decode_error);
+  });
+
   test("a Certificate after EncryptedExtensions is refused", () => {
     const { state, server } = afterServerHello();
     const waiting = transition(state, messagesOf(server.encryptedExtensions())[0]!, config(), deps).state;

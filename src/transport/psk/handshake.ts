@@ -10,7 +10,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { TlsGroup } from "../types";
 import { ALERT, TlsFailure } from "./alerts";
-import { encodeClientHello } from "./client-hello";
+import { encodeClientHello, sendsServerName } from "./client-hello";
 import { OFFERED_SUITES, PSK_HASH, suiteByCode, type CipherSuite } from "./cipher-suites";
 import { generateKeyShare, groupByCode, GROUP_CODE, type KeyShare } from "./key-exchange";
 import {
@@ -259,8 +259,12 @@ function checkEncryptedExtensions(body: Uint8Array, config: PskHandshakeConfig):
   const extensions = parseExtensions(reader.vector(2), "EncryptedExtensions");
   reader.end();
   const allowed: number[] = [EXTENSION.supported_groups];
-  if (config.serverName !== undefined) allowed.push(EXTENSION.server_name);
+  if (sendsServerName(config.serverName)) allowed.push(EXTENSION.server_name);
   rejectUnexpectedExtensions(extensions, allowed, "EncryptedExtensions");
+  // RFC 6066 §3: the server's server_name extension is empty.
+  if ((extensions.get(EXTENSION.server_name)?.length ?? 0) > 0) {
+    throw new TlsFailure(ALERT.decode_error, "EncryptedExtensions carries a non-empty server_name");
+  }
 }
 
 function onServerFinished(keys: HandshakeKeys, message: HandshakeMessage, config: PskHandshakeConfig): Step {

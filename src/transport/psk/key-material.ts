@@ -24,6 +24,16 @@ export function parsePskKey(text: string): Uint8Array {
   return key;
 }
 
+/** Whether a key is given as plain text rather than `hex:`/`base64:` bytes. */
+export function isTextPskKey(text: string): boolean {
+  return !text.startsWith("hex:") && !text.startsWith("base64:");
+}
+
+/** RFC 9257 §6: an external PSK needs enough entropy; a typed passphrase rarely has it. */
+export function textPskKeyWarning(origin: string): string {
+  return `${origin}: the PSK is plain text, which rarely has enough entropy (RFC 9257 §6); prefer a random key written as hex:… or base64:… (e.g. \`openssl rand -hex 32\`)`;
+}
+
 /** Checks an identity's length; returns it unchanged. */
 export function checkPskIdentity(identity: Uint8Array): Uint8Array {
   if (identity.length < 1 || identity.length > MAX_PSK_IDENTITY_OCTETS) {

@@ -129,12 +129,15 @@ describe("framing", () => {
     expect(drain(reader)).toEqual([{ type: CONTENT.handshake, data: "hello", protected: false }]);
   });
 
-  test("after keys, only application_data, change_cipher_spec and alerts may arrive", () => {
+  test("after keys, only application_data and change_cipher_spec may arrive: a plaintext alert is unexpected (§5.2, §6)", () => {
     const reader = pair().reader;
     reader.push(RecordLayer.changeCipherSpec());
     expect(drain(reader)).toEqual([{ type: CONTENT.change_cipher_spec, data: "\x01", protected: false }]);
     reader.push(new RecordLayer().encode(CONTENT.handshake, Buffer.from("x")));
     expect(failure(() => reader.next()).alert).toBe(ALERT.unexpected_message);
+    const alerted = pair().reader;
+    alerted.push(new RecordLayer().encode(CONTENT.alert, Uint8Array.of(1, 0)));
+    expect(failure(() => alerted.next()).alert).toBe(ALERT.unexpected_message);
   });
 
   test("a record longer than 2^14 + 256 is record_overflow", () => {

@@ -117,9 +117,10 @@ export class RecordLayer {
   #open(head: Uint8Array, fragment: Uint8Array): Record {
     const type = head[0]!;
     const keys = this.#read;
-    // Unprotected: everything before the ServerHello keys, the compatibility change_cipher_spec,
-    // and an alert from a server that failed before it had keys.
-    if (!keys || type === CONTENT.change_cipher_spec || type === CONTENT.alert) {
+    // Unprotected: everything before the ServerHello keys (an alert from a server that failed
+    // before it had keys included), and the compatibility change_cipher_spec. Once keys are in
+    // use, alerts are protected too (§5.2, §6): a plaintext one could come from anyone on the path.
+    if (!keys || type === CONTENT.change_cipher_spec) {
       if (fragment.length > MAX_PLAINTEXT) throw new TlsFailure(ALERT.record_overflow, "plaintext record is too large");
       return { type, fragment: fragment.slice(), protected: false };
     }

@@ -46,6 +46,13 @@ describe("parseServerHello", () => {
     expect(failure(body({ extensions: new Uint8Array(0) })).alert).toBe(ALERT.protocol_version);
   });
 
+  test("supported_versions naming another version is illegal_parameter (§4.2.1)", () => {
+    for (const version of [0x0303, 0x0305, 0x7f1c]) {
+      const extension = new ByteWriter().u16(EXTENSION.supported_versions).vector(2, Uint8Array.of(version >> 8, version & 0xff)).finish();
+      expect(failure(body({ extensions: extension })).alert).toBe(ALERT.illegal_parameter);
+    }
+  });
+
   test("bad legacy fields, repeated extensions and truncation are refused", () => {
     expect(failure(body({ compression: 1 })).alert).toBe(ALERT.illegal_parameter);
     expect(failure(body({ version: 0x0304 })).alert).toBe(ALERT.illegal_parameter);

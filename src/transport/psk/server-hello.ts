@@ -43,9 +43,11 @@ export function parseServerHello(body: Uint8Array): ServerHello | HelloRetryRequ
   }
   const version = extensions.get(EXTENSION.supported_versions);
   const selectedVersion = version === undefined ? undefined : readU16(version, "supported_versions");
+  // §4.2.1: without supported_versions the server speaks TLS 1.2 or older (protocol_version);
+  // with it, any version but the TLS 1.3 we offered is illegal_parameter.
+  if (selectedVersion === undefined) throw new TlsFailure(ALERT.protocol_version, "server did not select TLS 1.3");
   if (selectedVersion !== TLS13) {
-    // §4.2.1: we offered TLS 1.3 only.
-    throw new TlsFailure(ALERT.protocol_version, "server did not select TLS 1.3");
+    throw new TlsFailure(ALERT.illegal_parameter, `server selected version 0x${selectedVersion.toString(16)}, which we did not offer`);
   }
 
   if (Buffer.from(random).equals(HRR_RANDOM)) {

@@ -216,6 +216,70 @@ describe("closing", () => {
   });
 });
 
+describe("record-layer rules after keys are set (RFC 8446 §5, §5.1, §6)", () => {
+  /** The last alert the client sent, decrypted by the server. */
+  const sentAlert = (h: Harness): Record | undefined => h.fromClient().find((record) => record.type === CONTENT.alert);
+
+  test("a plaintext close_notify after the handshake is unexpected_message, not a clean close", () => {
+    const h = connected();
+    h.session.receive(new RecordLayer().encode(CONTENT.alert, encodeAlert(ALERT.close_notify)));
+    expect(sentAlert(h)).toEqual({ type: CONTENT.alert, fragment: Uint8Array.of(2, ALERT.unexpected_message), protected: true });
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+
+  test("a plaintext fatal alert after the ServerHello is not taken as the server's alert", () => {
+    const h = harness();
+    h.session.start();
+    h.server.receiveClientHello(h.fromClient()[0]!.fragment);
+    const hello = new RecordLayer().encode(CONTENT.handshake, h.server.serverHello());
+    h.server.records.setReadKeys(h.server.suite, h.server.clientHandshakeSecret);
+    h.session.receive(concatBytes([hello, new RecordLayer().encode(CONTENT.alert, encodeAlert(ALERT.illegal_parameter))]));
+    expect(h.ended[0]?.error).toBeInstanceOf(TlsFailure);
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+    expect(sentAlert(h)?.protected).toBe(true);
+  });
+
+  test("an empty handshake record is unexpected_message", () => {
+    const h = harness();
+    h.session.start();
+    h.sentBytes();
+    h.session.receive(Uint8Array.of(CONTENT.handshake, 3, 3, 0, 0));
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+
+  test("application data between the fragments of one handshake message is unexpected_message", () => {
+    const h = connected();
+    const update = h.server.keyUpdate(false);
+    h.session.receive(h.server.records.encode(CONTENT.handshake, update.subarray(0, 2)));
+    h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from("between")));
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+    expect(h.data).toEqual([]);
+  });
+
+  test("change_cipher_spec records during the handshake are capped at 32", () => {
+    const h = harness();
+    h.session.start();
+    h.sentBytes();
+    const ccs = RecordLayer.changeCipherSpec();
+    h.session.receive(concatBytes(Array.from({ length: 32 }, () => ccs)));
+    expect(h.ended).toEqual([]);
+    h.session.receive(ccs);
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+
+  test("empty application data records are capped at 32 in a row; data in between resets the count", () => {
+    const h = connected();
+    const empty = (): Uint8Array => h.server.records.encode(CONTENT.application_data, new Uint8Array(0));
+    for (let round = 0; round < 3; round++) {
+      h.session.receive(concatBytes(Array.from({ length: 32 }, empty)));
+      h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from("x")));
+    }
+    expect(h.ended).toEqual([]);
+    h.session.receive(concatBytes(Array.from({ length: 33 }, empty)));
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+});
+
 describe("robustness", () => {
   test("mutated server flights never throw: the session either completes or ends with a typed error", () => {
     let seed = 0x2545f491;

@@ -18,6 +18,8 @@ import { CONTENT, RecordLayer, type Record } from "./record-layer";
 
 /** Largest handshake message we accept; a PSK handshake has no certificates. */
 const MAX_HANDSHAKE_MESSAGE = 64 * 1024;
+/** Empty records (change_cipher_spec included) in a row before we give up, as BoringSSL does. */
+export const MAX_EMPTY_RECORDS = 32;
 
 export interface EstablishedInfo {
   suite: string;
@@ -39,6 +41,7 @@ export class PskClientSession {
   readonly #records = new RecordLayer();
   readonly #handshake = new HandshakeReassembler();
   #ended = false;
+  #emptyRecords = 0;
 
   constructor(
     private readonly config: PskHandshakeConfig,
@@ -89,6 +92,7 @@ export class PskClientSession {
   }
 
   #onRecord(record: Record): void {
+    this.#checkRecordFraming(record);
     switch (record.type) {
       case CONTENT.change_cipher_spec:
         // §5: one unprotected 0x01 byte, tolerated only during the handshake.
@@ -109,6 +113,21 @@ export class PskClientSession {
           ALERT.unexpected_message,
           `server sent a record of unknown type ${record.type}${this.connected ? "" : " (is it a TLS 1.3 server?)"}`,
         );
+    }
+  }
+
+  /** §5.1: no empty handshake records, no other record inside a handshake message; few empty records. */
+  #checkRecordFraming(record: Record): void {
+    if (record.type === CONTENT.handshake && record.fragment.length === 0) {
+      throw new TlsFailure(ALERT.unexpected_message, "empty handshake record");
+    }
+    if (record.type !== CONTENT.handshake && this.#handshake.hasPartial) {
+      throw new TlsFailure(ALERT.unexpected_message, "a record of another type inside a fragmented handshake message");
+    }
+    if (record.fragment.length > 0 && record.type !== CONTENT.change_cipher_spec) {
+      this.#emptyRecords = 0;
+    } else if (++this.#emptyRecords > MAX_EMPTY_RECORDS) {
+      throw new TlsFailure(ALERT.unexpected_message, `more than ${MAX_EMPTY_RECORDS} empty or change_cipher_spec records in a row`);
     }
   }
 
