@@ -19,6 +19,7 @@ const event = (args: string[], argc = args.length): ExecEvent => ({
   ppid: 4,
   tty: "pts3",
   success: true,
+  exitStatus: undefined,
   exe: "/usr/bin/ls",
   key: "tacacsrs-exec",
   auidName: undefined,

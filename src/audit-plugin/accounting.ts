@@ -38,7 +38,9 @@ export function fitArgument(arg: ExecArg, maxBytes: number): string {
   return utf8.decode(arg.bytes.subarray(0, end)) + CUT_MARKER;
 }
 
-export function accountingRequest(event: ExecEvent, session: SessionInfo): Record<string, unknown> {
+export type RecordType = "ACCOUNTING_RECORD_TYPE_STOP" | "ACCOUNTING_RECORD_TYPE_START";
+
+export function accountingRequest(event: ExecEvent, session: SessionInfo, recordType: RecordType = "ACCOUNTING_RECORD_TYPE_STOP"): Record<string, unknown> {
   const [program, ...rest] = event.args;
   const command = program === undefined || program.length === 0 ? (event.exe ?? "") : fitArgument(program, MAX_ARG_BYTES - "cmd=".length);
   const more = event.argc - 1 - MAX_CMD_ARGS;
@@ -51,9 +53,14 @@ export function accountingRequest(event: ExecEvent, session: SessionInfo): Recor
     remoteAddress: session.remoteAddress,
     command,
     commandArguments,
-    recordType: "ACCOUNTING_RECORD_TYPE_STOP",
+    recordType,
     taskId: `${session.taskBase}-${event.serial}`,
     startTime: Math.floor(event.timeMs / 1000),
     privilegeLevel: session.privilegeLevel,
   };
+}
+
+/** The STOP of a command accounted with `start` (RFC 8907 §7.2: the same task_id), ended at `stopTimeMs`. */
+export function stopRequest(start: Record<string, unknown>, stopTimeMs: number): Record<string, unknown> {
+  return { ...start, recordType: "ACCOUNTING_RECORD_TYPE_STOP", stopTime: Math.floor(stopTimeMs / 1000) };
 }

@@ -129,3 +129,28 @@ describe("hostile and broken input", () => {
     expect(events.some((e) => e.serial === 14 && e.argc === 3)).toBe(true);
   });
 });
+
+describe("process ends (exit_group)", () => {
+  const EXITS = readFileSync(new URL("../../test/fixtures/audit/exit-records.txt", import.meta.url), "utf8").split("\n").filter(Boolean);
+
+  test("real exit_group events carry the process's status; execs have none", () => {
+    const { events, problems } = assemble(EXITS);
+    expect(problems).toEqual([]);
+    const exits = events.filter((e) => e.exitStatus !== undefined).map((e) => [e.serial, e.pid, e.exitStatus]);
+    expect(exits).toEqual([
+      [3635, 2003, 0],
+      [3647, 2004, 0],
+      [3649, 2005, 7],
+      [3650, 2002, 7],
+    ]);
+    expect(events.filter((e) => e.args.length > 0).every((e) => e.exitStatus === undefined)).toBe(true);
+  });
+
+  test("exit_group is recognised by each architecture's number (aarch64 94), not by x86_64's alone", () => {
+    const exit = EXITS.find((line) => line.includes("syscall=231") && line.includes(":3647):"))!;
+    const arm = exit.replace("arch=c000003e syscall=231", "arch=c00000b7 syscall=94");
+    const notExit = exit.replace("arch=c000003e syscall=231", "arch=c00000b7 syscall=231");
+    expect(assemble([arm]).events[0]!.exitStatus).toBe(0);
+    expect(assemble([notExit]).events[0]!.exitStatus).toBeUndefined();
+  });
+});

@@ -35,6 +35,8 @@ export interface ExecEvent {
   /** "pts0", or undefined for "(none)". */
   tty: string | undefined;
   success: boolean;
+  /** The process ended (exit_group), with this status: an event without argv. */
+  exitStatus: number | undefined;
   exe: string | undefined;
   key: string | undefined;
   /** auditd's enriched AUID (the login user's name), when it resolved one. */
@@ -120,6 +122,18 @@ export class ArgvBuilder {
   }
 }
 
+/** exit_group(2) by the record's arch (AUDIT_ARCH_*): x86_64 231, i386 252, aarch64 94, arm 248. */
+const EXIT_GROUP: Record<string, number> = { c000003e: 231, "40000003": 252, c00000b7: 94, "40000028": 248 };
+
+/** The status of an exit_group call (its first argument, hex in the record), else undefined. */
+export function exitGroupStatus(fields: Map<string, string>): number | undefined {
+  const arch = fields.get("arch");
+  const syscall = fields.get("syscall");
+  if (arch === undefined || syscall === undefined || EXIT_GROUP[arch] !== Number(syscall)) return undefined;
+  const a0 = fields.get("a0") ?? "0";
+  return /^[0-9a-f]{1,16}$/.test(a0) ? Number.parseInt(a0.slice(-2), 16) : 0;
+}
+
 /** The login user's name from auditd's enriched AUID="name" (not "unset" or "unknown(N)"). */
 export function enrichedAuid(enriched: string): string | undefined {
   const match = /(?:^| )AUID="([^"]*)"/.exec(enriched);
@@ -145,6 +159,7 @@ export function syscallPart(body: string, enriched: string): Omit<ExecEvent, "se
     ppid: required("ppid"),
     tty: tty === undefined || tty === "(none)" ? undefined : tty,
     success: fields.get("success") === "yes",
+    exitStatus: exitGroupStatus(fields),
     exe: untrustedString(fields.get("exe")),
     key: untrustedString(fields.get("key")),
     auidName: enrichedAuid(enriched),

@@ -24,6 +24,7 @@ const ARGS = {
   key: { type: "string", description: 'The audit rule key of exec events ("" for any key)', default: "tacacsrs-exec" },
   "fallback-min-uid": { type: "string", description: "Account unregistered sessions whose login uid is at least this" },
   "fallback-group": { type: "string", description: "Account unregistered sessions of members of this group" },
+  records: { type: "string", description: 'Accounting records: "stop" (one per exec) or "start-stop" (START at exec, STOP when the command ends; needs exit_group in the rules)', default: "stop" },
   "max-queue": { type: "string", description: "Events held while the agent is slow or away; beyond it they are dropped", default: "10000" },
   concurrency: { type: "string", description: "Calls to the agent in flight at once", default: "32" },
   "timeout-seconds": { type: "string", description: "How long one call to the agent may take", default: "10" },
@@ -78,8 +79,11 @@ function options(args: ReturnType<typeof parseArgs<typeof ARGS>>): PluginOptions
   const minUid = args["fallback-min-uid"];
   const group = args["fallback-group"];
   if (group !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(group)) throw new UsageError(`--fallback-group: "${group}" is not a group name`);
+  const records = args.records;
+  if (records !== "stop" && records !== "start-stop") throw new UsageError(`--records: expected stop or start-stop, got "${records}"`);
   return {
     key: args.key === "" ? undefined : args.key,
+    records,
     fallback: { minUid: minUid === undefined ? undefined : wholeNumber(minUid, "fallback-min-uid", 0, 0xffff_fffe), group },
     maxQueue: wholeNumber(args["max-queue"], "max-queue", 1, 1_000_000),
     concurrency: wholeNumber(args.concurrency, "concurrency", 1, 1024),

@@ -118,4 +118,37 @@ describe.skipIf(unavailable !== undefined)(`audit plugin with the real auditd${u
     },
     30_000,
   );
+
+  test(
+    "records=start-stop with exit_group in the rules: a START per command and a STOP with its task_id when it ends",
+    async () => {
+      await auditd?.stop();
+      auditd = undefined;
+      auditd = await startAuditd({
+        key: KEY,
+        auid: AUID,
+        syscalls: ["execve", "exit_group"],
+        plugin: { path: PLUGIN, args: [`service-endpoint=${agent.socket},key=${KEY},report-interval-seconds=1,records=start-stop`] },
+      });
+      await runSession("/bin/true start-stop; /bin/sh -c 'exit 7'; true", async (id) => {
+        await api("RegisterAuditSession", { session: { sessionId: id, loginUid: AUID, user: "tacuser22s", port: "pts/23", remoteAddress: "192.0.2.23", privilegeLevel: 15, taskBase: "e2e22s" } });
+      });
+      // setpriv (ended by its exec of the shell), the shell, /bin/true and sh -c: a START and a STOP each.
+      await until(() => recordsOf("tacuser22s").length >= 8, 20_000, "8 accounting records of tacuser22s");
+      await Bun.sleep(500);
+      const records = recordsOf("tacuser22s");
+      expect(records.length).toBe(8);
+      const byTask = new Map<string, number[]>();
+      for (const record of records) {
+        const taskId = argsOf(record).find((a) => a.startsWith("task_id="))!;
+        byTask.set(taskId, [...(byTask.get(taskId) ?? []), record.flags]);
+      }
+      expect(byTask.size).toBe(4);
+      for (const flags of byTask.values()) expect(flags.sort()).toEqual([0x02 /* START */, 0x04 /* STOP */]);
+      const stops = records.filter((r) => r.flags === 0x04);
+      for (const stop of stops) expect(argsOf(stop).some((a) => a.startsWith("stop_time="))).toBe(true);
+      expect(stops.map((r) => argsOf(r).find((a) => a.startsWith("cmd="))).sort()).toEqual(["cmd=/bin/sh", "cmd=/bin/sh", "cmd=/bin/true", "cmd=setpriv"]);
+    },
+    60_000,
+  );
 });

@@ -17,6 +17,8 @@ export interface AuditdOptions {
   key: string;
   /** Only execs of processes with this login uid are audited. */
   auid: number;
+  /** Audited system calls (default execve; add exit_group for process ends). */
+  syscalls?: string[];
   /** The plugin auditd starts (absolute path, arguments separated by spaces). */
   plugin: { path: string; args: string[] };
 }
@@ -47,7 +49,8 @@ async function enabledFlag(): Promise<string> {
 
 /** One rule per architecture the machine may run (a 64-bit kernel also runs 32-bit programs). */
 function ruleArgs(options: AuditdOptions): string[][] {
-  return ["b64", "b32"].map((arch) => ["-a", "always,exit", "-F", `arch=${arch}`, "-S", "execve", "-F", `auid=${options.auid}`, "-k", options.key]);
+  const syscalls = (options.syscalls ?? ["execve"]).flatMap((name) => ["-S", name]);
+  return ["b64", "b32"].map((arch) => ["-a", "always,exit", "-F", `arch=${arch}`, ...syscalls, "-F", `auid=${options.auid}`, "-k", options.key]);
 }
 
 export async function startAuditd(options: AuditdOptions): Promise<Auditd> {
