@@ -99,7 +99,15 @@ export class AuditPlugin {
       },
     );
     this.#splitter = new LineSplitter(MAX_LINE_BYTES, {
-      line: (text) => this.#assembler.push(text),
+      line: (text) => {
+        // A defect of ours on one record must not stop the plugin (auditd would restart it, losing events).
+        try {
+          this.#assembler.push(text);
+        } catch (error) {
+          this.#counters.malformed++;
+          this.#log.log("internal", `tacacsrs-audit-plugin: internal error on a record, skipped: ${(error as Error).message}`);
+        }
+      },
       oversized: (bytes) => {
         this.#counters.malformed++;
         this.#log.log("oversized", `tacacsrs-audit-plugin: skipped a ${bytes}-byte line (the limit is ${MAX_LINE_BYTES})`);
