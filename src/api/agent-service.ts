@@ -26,6 +26,7 @@ import {
 import { UpstreamError, type EngineStatus, type StartRequest, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
 import { systemClock } from "../upstream/clock";
 import { AuditService } from "./audit-service";
+import { QUEUED_MESSAGE, type AccountingDelivery, type AccountingStats, type LiveOutcome } from "../accounting";
 import { AGENT_SERVICE, methodsOf, toNumber, type MethodDescriptor } from "./proto";
 import type { CallContext, Route } from "./server";
 import { GrpcError, Status } from "./status";
@@ -86,6 +87,8 @@ const ACCT_FLAGS_BY_RECORD_TYPE: Record<number, number> = {
   3: AcctFlags.Watchdog,
   4: AcctFlags.Watchdog | AcctFlags.Start,
 };
+
+const ACCOUNTING_SUCCESS = 1;
 
 const FAILOVER_STATE = { PreferredActive: 1, FailedOver: 2, NoResponsiveServer: 3 } as const;
 const SINGLE_CONNECT = { unknown: 0, supported: 1, unsupported: 2 } as const;
@@ -220,8 +223,28 @@ function accountingReply(server: string, body: Uint8Array): object {
   return { response: { server, status: reply.status, serverMessage: reply.serverMsg, data: reply.data } };
 }
 
-export function statusReply(status: EngineStatus): object {
+/**
+ * The accounting hook of `exchange` with the spool or journal on (src/accounting): the server's
+ * reply as usual, or `queued` when no server took the record and the spool did, or a retriable
+ * error when the spool refused it.
+ */
+function settleAccounting(accounting: AccountingDelivery, start: StartBody): Settle {
+  return async (outcome, reply) => {
+    const verdict = await accounting.settle(start.version, start.body, outcome);
+    if (verdict.kind === "queued") return { response: { server: "", status: ACCOUNTING_SUCCESS, serverMessage: QUEUED_MESSAGE, data: "", queued: true } };
+    if (verdict.kind === "refused") return serviceError(verdict.message, "", true);
+    return reply;
+  };
+}
+
+/** The Status reply's accounting_spool (absent without a spool). */
+function spoolStatus(stats: AccountingStats | undefined): object {
+  return stats === undefined ? {} : { accountingSpool: { ...stats } };
+}
+
+export function statusReply(status: EngineStatus, accounting?: AccountingStats): object {
   return {
+    ...spoolStatus(accounting),
     state: FAILOVER_STATE[status.state],
     activeServer: status.activeServer,
     servers: status.servers.map((server) => ({
@@ -237,6 +260,9 @@ export function statusReply(status: EngineStatus): object {
 
 // ---- the exchange ----
 
+/** Turns the engine's outcome and the reply it makes into the reply sent (accounting delivery). */
+type Settle = (outcome: LiveOutcome, reply: object) => Promise<object>;
+
 /** Runs one exchange; upstream and reply-decoding failures become `result.error`. */
 async function exchange(
   engine: UpstreamEngine,
@@ -244,16 +270,19 @@ async function exchange(
   resendable: boolean,
   context: CallContext,
   toReply: (server: string, body: Uint8Array) => object,
+  settle?: Settle,
 ): Promise<object> {
   let session: UpstreamSession;
   try {
     session = await engine.start({ type: start.type, version: start.version, body: start.body, deadline: context.deadline, cancellation: context.cancellation, resendable });
   } catch (error) {
-    if (error instanceof UpstreamError) return serviceError(error.message, error.server, error.retriable);
-    throw error;
+    if (!(error instanceof UpstreamError)) throw error;
+    const reply = serviceError(error.message, error.server, error.retriable);
+    return settle ? settle({ kind: "failed", retriable: error.retriable && error.kind !== "cancelled" }, reply) : reply;
   }
   try {
-    return toReply(session.server, session.reply.body);
+    const reply = toReply(session.server, session.reply.body);
+    return settle ? await settle({ kind: "answered", server: session.server, replyBody: session.reply.body }, reply) : reply;
   } catch (error) {
     if (error instanceof CodecError) return serviceError(`${session.server} sent a malformed reply: ${error.message}`, session.server, false);
     throw error;
@@ -273,7 +302,7 @@ function build<T>(buildStart: (request: T) => StartBody, request: T): StartBody 
 }
 
 /** The routes of the TacacsAgent service. */
-export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditService = new AuditService(systemClock, log)): Route[] {
+export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditService = new AuditService(systemClock, log), accounting?: AccountingDelivery): Route[] {
   const methods = new Map(methodsOf(AGENT_SERVICE).map((method) => [method.path.slice(AGENT_SERVICE.length + 2), method]));
   const method = (name: string): MethodDescriptor => methods.get(name)!;
   return [
@@ -303,12 +332,15 @@ export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditSer
       method: method("Accounting"),
       kind: "unary",
       // Accounting is never re-sent behind the caller's back (a duplicate record is worse than a retriable error).
-      handle: (request, context) => exchange(engine, build(accountingRequest, request as AccountingRequest), false, context, accountingReply),
+      handle: (request, context) => {
+        const start = build(accountingRequest, request as AccountingRequest);
+        return exchange(engine, start, false, context, accountingReply, accounting && settleAccounting(accounting, start));
+      },
     },
     {
       method: method("Status"),
       kind: "unary",
-      handle: async () => ({ ...statusReply(engine.status()), audit: audit.status() }),
+      handle: async () => ({ ...statusReply(engine.status(), accounting?.stats()), audit: audit.status() }),
     },
     ...audit.routes(),
   ];

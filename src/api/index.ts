@@ -10,6 +10,7 @@ import type { Endpoint } from "../common/endpoint";
 import { silentLogger, type Logger } from "../common/log";
 import type { Limits } from "../common/limits";
 import type { UpstreamEngine } from "../upstream/types";
+import type { AccountingDelivery } from "../accounting";
 import { agentRoutes } from "./agent-service";
 import { healthRoutes } from "./health";
 import { GrpcServer } from "./server";
@@ -27,6 +28,8 @@ export interface ApiServerOptions {
   limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes"> & Partial<Pick<Limits, "maxApiConnections">>;
   defaultTimeoutMs?: number;
   log?: Logger;
+  /** Accounting spool and journal (--accounting-*); absent: accounting replies as before. */
+  accounting?: AccountingDelivery;
 }
 
 export interface ApiServer {
@@ -41,7 +44,7 @@ export interface ApiServer {
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const log = options.log ?? silentLogger;
   const server = new GrpcServer({
-    routes: [...agentRoutes(options.engine, log), ...healthRoutes()],
+    routes: [...agentRoutes(options.engine, log, undefined, options.accounting), ...healthRoutes()],
     maxConcurrentCalls: options.limits.maxApiStreams,
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),
     maxMessageBytes: options.limits.maxGrpcMessageBytes,

@@ -78,6 +78,7 @@ export function printConfig(config: RuntimeConfig): string {
     verbosity: config.verbosity,
     engine: { ...config.engine, servers: config.engine.servers.map(printableServer) },
     limits: config.limits,
+    accounting: config.accounting,
   };
   return `${JSON.stringify(printable, null, 2)}\n`;
 }

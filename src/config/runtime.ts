@@ -14,9 +14,10 @@ import { SECURITY_FLAGS, pskExchangeFromFlags, securityFromFlags } from "./flag-
 import type { Flags } from "./scanned";
 import { resolveSecretText } from "./secrets";
 import { oneLineName, splitPemCertificates, validityProblem } from "./tls-material";
-import type { Limits, RuntimeConfig } from "./types";
+import type { AccountingConfig, Limits, RuntimeConfig } from "./types";
 import { boundedInteger, checked, seconds, serviceMode, socketMode } from "./values";
 import { serversFromYang } from "./yang/document";
+import { spoolDirectoryProblem } from "../accounting/directory";
 
 /** RFC 8907 §10.5.1: administrators SHOULD use secrets of at least 16 characters. */
 const RECOMMENDED_SECRET_LENGTH = 16;
@@ -36,6 +37,23 @@ function limits(flags: Flags): Limits {
     proxyIdleTimeoutMs: checked(seconds(1, 86_400), "--proxy-idle-timeout-seconds", flags.value("proxy-idle-timeout-seconds")),
     shutdownGraceMs: checked(seconds(1, 3600), "--shutdown-grace-seconds", flags.value("shutdown-grace-seconds")),
   };
+}
+
+/** Smallest --accounting-spool-max-bytes: room for a few large records. */
+const MIN_SPOOL_BYTES = 64 * 1024;
+/** Largest --accounting-spool-max-bytes (8 GiB). */
+const MAX_SPOOL_BYTES = 8 * 1024 * 1024 * 1024;
+
+/** The accounting delivery flags; the spool directory must be usable now (start and --check-config). */
+function accounting(flags: Flags, warnings: string[]): AccountingConfig {
+  const spoolDir = flags.given("accounting-spool-dir");
+  const spoolMaxBytes = checked(boundedInteger(MIN_SPOOL_BYTES, MAX_SPOOL_BYTES), "--accounting-spool-max-bytes", flags.value("accounting-spool-max-bytes"));
+  if (spoolDir === undefined && flags.has("accounting-spool-max-bytes")) warnings.push("--accounting-spool-max-bytes: unused without --accounting-spool-dir");
+  if (spoolDir !== undefined) {
+    const problem = spoolDirectoryProblem(spoolDir);
+    if (problem) fail(`--accounting-spool-dir ${spoolDir}`, problem);
+  }
+  return { ...(spoolDir === undefined ? {} : { spoolDir }), spoolMaxBytes, journal: flags.on("accounting-log") };
 }
 
 interface Services {
@@ -189,6 +207,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     socketMode: mode,
     ...(proxySharedSecret ? { proxySharedSecret } : {}),
     limits: limitValues,
+    accounting: accounting(flags, warnings),
     verbosity: Math.min(flags.scanned.verbosity, 4),
     source: configPath ?? "command line",
   };

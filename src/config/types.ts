@@ -10,6 +10,14 @@ import type { EngineOptions } from "../upstream/types";
 export type { Limits };
 
 
+export interface AccountingConfig {
+  /** --accounting-spool-dir: checked usable at load time; absent: no spool. */
+  spoolDir?: string;
+  spoolMaxBytes: number;
+  /** --accounting-log: one journal line per accepted record. */
+  journal: boolean;
+}
+
 export interface RuntimeConfig {
   engine: EngineOptions;
   services: { clientApi: boolean; proxy: boolean };
@@ -22,6 +30,8 @@ export interface RuntimeConfig {
   limits: Limits;
   /** 0 errors only … 4 trace. */
   verbosity: number;
+  /** Accounting delivery (issue 15): all off unless their flags are given. */
+  accounting: AccountingConfig;
   /** Where the upstream list came from, for logs: "command line" or the --config path. */
   source: string;
 }

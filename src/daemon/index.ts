@@ -14,6 +14,29 @@ import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
 import { sdNotify } from "./sd-notify";
 import { errorMessage } from "../common/error-message";
+import { AccountingDelivery, Spool } from "../accounting";
+import { systemClock } from "../upstream/clock";
+
+/** Share of --max-sessions-in-flight that replaying the accounting spool may hold. */
+const REPLAY_SHARE = 0.25;
+
+/** The accounting spool and journal when their flags ask for them (issue 15). */
+function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): AccountingDelivery | undefined {
+  const { spoolDir, spoolMaxBytes, journal } = config.accounting;
+  if (spoolDir === undefined && !journal) return undefined;
+  const log = logger("accounting");
+  const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir, maxBytes: spoolMaxBytes, clock: systemClock, log });
+  const slowest = Math.max(...config.engine.servers.map((server) => server.timeoutMs));
+  return new AccountingDelivery({
+    engine,
+    ...(spool ? { spool } : {}),
+    ...(journal ? { journal: (line: string) => void process.stderr.write(`${line}\n`) } : {}),
+    clock: systemClock,
+    log,
+    requestTimeoutMs: config.engine.connectTimeoutMs + slowest,
+    replayWindow: Math.max(1, Math.floor(config.engine.maxSessionsInFlight * REPLAY_SHARE)),
+  });
+}
 
 /** Exit status when the configuration is valid but the daemon cannot start (socket in use, …). */
 const START_FAILURE_EXIT = 1;
@@ -21,6 +44,7 @@ const START_FAILURE_EXIT = 1;
 interface Running {
   config: RuntimeConfig;
   engine: UpstreamEngine;
+  accounting?: AccountingDelivery;
   api?: ApiServer;
   proxy?: ProxyServer;
 }
@@ -39,6 +63,7 @@ async function start(config: RuntimeConfig): Promise<Running> {
   const engine = createEngine(config.engine, { connectorFor, logger: logger("upstream") });
   const running: Running = { config, engine };
   try {
+    running.accounting = accountingDelivery(config, engine);
     if (config.services.clientApi) {
       running.api = await startApiServer({
         engine,
@@ -46,6 +71,7 @@ async function start(config: RuntimeConfig): Promise<Running> {
         socketMode: config.socketMode,
         limits: config.limits,
         log: logger("api"),
+        ...(running.accounting ? { accounting: running.accounting } : {}),
       });
       log.info(`client API listening on ${formatEndpoint(running.api.endpoint)}`);
     }
@@ -58,6 +84,7 @@ async function start(config: RuntimeConfig): Promise<Running> {
         serverSecrets: () => running.config.engine.servers.map((server) => server.sharedSecret),
         limits: config.limits,
         logger: logger("proxy"),
+        ...(running.accounting ? { accounting: running.accounting } : {}),
       });
       log.info(`TACACS+ proxy listening on ${formatEndpoint(running.proxy.endpoint)}`);
     }
@@ -70,13 +97,14 @@ async function start(config: RuntimeConfig): Promise<Running> {
 
 async function stop(running: Running, graceMs: number): Promise<void> {
   await Promise.allSettled([running.api?.close(graceMs), running.proxy?.close(graceMs)]);
+  await running.accounting?.close();
   await running.engine.close();
 }
 
 /** Settings that only a restart applies: the listeners. */
 function listenersChanged(a: RuntimeConfig, b: RuntimeConfig): boolean {
   const key = (c: RuntimeConfig) =>
-    JSON.stringify([c.services, c.listenEndpoint, c.proxyEndpoint, c.socketMode, c.limits]);
+    JSON.stringify([c.services, c.listenEndpoint, c.proxyEndpoint, c.socketMode, c.limits, c.accounting]);
   return key(a) !== key(b);
 }
 

@@ -7,7 +7,9 @@
 import { Cancellation } from "../common/cancellation";
 import { tracing, type Logger } from "../common/log";
 import {
+  AcctStatus,
   CodecError,
+  encodeAcctReply,
   encodePacket,
   errorReplyBody,
   Flags,
@@ -29,6 +31,8 @@ import {
 } from "./connection-state";
 import { candidateKeys, decodeWithKeys, DownstreamKeyError, type DownstreamKey, type KeySource } from "./downstream-keys";
 import { errorMessage } from "../common/error-message";
+import { QUEUED_MESSAGE, type AccountingDelivery, type LiveOutcome } from "../accounting";
+import { UpstreamError } from "../upstream/types";
 
 export interface DownstreamPeer {
   /** Queues bytes for the client (the listener handles back-pressure). */
@@ -47,6 +51,8 @@ export interface BridgeOptions {
   idleTimeoutMs: number;
   logger: Logger;
   clock: Clock;
+  /** Accounting spool and journal: a record no server took is queued and answered SUCCESS. */
+  accounting?: AccountingDelivery;
 }
 
 /** The ERROR reply's server_msg when no upstream answered. */
@@ -67,6 +73,11 @@ export const NO_UPSTREAM_MESSAGE = "tacacsrs-agentd: no upstream TACACS+ server 
 export function downstreamFlags(upstreamFlags: number, key: DownstreamKey): number {
   const kept = upstreamFlags & ~(Flags.SingleConnect | Flags.Unencrypted);
   return key === undefined ? kept | Flags.Unencrypted : kept;
+}
+
+/** The reply to a record the agent queued in its spool (RFC 8907 §7.2 SUCCESS). */
+function queuedReply(version: number): ReplyPacket {
+  return { version, type: PacketType.Accounting, seqNo: 2, flags: 0, sessionId: 0, body: encodeAcctReply({ status: AcctStatus.Success, serverMsg: QUEUED_MESSAGE, data: "" }) };
 }
 
 export class ConnectionBridge {
@@ -200,6 +211,8 @@ export class ConnectionBridge {
       // Accounting is never re-sent elsewhere behind the client's back (at most once upstream).
       resendable: downstream.type !== PacketType.Accounting,
     };
+    const { accounting } = this.options;
+    if (accounting && downstream.type === PacketType.Accounting) return this.#startAccounting(accounting, downstream, request);
     this.options.engine.start(request).then(
       (session) => {
         wipe(body);
@@ -208,6 +221,37 @@ export class ConnectionBridge {
         this.#guard(() => this.#onReply(session.reply));
       },
       (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
+    );
+  }
+
+  /**
+   * An accounting REQUEST with the spool or journal on: the server's reply as usual, or, when no
+   * server took the record and the spool did, a SUCCESS whose server_msg says it was queued.
+   */
+  #startAccounting(accounting: AccountingDelivery, downstream: DownstreamSession, request: Parameters<UpstreamEngine["start"]>[0]): void {
+    const settle = (outcome: LiveOutcome, answer: () => void, session?: UpstreamSession) =>
+      accounting.settle(downstream.version, request.body, outcome).then(
+        (verdict) =>
+          this.#guard(() => {
+            if (verdict.kind !== "pass") session?.end();
+            if (verdict.kind === "queued") return this.#onReply(queuedReply(downstream.version));
+            if (verdict.kind === "refused") return this.#onUpstreamFailure(new Error(verdict.message));
+            answer();
+          }),
+        (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
+      );
+    this.options.engine.start(request).then(
+      (session) => {
+        void settle({ kind: "answered", server: session.server, replyBody: session.reply.body }, () => {
+          if (!this.#open()) return session.end();
+          this.#session = session;
+          this.#onReply(session.reply);
+        }, session);
+      },
+      (error: unknown) => {
+        const retriable = error instanceof UpstreamError && error.retriable;
+        void settle({ kind: "failed", retriable }, () => this.#onUpstreamFailure(error));
+      },
     );
   }
 

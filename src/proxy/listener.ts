@@ -96,6 +96,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       idleTimeoutMs: limits.proxyIdleTimeoutMs,
       logger,
       clock,
+      ...(options.accounting ? { accounting: options.accounting } : {}),
     });
     bridges.add(bridge);
     void bridge.done.then(() => bridges.delete(bridge));

@@ -7,6 +7,7 @@ import type { Logger } from "../common/log";
 import type { Secret } from "../common/secret";
 import type { Limits } from "../common/limits";
 import type { Clock } from "../upstream/clock";
+import type { AccountingDelivery } from "../accounting";
 import type { UpstreamEngine } from "../upstream/types";
 
 export type ProxyLimits = Pick<Limits, "maxProxyConnections" | "proxyIdleTimeoutMs" | "maxBodyBytes">;
@@ -32,6 +33,8 @@ export interface ProxyOptions {
   logger: Logger;
   /** Idle timers and upstream deadlines; the system clock by default. */
   clock?: Clock;
+  /** Accounting spool and journal (--accounting-*); absent: accounting is bridged as is. */
+  accounting?: AccountingDelivery;
 }
 
 export interface ProxyServer {

@@ -56,7 +56,7 @@ function humanStatus(reply: Fields): string {
       ...["sessions", "connectionOpens", "connectionFailures", "connectionTimeouts", "messagesSent", "messagesReceived", "errorsReceived"].map((name) => String(c[name] ?? 0)),
     ]);
   });
-  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n${auditLine(reply.audit as Fields | undefined)}`;
+  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n${auditLine(reply.audit as Fields | undefined)}${spoolLine(reply.accountingSpool as Fields | undefined)}`;
 }
 
 /** One line on command accounting: registered audit sessions and the audit plugin's counters. */
@@ -71,12 +71,21 @@ function auditLine(audit: Fields | undefined): string {
   );
 }
 
+/** The accounting spool's depth, when the agent has one. */
+function spoolLine(spool: Fields | undefined): string {
+  if (!spool) return "";
+  const n = (name: string) => Number(spool[name] ?? 0);
+  return `accounting spool: ${n("records")} records, ${n("bytes")} of ${n("maxBytes")} bytes, oldest ${n("oldestAgeSeconds")} s; delivered ${n("delivered")}, refused (full) ${n("refusedFull")}\n`;
+}
+
 function human(method: ApiMethod, reply: Fields): string {
   if (method === "HealthCheck") return `${reply.status}\n`;
   if (method === "RegisterAuditSession") return "audit session registered\n";
   if (method === "UnregisterAuditSession") return reply.found ? "audit session unregistered\n" : "audit session was not registered\n";
   if (method === "Status") return humanStatus(reply);
   const response = reply.response as Fields;
+  // The agent's spool took the record (no server answered): it is delivered later.
+  if (response.queued) return `QUEUED: ${response.serverMessage}\n`;
   const status = shortStatus(String(response.status));
   const message = response.serverMessage ? `: ${response.serverMessage}` : "";
   return `${status} from ${response.server}${message}${describeArgs(response.args)}\n`;

@@ -26,7 +26,7 @@ test("a compiled program serves and calls the API from another directory", async
   const run = Bun.spawnSync([outfile, join(dir, "agent.sock")], { cwd: "/", timeout: 10_000 });
   expect(run.stderr.toString()).toBe("");
   expect(JSON.parse(run.stdout.toString())).toEqual({
-    reply: { result: "response", response: { server: "fake-server", status: "ACCOUNTING_STATUS_SUCCESS", serverMessage: "recorded", data: "" } },
+    reply: { result: "response", response: { server: "fake-server", status: "ACCOUNTING_STATUS_SUCCESS", serverMessage: "recorded", data: "", queued: false } },
     health: { status: "SERVING" },
   });
 }, 30_000);

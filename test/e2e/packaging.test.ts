@@ -72,6 +72,7 @@ describe.skipIf(!tools)("release packages", () => {
       "User=tacacs",
       "Group=tacacs",
       "RuntimeDirectory=tacacs",
+      "StateDirectory=tacacsrs-agentd tacacsrs-agentd/spool",
       "NoNewPrivileges=yes",
       "ProtectSystem=strict",
       "ProtectHome=yes",

@@ -1,0 +1,148 @@
+/**
+ * Replays the spool, oldest first, once a server answers again.
+ *
+ * States, as a value: `idle` (nothing to send, or waiting for the next try), `probing` (one record
+ * in flight to learn whether any server answers), `draining` (up to `window` records in flight).
+ * A failure while draining stops new sends; once the records in flight settle, the failed ones
+ * wait for the next try and are re-sent first, in order. A record that was delivered is never
+ * sent again within a run, and none is skipped: acknowledgements advance over the delivered
+ * prefix only.
+ *
+ * Live traffic keeps its latency because the replay holds at most `window` sessions (a share of
+ * --max-sessions-in-flight) and the engine serves live requests beside them.
+ */
+import type { Logger } from "../common/log";
+import type { Clock } from "../upstream/clock";
+import type { Spool, SpoolEntry } from "./spool";
+
+/** First retry after a failed try; doubled after each failure up to MAX_RETRY_MS. */
+export const FIRST_RETRY_MS = 250;
+export const MAX_RETRY_MS = 5_000;
+
+/** Sends one spooled record upstream; resolves true when a server took it. Never rejects. */
+export type Deliver = (entry: SpoolEntry) => Promise<boolean>;
+
+export type ReplayMode = "idle" | "probing" | "draining";
+
+interface Slot {
+  entry: SpoolEntry;
+  state: "sending" | "done" | "failed";
+}
+
+export interface ReplayStats {
+  /** Records delivered from the spool since start. */
+  replayed: number;
+  /** Replay attempts that failed (the record stays spooled). */
+  replayFailures: number;
+}
+
+export class Replayer {
+  readonly stats: ReplayStats = { replayed: 0, replayFailures: 0 };
+  #mode: ReplayMode = "idle";
+  /** Handed out by the spool, not yet acknowledged, in order. */
+  readonly #window: Slot[] = [];
+  #inFlight = 0;
+  #stalled = false;
+  #retryMs = FIRST_RETRY_MS;
+  #timer: unknown;
+  #closed = false;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly deliver: Deliver,
+    private readonly options: { window: number; clock: Clock; log: Logger },
+  ) {}
+
+  get mode(): ReplayMode {
+    return this.#mode;
+  }
+
+  /** Something was spooled: make sure a try is scheduled. */
+  wake(): void {
+    if (this.#mode === "idle" && this.#timer === undefined && !this.#closed) this.#schedule(this.#stalled ? this.#retryMs : 0);
+  }
+
+  /** A server answered live traffic: drain now instead of waiting for the backoff. */
+  nudge(): void {
+    if (this.#mode !== "idle" || this.#closed || (this.spool.records === 0 && this.#window.length === 0)) return;
+    this.#cancelTimer();
+    this.#retryMs = FIRST_RETRY_MS;
+    this.#pump("draining");
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#cancelTimer();
+  }
+
+  /** A try on the timer probes first: records were spooled because no server answered. */
+  #schedule(ms: number): void {
+    this.#timer = this.options.clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#pump("probing");
+    }, ms);
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer !== undefined) this.options.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Sends what the mode allows: one record while probing, up to `window` while draining. */
+  #pump(from: ReplayMode = this.#mode): void {
+    if (this.#closed) return;
+    if (this.#mode === "idle") this.#mode = from;
+    this.#stalled = false;
+    const limit = this.#mode === "probing" ? 1 : this.options.window;
+    while (this.#inFlight < limit && !this.#stalled) {
+      const slot = this.#window.find((candidate) => candidate.state === "failed") ?? this.#take();
+      if (!slot) break;
+      this.#send(slot);
+    }
+    if (this.#inFlight === 0) this.#settle();
+  }
+
+  #take(): Slot | undefined {
+    const entry = this.spool.next();
+    if (!entry) return undefined;
+    const slot: Slot = { entry, state: "sending" };
+    this.#window.push(slot);
+    return slot;
+  }
+
+  #send(slot: Slot): void {
+    slot.state = "sending";
+    this.#inFlight++;
+    void this.deliver(slot.entry).then((delivered) => this.#sent(slot, delivered));
+  }
+
+  #sent(slot: Slot, delivered: boolean): void {
+    this.#inFlight--;
+    slot.state = delivered ? "done" : "failed";
+    if (delivered) {
+      this.stats.replayed++;
+      while (this.#window[0]?.state === "done") this.spool.acknowledge(this.#window.shift()!.entry);
+      if (this.#mode === "probing") {
+        this.#mode = "draining";
+        this.options.log.info(`accounting spool: a server answered; delivering ${this.spool.records} spooled record(s)`);
+      }
+      this.#retryMs = FIRST_RETRY_MS;
+    } else {
+      this.stats.replayFailures++;
+      this.#stalled = true;
+    }
+    if (this.#closed) return;
+    if (!this.#stalled) return this.#pump();
+    if (this.#inFlight === 0) this.#settle();
+  }
+
+  /** Nothing in flight: wait for the next try (after a failure), for new records, or done. */
+  #settle(): void {
+    this.#mode = "idle";
+    if (this.#stalled) {
+      const delay = this.#retryMs;
+      this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+      this.#schedule(delay);
+    }
+  }
+}
