@@ -27,6 +27,8 @@ const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const root = new URL("../..", import.meta.url).pathname;
 const PLUGIN = `${root}dist/tacacsrs-audit-plugin`;
+/** The plugin's command line; AUDIT_PLUGIN_CMD (space-separated) runs another, e.g. from source under a profiler. */
+const PLUGIN_CMD = process.env.AUDIT_PLUGIN_CMD?.split(" ") ?? [PLUGIN];
 const KEY = "tacacsrs-bench-22";
 const AUID = 61222;
 const SECRET = "bench-audit-22";
@@ -57,7 +59,7 @@ function template(): (serial: number, timeMs: number, ses: number) => string {
 async function synthetic(): Promise<void> {
   const SES = 900_022;
   await register(SES);
-  const plugin = Bun.spawn([PLUGIN, pluginArgs], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+  const plugin = Bun.spawn([...PLUGIN_CMD, pluginArgs], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
   const records = template();
   const perBatch = RATE / 100;
   let serial = 1;
