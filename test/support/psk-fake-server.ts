@@ -20,7 +20,7 @@ import {
   nextTrafficSecret,
 } from "../../src/transport/psk/key-schedule";
 import { EXTENSION, HANDSHAKE, encodeHandshake, parseExtensions, type HandshakeMessage } from "../../src/transport/psk/messages";
-import { CONTENT, RecordLayer } from "../../src/transport/psk/record-layer";
+import { CONTENT, RecordLayer, type Record } from "../../src/transport/psk/record-layer";
 import { ByteReader, ByteWriter, concatBytes } from "../../src/transport/psk/wire";
 
 export const HRR_RANDOM = new Uint8Array(Buffer.from("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c", "hex"));
@@ -216,6 +216,35 @@ export class FakePskServer {
 
   keyUpdate(requested: boolean): Uint8Array {
     return encodeHandshake(HANDSHAKE.key_update, Uint8Array.of(requested ? 1 : 0));
+  }
+
+  /** `count` KeyUpdate records, each protected under the key the previous one announced. */
+  keyUpdates(count: number, requested: boolean): Uint8Array {
+    const records: Uint8Array[] = [];
+    for (let index = 0; index < count; index++) {
+      records.push(this.records.encode(CONTENT.handshake, this.keyUpdate(requested)));
+      this.ratchetServer();
+      this.records.setWriteKeys(this.suite, this.serverAppSecret);
+    }
+    return concatBytes(records);
+  }
+
+  /** KeyUpdates received from the client (after the handshake), with their request_update. */
+  readonly clientKeyUpdates: boolean[] = [];
+
+  /** Opens the client's records, switching to the client's next key after each of its KeyUpdates. */
+  receive(bytes: Uint8Array): Record[] {
+    this.records.push(bytes);
+    const out: Record[] = [];
+    for (let record = this.records.next(); record; record = this.records.next()) {
+      out.push(record);
+      if (record.type === CONTENT.handshake && record.fragment[0] === HANDSHAKE.key_update) {
+        this.clientKeyUpdates.push(record.fragment[4] === 1);
+        this.ratchetClient();
+        this.records.setReadKeys(this.suite, this.clientAppSecret);
+      }
+    }
+    return out;
   }
 
   ratchetServer(): void {

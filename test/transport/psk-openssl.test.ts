@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Secret } from "../../src/common/secret";
 import { createPskConnector, type PskSecurity } from "../../src/transport/psk/connector";
+import type { KeyLimits } from "../../src/transport/psk/record-layer";
 import { TransportError, type ByteStream, type TlsGroup } from "../../src/transport/types";
 import { startOpensslPskServer, type OpensslPskServer } from "../support/openssl-psk-server";
 import { havePeer } from "../support/peer";
@@ -45,7 +46,7 @@ interface Client {
   lines: string[];
 }
 
-async function connect(port: number, overrides: Partial<PskSecurity> = {}): Promise<Client> {
+async function connect(port: number, overrides: Partial<PskSecurity> = {}, keyLimits?: KeyLimits): Promise<Client> {
   const security: PskSecurity = {
     kind: "psk",
     identity: new TextEncoder().encode(IDENTITY),
@@ -58,7 +59,7 @@ async function connect(port: number, overrides: Partial<PskSecurity> = {}): Prom
   const lines = log.lines;
   let text = "";
   const closed = Promise.withResolvers<Error | undefined>();
-  const stream = await createPskConnector(security, { log }).connect(
+  const stream = await createPskConnector(security, { log, ...(keyLimits ? { keyLimits } : {}) }).connect(
     { host: "127.0.0.1", port },
     { onData: (chunk) => (text += Buffer.from(chunk).toString("latin1")), onClose: (error) => closed.resolve(error) },
     3_000,
@@ -192,6 +193,17 @@ describe.skipIf(!available)("openssl s_server -psk", () => {
     expect(server.output()).toMatch(/<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate/);
     server.send("from the server");
     expect(await client.waitFor(16)).toBe("from the server\n");
+  });
+
+  test("after a (test-lowered) record limit we update our key: the server sees our KeyUpdates and the data still flows", async () => {
+    const server = await opensslServer(["-rev", "-msg"]);
+    const client = await connect(server.port, {}, { rekeyAfterRecords: 3, maxRecordsPerKey: 1_000 });
+    const lines = Array.from({ length: 7 }, (_, index) => `line ${index}`);
+    for (const line of lines) client.stream.write(Buffer.from(`${line}\n`));
+    const expected = lines.map((line) => `${reverse(line)}\n`).join("");
+    expect(await client.waitFor(expected.length)).toBe(expected);
+    // 7 writes, a KeyUpdate after the 3rd and the 6th; -msg shows what it received (<<<).
+    expect(server.output().match(/<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate/g)?.length).toBe(2);
   });
 
   test("close() sends close_notify: the server sees a clean shutdown", async () => {

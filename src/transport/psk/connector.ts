@@ -11,6 +11,7 @@ import { TransportError, type ByteStream, type Connector, type TransportSecurity
 import { toTransportError } from "./alerts";
 import { defaultDeps, startHandshake, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
 import { checkPskIdentity, MIN_PSK_KEY_OCTETS, PskMaterialError } from "./key-material";
+import type { KeyLimits } from "./record-layer";
 import { PskClientSession } from "./session";
 
 export type PskSecurity = Extract<TransportSecurity, { kind: "psk" }>;
@@ -24,6 +25,8 @@ export interface PskConnectorOptions {
   /** Randomness for the handshake (tests). */
   deps?: HandshakeDeps;
   log?: Logger;
+  /** Records per traffic key (tests lower them to see a rekey); RFC 8446 §5.5 defaults otherwise. */
+  keyLimits?: KeyLimits;
 }
 
 /**
@@ -93,6 +96,7 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
             },
           },
           deps,
+          options.keyLimits,
         );
 
         const stream: ByteStream = {

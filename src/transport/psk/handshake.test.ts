@@ -8,7 +8,7 @@ import type { TlsGroup } from "../types";
 import { ALERT, TlsFailure } from "./alerts";
 import { TLS_AES_256_GCM_SHA384 } from "./cipher-suites";
 import { GROUP_CODE, generateKeyShare } from "./key-exchange";
-import { startHandshake, transition, type HandshakeDeps, type HandshakeState, type PskHandshakeConfig, type Step } from "./handshake";
+import { startHandshake, transition, updateWriteKeys, type HandshakeDeps, type HandshakeState, type PskHandshakeConfig, type Step } from "./handshake";
 import { EXTENSION, HANDSHAKE, encodeHandshake } from "./messages";
 
 const KEY = new Uint8Array(Buffer.from("00112233445566778899aabbccddeeff", "hex"));
@@ -256,16 +256,28 @@ describe("after the handshake (§4.6)", () => {
     expect(step.actions).toEqual([{ kind: "read_keys", suite: expect.anything(), secret: server.serverAppSecret }]);
   });
 
-  test("KeyUpdate with update_requested is answered, then the write keys ratchet", () => {
+  test("KeyUpdate with update_requested ratchets the read keys and owes an answer (§4.6.3)", () => {
     const { state, server } = connect();
     const step = transition(state, messagesOf(server.keyUpdate(true))[0]!, config(), deps);
     server.ratchetServer();
-    server.ratchetClient();
     expect(step.actions).toEqual([
       { kind: "read_keys", suite: expect.anything(), secret: server.serverAppSecret },
-      { kind: "send", message: server.keyUpdate(false) },
-      { kind: "write_keys", suite: expect.anything(), secret: server.clientAppSecret },
+      { kind: "key_update_owed" },
     ]);
+  });
+
+  test("updateWriteKeys sends our KeyUpdate, then the write keys ratchet", () => {
+    const { state, server } = connect();
+    for (const requested of [false, true]) {
+      const step = updateWriteKeys(state, requested);
+      server.ratchetClient();
+      expect(step.actions).toEqual([
+        { kind: "send", message: server.keyUpdate(requested) },
+        { kind: "write_keys", suite: expect.anything(), secret: server.clientAppSecret },
+      ]);
+      server.clientAppSecret = (state as { clientSecret: Uint8Array }).clientSecret;
+    }
+    expect(() => updateWriteKeys(afterServerHello().state, false)).toThrow(/wait_encrypted_extensions/);
   });
 
   test("KeyUpdate with a bad value, or another message type, is refused", () => {

@@ -63,7 +63,9 @@ export type HandshakeAction =
   | { kind: "send_change_cipher_spec" }
   | { kind: "read_keys"; suite: CipherSuite; secret: Uint8Array }
   | { kind: "write_keys"; suite: CipherSuite; secret: Uint8Array }
-  | { kind: "established"; suite: CipherSuite; keyExchange: "psk-dhe" | "psk-only"; group?: TlsGroup };
+  | { kind: "established"; suite: CipherSuite; keyExchange: "psk-dhe" | "psk-only"; group?: TlsGroup }
+  /** The server asked for our KeyUpdate: owed once, before our next application data (§4.6.3). */
+  | { kind: "key_update_owed" };
 
 /** What the first (or retried) ClientHello committed to. */
 interface Offer {
@@ -290,8 +292,14 @@ function onServerFinished(keys: HandshakeKeys, message: HandshakeMessage, config
   return { state: { name: "connected", suite, clientSecret: clientApp, serverSecret: serverApp }, actions };
 }
 
-/** §4.6: NewSessionTicket is ignored (we never resume); KeyUpdate ratchets the keys. */
-function onPostHandshake(state: Extract<HandshakeState, { name: "connected" }>, message: HandshakeMessage): Step {
+type Connected = Extract<HandshakeState, { name: "connected" }>;
+
+/**
+ * §4.6: NewSessionTicket is ignored (we never resume); KeyUpdate ratchets the read keys. An
+ * update_requested is not answered here but owed: the session sends one KeyUpdate before its next
+ * application data, however many requests arrived meanwhile (§4.6.3).
+ */
+function onPostHandshake(state: Connected, message: HandshakeMessage): Step {
   if (message.type === HANDSHAKE.new_session_ticket) return { state, actions: [] };
   expectType(message, HANDSHAKE.key_update, "KeyUpdate or NewSessionTicket");
   const reader = new ByteReader(message.body, "KeyUpdate");
@@ -301,16 +309,25 @@ function onPostHandshake(state: Extract<HandshakeState, { name: "connected" }>, 
   const { suite } = state;
   const serverSecret = nextTrafficSecret(suite.hash, state.serverSecret);
   const actions: HandshakeAction[] = [{ kind: "read_keys", suite, secret: serverSecret }];
-  let clientSecret = state.clientSecret;
-  if (requested === 1) {
-    // §4.6.3: answer with update_not_requested, then switch our own keys.
-    clientSecret = nextTrafficSecret(suite.hash, clientSecret);
-    actions.push(
-      { kind: "send", message: encodeHandshake(HANDSHAKE.key_update, Uint8Array.of(0)) },
+  if (requested === 1) actions.push({ kind: "key_update_owed" });
+  return { state: { ...state, serverSecret }, actions };
+}
+
+/**
+ * §4.6.3: our KeyUpdate, then our write keys ratchet. `requestUpdate` asks the server to update
+ * its own keys too (update_requested).
+ */
+export function updateWriteKeys(state: HandshakeState, requestUpdate: boolean): Step {
+  if (state.name !== "connected") throw new Error(`KeyUpdate in state ${state.name}`);
+  const { suite } = state;
+  const clientSecret = nextTrafficSecret(suite.hash, state.clientSecret);
+  return {
+    state: { ...state, clientSecret },
+    actions: [
+      { kind: "send", message: encodeHandshake(HANDSHAKE.key_update, Uint8Array.of(requestUpdate ? 1 : 0)) },
       { kind: "write_keys", suite, secret: clientSecret },
-    );
-  }
-  return { state: { ...state, clientSecret, serverSecret }, actions };
+    ],
+  };
 }
 
 function expectType(message: HandshakeMessage, type: number, expected: string): void {

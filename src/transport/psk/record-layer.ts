@@ -25,22 +25,40 @@ export interface Record {
   protected: boolean;
 }
 
+/**
+ * How many records one traffic key may protect (§5.5: AES-GCM stays safe for about 2^24.5
+ * full-size records). We update our write key, and ask the server to update its own, once a key
+ * has protected `rekeyAfterRecords`; a server key that reaches `maxRecordsPerKey` ends the
+ * connection. Both stay far below 2^53, so sequence numbers are exact numbers and never wrap.
+ */
+export interface KeyLimits {
+  rekeyAfterRecords: number;
+  maxRecordsPerKey: number;
+}
+
+export const DEFAULT_KEY_LIMITS: KeyLimits = { rekeyAfterRecords: 2 ** 23, maxRecordsPerKey: Math.floor(2 ** 24.5) };
+
 /** One direction's keys and record sequence number. */
 class DirectionKeys {
-  #sequence = 0n;
+  #sequence = 0;
 
   constructor(
     readonly suite: CipherSuite,
     private readonly keys: TrafficKeys,
   ) {}
 
+  /** Records protected so far under these keys. */
+  get records(): number {
+    return this.#sequence;
+  }
+
   /** §5.3: the 64-bit sequence number, left-padded to the IV length, XOR the IV. */
   nextNonce(): Buffer {
     const nonce = Buffer.from(this.keys.iv);
     let sequence = this.#sequence++;
     for (let index = nonce.length - 1; index >= nonce.length - 8; index--) {
-      nonce[index]! ^= Number(sequence & 0xffn);
-      sequence >>= 8n;
+      nonce[index]! ^= sequence % 256;
+      sequence = Math.floor(sequence / 256);
     }
     return nonce;
   }
@@ -58,6 +76,18 @@ export class RecordLayer {
   #read: DirectionKeys | undefined;
   #write: DirectionKeys | undefined;
   #buffer: Uint8Array = new Uint8Array(0);
+
+  constructor(private readonly limits: KeyLimits = DEFAULT_KEY_LIMITS) {}
+
+  /** Our write key has protected enough records: time for a KeyUpdate (§4.6.3, §5.5). */
+  get writeKeyWornOut(): boolean {
+    return (this.#write?.records ?? 0) >= this.limits.rekeyAfterRecords;
+  }
+
+  /** The server's key has protected enough records: time to ask it for a KeyUpdate. */
+  get readKeyWornOut(): boolean {
+    return (this.#read?.records ?? 0) >= this.limits.rekeyAfterRecords;
+  }
 
   setReadKeys(suite: CipherSuite, secret: Uint8Array): void {
     this.#read = new DirectionKeys(suite, trafficKeys(suite, secret));
@@ -106,6 +136,7 @@ export class RecordLayer {
   #seal(type: number, chunk: Uint8Array): Uint8Array {
     const keys = this.#write;
     if (!keys) return concatBytes([header(type, chunk.length), chunk]);
+    if (keys.records >= this.limits.maxRecordsPerKey) throw new TlsFailure(ALERT.internal_error, "write key used up without a KeyUpdate");
     const inner = concatBytes([chunk, Uint8Array.of(type)]);
     const aad = header(CONTENT.application_data, inner.length + TAG_LENGTH);
     const cipher = createCipheriv(keys.suite.aead, keys.key, keys.nextNonce());
@@ -128,6 +159,9 @@ export class RecordLayer {
       throw new TlsFailure(ALERT.unexpected_message, `unprotected record of type ${type} after keys were set`);
     }
     if (fragment.length < TAG_LENGTH + 1) throw new TlsFailure(ALERT.bad_record_mac, "protected record is too short");
+    if (keys.records >= this.limits.maxRecordsPerKey) {
+      throw new TlsFailure(ALERT.unexpected_message, `server sent more than ${this.limits.maxRecordsPerKey} records under one key without a KeyUpdate (RFC 8446 §5.5)`);
+    }
     let inner: Uint8Array;
     try {
       const decipher = createDecipheriv(keys.suite.aead, keys.key, keys.nextNonce());

@@ -7,7 +7,7 @@ import { FakePskServer, messagesOf } from "../../../test/support/psk-fake-server
 import { ALERT, PeerAlert, TlsFailure, encodeAlert } from "./alerts";
 import type { PskHandshakeConfig } from "./handshake";
 import { HANDSHAKE, encodeHandshake } from "./messages";
-import { CONTENT, RecordLayer, type Record } from "./record-layer";
+import { CONTENT, RecordLayer, type KeyLimits, type Record } from "./record-layer";
 import { PskClientSession, type EstablishedInfo } from "./session";
 import { concatBytes } from "./wire";
 
@@ -31,7 +31,7 @@ interface Harness {
   ended: { error?: Error }[];
 }
 
-function harness(config = CONFIG): Harness {
+function harness(config = CONFIG, limits?: KeyLimits): Harness {
   const server = new FakePskServer({ key: KEY });
   let pending: Uint8Array[] = [];
   const established: EstablishedInfo[] = [];
@@ -42,24 +42,19 @@ function harness(config = CONFIG): Harness {
     onEstablished: (info) => established.push(info),
     onData: (chunk) => data.push(Buffer.from(chunk).toString()),
     onEnd: (error) => ended.push(error ? { error } : {}),
-  });
+  }, undefined, limits);
   const sentBytes = (): Uint8Array => {
     const bytes = concatBytes(pending);
     pending = [];
     return bytes;
   };
-  const fromClient = (): Record[] => {
-    server.records.push(sentBytes());
-    const out: Record[] = [];
-    for (let record = server.records.next(); record; record = server.records.next()) out.push(record);
-    return out;
-  };
+  const fromClient = (): Record[] => server.receive(sentBytes());
   return { session, server, fromClient, sentBytes, established, data, ended };
 }
 
 /** Runs the handshake to completion; returns the harness with the server on application keys. */
-function connected(): Harness {
-  const h = harness();
+function connected(limits?: KeyLimits): Harness {
+  const h = harness(CONFIG, limits);
   h.session.start();
   const [hello] = h.fromClient();
   h.server.receiveClientHello(hello!.fragment);
@@ -170,19 +165,74 @@ describe("application data", () => {
     expect(h.sentBytes().length).toBe(0);
   });
 
-  test("KeyUpdate with update_requested: answered, and both directions use the next keys", () => {
+  test("KeyUpdate with update_requested: answered at once, and both directions use the next keys", () => {
     const h = connected();
-    h.session.receive(h.server.records.encode(CONTENT.handshake, h.server.keyUpdate(true)));
-    h.server.ratchetServer();
-    h.server.records.setWriteKeys(h.server.suite, h.server.serverAppSecret);
-    const [update] = h.fromClient();
-    expect(update).toEqual({ type: CONTENT.handshake, fragment: h.server.keyUpdate(false), protected: true });
-    h.server.ratchetClient();
-    h.server.records.setReadKeys(h.server.suite, h.server.clientAppSecret);
+    h.session.receive(h.server.keyUpdates(1, true));
+    expect(h.fromClient()).toEqual([{ type: CONTENT.handshake, fragment: h.server.keyUpdate(false), protected: true }]);
     h.session.write(Buffer.from("after update"));
     expect(h.fromClient().map((record) => Buffer.from(record.fragment).toString())).toEqual(["after update"]);
     h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from("from server")));
     expect(h.data).toEqual(["from server"]);
+  });
+});
+
+describe("KeyUpdate floods (RFC 8446 §4.6.3)", () => {
+  const kinds = (records: Record[]): string[] =>
+    records.map((record) => (record.type === CONTENT.handshake ? `KeyUpdate(${record.fragment[4]})` : Buffer.from(record.fragment).toString()));
+
+  test("a burst of update_requested gets one KeyUpdate back, before our next application data", () => {
+    const h = connected();
+    h.session.receive(h.server.keyUpdates(20, true));
+    h.session.write(Buffer.from("after"));
+    h.session.write(Buffer.from("again"));
+    expect(kinds(h.fromClient())).toEqual(["KeyUpdate(0)", "after", "again"]);
+    h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from("on the 20th key")));
+    expect(h.data).toEqual(["on the 20th key"]);
+  });
+
+  test("up to 32 KeyUpdates between application data are taken; the 33rd in a row is unexpected_message", () => {
+    const h = connected();
+    for (let round = 0; round < 3; round++) {
+      h.session.receive(h.server.keyUpdates(32, true));
+      h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from(`${round}`)));
+      h.session.write(Buffer.from("reply"));
+    }
+    expect(kinds(h.fromClient())).toEqual(["KeyUpdate(0)", "reply", "KeyUpdate(0)", "reply", "KeyUpdate(0)", "reply"]);
+    expect(h.server.clientKeyUpdates).toEqual([false, false, false]);
+    expect(h.ended).toEqual([]);
+    h.session.receive(h.server.keyUpdates(33, true));
+    expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+    expect(h.fromClient()).toEqual([{ type: CONTENT.alert, fragment: Uint8Array.of(2, ALERT.unexpected_message), protected: true }]);
+  });
+});
+
+describe("record limits per key (RFC 8446 §5.5)", () => {
+  const LIMITS: KeyLimits = { rekeyAfterRecords: 4, maxRecordsPerKey: 6 };
+
+  test("our write key is updated after the lowered limit: the server sees a KeyUpdate every 4 records", () => {
+    const h = connected(LIMITS);
+    for (let index = 0; index < 10; index++) h.session.write(Buffer.from(`${index}`));
+    const records = h.fromClient();
+    expect(records.map((record) => (record.type === CONTENT.handshake ? "K" : "A")).join("")).toBe("AAAAKAAAAKAA");
+    expect(h.server.clientKeyUpdates).toEqual([false, false]);
+    expect(records.filter((record) => record.type === CONTENT.application_data).map((record) => Buffer.from(record.fragment).toString()).join("")).toBe("0123456789");
+  });
+
+  test("a worn server key: we ask for its update; past the hard limit without one the connection closes", () => {
+    const h = connected(LIMITS);
+    const fromServer = (count: number): Uint8Array =>
+      concatBytes(Array.from({ length: count }, (_, index) => h.server.records.encode(CONTENT.application_data, Buffer.from(`${index}`))));
+    h.session.receive(fromServer(4));
+    h.session.write(Buffer.from("ask"));
+    h.fromClient();
+    expect(h.server.clientKeyUpdates).toEqual([true]);
+    // The server answers: its new key starts a new count.
+    h.session.receive(h.server.keyUpdates(1, false));
+    h.session.receive(fromServer(6));
+    expect(h.ended).toEqual([]);
+    h.session.receive(fromServer(1));
+    expect((h.ended[0]?.error as TlsFailure).reason).toMatch(/more than 6 records under one key/);
+    expect(h.data.length).toBe(10);
   });
 });
 

@@ -8,18 +8,21 @@ import {
   defaultDeps,
   startHandshake,
   transition,
+  updateWriteKeys,
   type HandshakeAction,
   type HandshakeDeps,
   type HandshakeState,
   type PskHandshakeConfig,
 } from "./handshake";
-import { HandshakeReassembler } from "./messages";
-import { CONTENT, RecordLayer, type Record } from "./record-layer";
+import { HANDSHAKE, HandshakeReassembler } from "./messages";
+import { CONTENT, DEFAULT_KEY_LIMITS, RecordLayer, type KeyLimits, type Record } from "./record-layer";
 
 /** Largest handshake message we accept; a PSK handshake has no certificates. */
 const MAX_HANDSHAKE_MESSAGE = 64 * 1024;
 /** Empty records (change_cipher_spec included) in a row before we give up, as BoringSSL does. */
 export const MAX_EMPTY_RECORDS = 32;
+/** KeyUpdates without application data in between before we give up (BoringSSL's cap, §4.6.3). */
+export const MAX_KEY_UPDATES_IN_A_ROW = 32;
 
 export interface EstablishedInfo {
   suite: string;
@@ -38,16 +41,24 @@ export interface SessionSink {
 
 export class PskClientSession {
   #state: HandshakeState | undefined;
-  readonly #records = new RecordLayer();
+  readonly #records: RecordLayer;
   readonly #handshake = new HandshakeReassembler();
   #ended = false;
   #emptyRecords = 0;
+  #keyUpdatesInARow = 0;
+  /** The server asked for our KeyUpdate; it goes out once, after this chunk or before our next write. */
+  #keyUpdateOwed = false;
+  /** We asked the server to update its key and it has not yet. */
+  #keyUpdateAsked = false;
 
   constructor(
     private readonly config: PskHandshakeConfig,
     private readonly sink: SessionSink,
     private readonly deps: HandshakeDeps = defaultDeps,
-  ) {}
+    limits: KeyLimits = DEFAULT_KEY_LIMITS,
+  ) {
+    this.#records = new RecordLayer(limits);
+  }
 
   get connected(): boolean {
     return this.#state?.name === "connected" && !this.#ended;
@@ -69,13 +80,34 @@ export class PskClientSession {
       for (let record = this.#records.next(); record && !this.#ended; record = this.#ended ? undefined : this.#records.next()) {
         this.#onRecord(record);
       }
+      // One answer for all the update requests in this chunk, without waiting for our next write.
+      if (this.#keyUpdateOwed && !this.#ended) this.#updateKeysIfDue();
     });
   }
 
   /** Protects one application write; it becomes its own record(s), never merged with another. */
   write(data: Uint8Array): void {
     if (!this.connected || data.length === 0) return;
-    this.sink.send(this.#records.encode(CONTENT.application_data, data));
+    try {
+      this.#updateKeysIfDue();
+      this.sink.send(this.#records.encode(CONTENT.application_data, data));
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * §4.6.3, §5.5: one KeyUpdate when the server asked for one (however many times) or our key is
+   * worn; it asks the server to update too when the server's key is worn.
+   */
+  #updateKeysIfDue(): void {
+    const ask = !this.#keyUpdateAsked && this.#records.readKeyWornOut;
+    if (!this.#keyUpdateOwed && !ask && !this.#records.writeKeyWornOut) return;
+    const step = updateWriteKeys(this.#state!, ask);
+    this.#state = step.state;
+    this.#keyUpdateOwed = false;
+    this.#keyUpdateAsked ||= ask;
+    this.#perform(step.actions);
   }
 
   /** Sends close_notify and ends the session. */
@@ -106,7 +138,10 @@ export class PskClientSession {
         return this.#onHandshake(record.fragment);
       case CONTENT.application_data:
         if (!this.connected) throw new TlsFailure(ALERT.unexpected_message, "application data before the handshake finished");
-        if (record.fragment.length > 0) this.sink.onData(record.fragment);
+        if (record.fragment.length > 0) {
+          this.#keyUpdatesInARow = 0;
+          this.sink.onData(record.fragment);
+        }
         return;
       default:
         throw new TlsFailure(
@@ -147,6 +182,9 @@ export class PskClientSession {
     const messages = this.#handshake.push(fragment, MAX_HANDSHAKE_MESSAGE);
     messages.forEach((message, index) => {
       if (this.#ended || !this.#state) return;
+      if (message.type === HANDSHAKE.key_update && ++this.#keyUpdatesInARow > MAX_KEY_UPDATES_IN_A_ROW) {
+        throw new TlsFailure(ALERT.unexpected_message, `more than ${MAX_KEY_UPDATES_IN_A_ROW} KeyUpdates without application data in between`);
+      }
       const step = transition(this.#state, message, this.config, this.deps);
       this.#state = step.state;
       const changesReadKeys = step.actions.some((action) => action.kind === "read_keys");
@@ -169,9 +207,13 @@ export class PskClientSession {
           break;
         case "read_keys":
           this.#records.setReadKeys(action.suite, action.secret);
+          this.#keyUpdateAsked = false;
           break;
         case "write_keys":
           this.#records.setWriteKeys(action.suite, action.secret);
+          break;
+        case "key_update_owed":
+          this.#keyUpdateOwed = true;
           break;
         case "established":
           this.sink.onEstablished({
@@ -188,9 +230,13 @@ export class PskClientSession {
     try {
       run();
     } catch (error) {
-      if (error instanceof TlsFailure) this.#sendAlert(error.alert);
-      this.#end(error instanceof Error ? error : new Error(String(error)));
+      this.#fail(error);
     }
+  }
+
+  #fail(error: unknown): void {
+    if (error instanceof TlsFailure) this.#sendAlert(error.alert);
+    this.#end(error instanceof Error ? error : new Error(String(error)));
   }
 
   #sendAlert(alert: number): void {
