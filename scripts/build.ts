@@ -15,7 +15,8 @@ const commit = (await $`git -C ${root} rev-parse --short HEAD`.nothrow().quiet()
 async function compile(outDir: string, cross?: { bunTarget: string; executablePath: string }): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   const result = await Bun.build({
-    entrypoints: [`${root}src/main.ts`],
+    // The session supervisor's listener runs in a Worker: its module must be in the executable.
+    entrypoints: [`${root}src/main.ts`, `${root}src/session/listener-worker.ts`],
     compile: {
       outfile: `${outDir}/tacacsrs-agentd`,
       // A daemon must not pick up .env or bunfig.toml from whatever directory it starts in.
@@ -37,6 +38,8 @@ async function compile(outDir: string, cross?: { bunTarget: string; executablePa
   symlinkSync("tacacsrs-agentd", `${outDir}/tacon`);
   rmSync(`${outDir}/tacacsrs-audit-plugin`, { force: true });
   symlinkSync("tacacsrs-agentd", `${outDir}/tacacsrs-audit-plugin`);
+  rmSync(`${outDir}/tacacs-session`, { force: true });
+  symlinkSync("tacacsrs-agentd", `${outDir}/tacacs-session`);
 }
 
 await compile(`${root}dist`);

@@ -1,9 +1,11 @@
 /**
- * Entry point of the multi-call binary: `tacon` or `tacacsrs-audit-plugin` when invoked by
- * that name, else the daemon.
+ * Entry point of the multi-call binary: `tacon`, `tacacs-session` (also as a login shell,
+ * "-tacacs-session") or `tacacsrs-audit-plugin` when invoked by that name, the session launcher
+ * when given LAUNCHER_FLAG, else the daemon.
  */
 import { basename } from "node:path";
 import { errorMessage } from "./common/error-message";
+import { LAUNCHER_FLAG } from "./session/launcher-flag";
 
 declare const BUILD_VERSION: string | undefined;
 declare const BUILD_COMMIT: string | undefined;
@@ -17,14 +19,20 @@ const build = {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const env = process.env as Record<string, string | undefined>;
-  const invokedAs = basename(process.argv0 || process.argv[0] || "");
+  const argv0 = basename(process.argv0 || process.argv[0] || "");
+  // A login shell is started as "-name" (login(1), sshd).
+  const invokedAs = argv0.replace(/^-/, "");
   // Each personality loads only its own modules: tacon needs no engine, the daemon no HTTP/2 client.
   const run =
     invokedAs === "tacon"
       ? import("./tacon").then(({ runTacon }) => runTacon(args, env))
-      : invokedAs === "tacacsrs-audit-plugin"
-        ? import("./audit-plugin").then(({ runAuditPlugin }) => runAuditPlugin(args))
-        : import("./daemon").then(({ runDaemon }) => runDaemon(args, env, build));
+      : args[0] === LAUNCHER_FLAG
+        ? import("./session/launcher").then(({ runLauncher }) => runLauncher(args[1]))
+        : invokedAs === "tacacs-session"
+          ? import("./session").then(({ runSession }) => runSession(args, env, argv0.startsWith("-")))
+          : invokedAs === "tacacsrs-audit-plugin"
+            ? import("./audit-plugin").then(({ runAuditPlugin }) => runAuditPlugin(args))
+            : import("./daemon").then(({ runDaemon }) => runDaemon(args, env, build));
   const code = await run.catch((error: unknown) => {
     process.stderr.write(`${invokedAs}: internal error: ${errorMessage(error)}\n`);
     return 70;

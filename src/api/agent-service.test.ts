@@ -163,6 +163,13 @@ describe("Accounting → REQUEST", () => {
     expect(request.args.slice(4).map((a) => `${a.name}=${a.value}`)).toEqual(["task_id=42", "start_time=1700000000", "stop_time=1700000100"]);
   });
 
+  test("elapsed_time and status (exit status) when set, zero included; absent (null) when not", () => {
+    const stop = (extra: object) => decodeAcctRequest(accountingRequest({ ...acct, ...extra }).body).args.slice(4).map((a) => `${a.name}=${a.value}`);
+    expect(stop({ elapsedTime: 0, exitStatus: 0 })).toEqual(["elapsed_time=0", "status=0"]);
+    expect(stop({ elapsedTime: { toNumber: () => 3 }, exitStatus: 130 })).toEqual(["elapsed_time=3", "status=130"]);
+    expect(stop({ elapsedTime: null, exitStatus: null })).toEqual([]);
+  });
+
   test("bad values name the field", () => {
     expectInvalid(() => accountingRequest({ ...acct, command: "x".repeat(252) }), "command");
     expectInvalid(() => accountingRequest({ ...acct, commandArguments: ["ok", "bad\u0000"] }), "command_arguments[1].value");

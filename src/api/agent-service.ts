@@ -70,6 +70,9 @@ interface AccountingRequest {
   startTime: Uint64;
   stopTime: Uint64;
   privilegeLevel: number;
+  /** Optional (proto3 `optional`): null when not sent. */
+  elapsedTime?: Uint64 | null;
+  exitStatus?: number | null;
 }
 
 // ---- enum values of the proto (numbers on the wire) ----
@@ -176,6 +179,8 @@ export function accountingRequest(request: AccountingRequest): StartBody {
   const stopTime = toNumber(request.stopTime);
   if (startTime !== 0) args.push(checkArg("start_time", { name: "start_time", value: String(startTime), mandatory: true }));
   if (stopTime !== 0) args.push(checkArg("stop_time", { name: "stop_time", value: String(stopTime), mandatory: true }));
+  if (request.elapsedTime != null) args.push({ name: "elapsed_time", value: String(toNumber(request.elapsedTime)), mandatory: true });
+  if (request.exitStatus != null) args.push({ name: "status", value: String(request.exitStatus), mandatory: true });
   checkArgCount("command_arguments", args.length);
   const privLvl = checkPrivLvl("privilege_level", request.privilegeLevel);
   checkCommonNames(request, false);

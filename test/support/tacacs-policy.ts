@@ -37,7 +37,10 @@ export interface PolicyUser {
   chapSecret?: string;
   /** Highest privilege level the user may request (authentication and authorization). */
   privLvl: number;
-  /** Permitted shell commands as "cmd arg arg", e.g. "show version"; "*" permits every command. */
+  /**
+   * Permitted shell commands as "cmd arg arg", e.g. "show version"; "cmd *" permits cmd with any
+   * arguments; "*" permits every command.
+   */
   commands: readonly string[];
   /**
    * Services the user may start (authorization without a `cmd`), with the arguments returned in
@@ -203,7 +206,7 @@ function authorize(policy: Policy, request: AuthorRequest): Outcome {
   if (service === undefined) return authorReply(AuthorStatus.Error, "no service argument");
   if (service === "shell" && cmd !== "") {
     const command = cmdArgs.length === 0 ? cmd : `${cmd} ${cmdArgs.join(" ")}`;
-    const permitted = user.commands.includes("*") || user.commands.includes(command);
+    const permitted = user.commands.includes("*") || user.commands.includes(command) || user.commands.includes(`${cmd} *`);
     return permitted ? authorReply(AuthorStatus.PassAdd) : authorReply(AuthorStatus.Fail, "command not permitted");
   }
   const granted = user.services[service];

@@ -1,0 +1,180 @@
+/**
+ * The session supervisor: spawns the launcher (our own executable) with the shell to run, takes
+ * the seccomp listener from it (pidfd_getfd), and answers every held exec of the session's
+ * process tree on the main thread while the listener worker receives them. A denied exec fails
+ * with EACCES and one line on the session's stderr. The supervisor exits with the shell's
+ * status once the shell ended and the accounting records in flight are sent (at most
+ * FLUSH_GRACE_MS). A process of the session still running after that can no longer exec: its
+ * exec fails with ENOSYS (the kernel fails closed without a listener).
+ */
+import { readSync } from "node:fs";
+import { EACCES, NOTIF_RESP_SIZE, POLLIN, SECCOMP_IOCTL_NOTIF_SEND, SYS_PIDFD_GETFD, SYS_PIDFD_OPEN } from "./abi";
+import { CommandAccounting } from "./accounting";
+import { Authorizer, type AgentApi } from "./authorizer";
+import { DecisionCache } from "./decisions";
+import { REPORT_FD, type LaunchSpec } from "./launcher";
+import { LAUNCHER_FLAG } from "./launcher-flag";
+import { lib, ptr, rawSyscall } from "./libc";
+import { encodeResponse, type Verdict } from "./notification";
+import type { SessionIdentity } from "./requests";
+import type { WorkerMessage } from "./worker-messages";
+
+/** How long accounting records in flight get once the shell has ended. */
+export const FLUSH_GRACE_MS = 3000;
+/** How long the worker gets to report the exit of the shell's own process. */
+const LAST_EXIT_WAIT_MS = 1000;
+/** The launcher must report its listener within this (a Bun start takes ~40 ms). */
+export const LAUNCH_TIMEOUT_MS = 10_000;
+
+export interface SupervisorOptions {
+  spec: LaunchSpec;
+  identity: SessionIdentity;
+  api: AgentApi;
+  allowlist: ReadonlySet<string>;
+  failurePolicy: "closed" | "open";
+  decisionTimeoutMs: number;
+  cacheTtlMs: number;
+  cacheMaxEntries: number;
+  accounting: boolean;
+  /** One line on the session's stderr. */
+  say: (line: string) => void;
+}
+
+export class SupervisorError extends Error {}
+
+/** Our own executable (and, outside a compiled binary, the entry script). */
+function selfCommand(): string[] {
+  const script = process.argv[1] ?? "";
+  return script.startsWith("/$bunfs/") || script === "" ? [process.execPath] : [process.execPath, script];
+}
+
+/**
+ * The listener worker's module: in the compiled binary an extra entry point of scripts/build.ts,
+ * found by its path below src/ (bundled code's import.meta.url is the executable's).
+ */
+function workerModule(): string {
+  return import.meta.url.startsWith("file:///$bunfs/") ? "./session/listener-worker.ts" : new URL("./listener-worker.ts", import.meta.url).href;
+}
+
+/** Reads the listener fd number the launcher writes on fd 3 (a non-blocking pipe: poll first). */
+async function readReport(fd: number): Promise<number> {
+  const pollSet = new Uint8Array(8);
+  const view = new DataView(pollSet.buffer);
+  const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
+  let text = "";
+  const buffer = new Uint8Array(32);
+  while (!text.includes("\n")) {
+    view.setInt32(0, fd, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt16(6, 0, true);
+    if (lib().poll(ptr(pollSet), 1, 0) > 0) {
+      const n = readSync(fd, buffer);
+      if (n === 0) throw new SupervisorError("the launcher ended before installing the filter");
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    } else if (Date.now() > deadline) {
+      throw new SupervisorError(`the launcher did not report within ${LAUNCH_TIMEOUT_MS} ms`);
+    } else {
+      await Bun.sleep(2);
+    }
+  }
+  const number = Number(text.trim());
+  if (!Number.isInteger(number) || number < 0) throw new SupervisorError(`the launcher reported "${text.trim()}"`);
+  return number;
+}
+
+function takeListener(pid: number, remoteFd: number): number {
+  const pidfd = rawSyscall(SYS_PIDFD_OPEN, pid, 0);
+  if (pidfd < 0) throw new SupervisorError(`pidfd_open(${pid}) failed (errno ${-pidfd})`);
+  const listener = rawSyscall(SYS_PIDFD_GETFD, pidfd, remoteFd, 0);
+  lib().close(pidfd);
+  if (listener < 0) throw new SupervisorError(`pidfd_getfd failed (errno ${-listener})`);
+  return listener;
+}
+
+export interface SupervisorCounters {
+  execs: number;
+  unresolved: number;
+  sendFailures: number;
+}
+
+/** Runs the session; resolves with the shell's exit status. */
+export async function supervise(options: SupervisorOptions): Promise<number> {
+  const child = Bun.spawn([...selfCommand(), LAUNCHER_FLAG, JSON.stringify(options.spec)], {
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: {},
+  });
+  const stopChild = () => child.kill("SIGKILL");
+  let listener: number;
+  try {
+    listener = takeListener(child.pid, await readReport(child.stdio[REPORT_FD] as unknown as number));
+  } catch (error) {
+    stopChild();
+    await child.exited;
+    throw error;
+  }
+  // Signals meant for the session go to the shell; the supervisor must outlive it (fail closed otherwise).
+  for (const signal of ["SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU"] as const) process.on(signal, () => {});
+  for (const signal of ["SIGHUP", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+
+  const cache = new DecisionCache(options.cacheTtlMs, options.cacheMaxEntries, () => Date.now());
+  const authorizer = new Authorizer(options.api, options.identity, cache, options);
+  const taskBase = `${process.pid}.${Date.now().toString(36)}`;
+  const accounting = options.accounting ? new CommandAccounting(options.api, options.identity, taskBase, options.decisionTimeoutMs) : undefined;
+  const counters: SupervisorCounters = { execs: 0, unresolved: 0, sendFailures: 0 };
+  const response = new Uint8Array(NOTIF_RESP_SIZE);
+  const send = (id: bigint, verdict: Verdict): boolean => {
+    const ok = lib().ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, ptr(encodeResponse(id, verdict, response))) === 0;
+    if (!ok) counters.sendFailures++;
+    return ok;
+  };
+  let first = true;
+  let lastDenial = { pid: 0, path: "" };
+
+  const onExec = async (message: Extract<WorkerMessage, { type: "exec" }>) => {
+    counters.execs++;
+    // The launcher's exec of the session's own shell: the login itself was authorized.
+    if (first && message.pid === child.pid) {
+      first = false;
+      send(message.id, { kind: "continue" });
+      return;
+    }
+    if (message.target === undefined) {
+      counters.unresolved++;
+      send(message.id, { kind: "fail", errno: message.failure!.errno });
+      return;
+    }
+    const target = message.target;
+    const outcome = await authorizer.decide(target);
+    if (!outcome.allowed) {
+      // Said first, so the line comes before the shell's "Permission denied"; once per process
+      // and path (a shell tries every PATH entry that resolves to the same file, /bin → /usr/bin).
+      if (lastDenial.pid !== message.pid || lastDenial.path !== target.path) options.say(`tacacs-session: ${target.path}: denied: ${outcome.message}`);
+      lastDenial = { pid: message.pid, path: target.path };
+      send(message.id, { kind: "fail", errno: EACCES });
+      return;
+    }
+    if (send(message.id, { kind: "continue" }) && outcome.source !== "allowlist") accounting?.started(message.pid, target, Date.now());
+  };
+
+  const worker = new Worker(workerModule());
+  // Without its listener the session cannot exec anything: end it rather than leave it hanging.
+  const workerFailed = (why: string) => {
+    options.say(`tacacs-session: the exec listener failed: ${why}`);
+    stopChild();
+  };
+  worker.onerror = (event) => workerFailed(event.message);
+  worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
+    const message = event.data;
+    if (message.type === "exec") void onExec(message);
+    else if (message.type === "exit") accounting?.ended(message.pid, message.status, message.atMs);
+    else if (message.type === "failed") workerFailed(message.message);
+  };
+  worker.postMessage({ listener });
+  worker.unref();
+
+  const code = await child.exited;
+  // The shell may have exec'd its last command (sh -c 'ls'): its exit comes from the worker.
+  for (const until = Date.now() + LAST_EXIT_WAIT_MS; accounting?.isRunning(child.pid) && Date.now() < until; ) await Bun.sleep(5);
+  await accounting?.flush(FLUSH_GRACE_MS);
+  return code;
+}
