@@ -14,6 +14,7 @@ const build = {
   version: typeof BUILD_VERSION === "string" ? BUILD_VERSION : "dev",
   commit: typeof BUILD_COMMIT === "string" ? BUILD_COMMIT : "dev",
   features: ["tls", "psk"],
+  runtime: `bun ${Bun.version}`,
 };
 
 async function main(): Promise<void> {

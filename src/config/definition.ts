@@ -59,25 +59,39 @@ export const SECRET_ENV = {
   proxySharedSecret: "TACACSRS_PROXY_SHARED_SECRET",
 } as const;
 
+/** The environment the daemon reads, and its exit statuses: in `--help` and in tacacsrs-agentd(8). */
+export const ENVIRONMENT: readonly (readonly [string, string])[] = [
+  [SECRET_ENV.sharedSecret, "shared secret, when neither --shared-secret nor --shared-secret-file is given"],
+  [SECRET_ENV.pskKey, "TLS PSK, when neither --psk-key nor --psk-key-file is given"],
+  [SECRET_ENV.proxySharedSecret, "proxy downstream secret, when neither flag form is given"],
+];
+
+export const CONFIG_FILE_NOTE = `With --config, the YANG document sets each server's security; of the upstream security flags
+only --psk-key-exchange and --psk-key-exchange-groups apply (to tls13-epsk servers).`;
+
+export const EXIT_STATUS: readonly (readonly [string, string])[] = [
+  ["0", "running, or --help, --version, --check-config, --print-config done"],
+  ["2", "configuration error: one line on stderr names the flag, file or JSON path"],
+];
+
 const EPILOGUE = `ENVIRONMENT
 
-  ${SECRET_ENV.sharedSecret}        shared secret, when neither --shared-secret nor --shared-secret-file is given
-  ${SECRET_ENV.pskKey}              TLS PSK, when neither --psk-key nor --psk-key-file is given
-  ${SECRET_ENV.proxySharedSecret}  proxy downstream secret, when neither flag form is given
+${ENVIRONMENT.map(([name, text]) => `  ${name.padEnd(28)}  ${text}`).join("\n")}
 
-With --config, the YANG document sets each server's security; of the upstream security flags
-only --psk-key-exchange and --psk-key-exchange-groups apply (to tls13-epsk servers).
+${CONFIG_FILE_NOTE}
 
 EXIT STATUS
 
-  0  running, or --help, --version, --check-config, --print-config done
-  2  configuration error: one line on stderr names the flag, file or JSON path
+${EXIT_STATUS.map(([code, text]) => `  ${code}  ${text}`).join("\n")}
 `;
+
+/** The one-line summary of the daemon: in `--help` and the NAME of tacacsrs-agentd(8). */
+export const DESCRIPTION = "TACACS+ agent daemon (RFC 8907, TLS 1.3 per RFC 9887)";
 
 /** citty's usage text, without terminal colours (it may go to a file or a journal). */
 export async function renderHelp(version: string): Promise<string> {
   const usage = await renderUsage({
-    meta: { name: "tacacsrs-agentd", version, description: "TACACS+ agent daemon (RFC 8907, TLS 1.3 per RFC 9887)" },
+    meta: { name: "tacacsrs-agentd", version, description: DESCRIPTION },
     args: FLAGS,
   });
   const plain = usage.replace(/\u001b\[[0-9;]*m/g, "").replace(/[ \t]+$/gm, "");

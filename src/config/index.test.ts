@@ -3,6 +3,8 @@
  * and the environment, warnings, freezing, and secrets never in any output.
  */
 import { describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import { parseArgs } from "citty";
 import { FLAGS } from "./definition";
@@ -30,7 +32,7 @@ describe("exits", () => {
   });
 
   test("--version names version, commit and features", async () => {
-    expect(await run(["--version"])).toEqual({ kind: "exit", code: 0, stdout: `tacacsrs-agentd 1.2.3 (abc1234)\nfeatures: tls, psk\n`, stderr: "" });
+    expect(await run(["--version"])).toEqual({ kind: "exit", code: 0, stdout: `tacacsrs-agentd 1.2.3 (abc1234)\nruntime: bun 1.4.5\nfeatures: tls, psk\n`, stderr: "" });
     expect(BUILD.features).toEqual(["tls", "psk"]);
   });
 
@@ -139,6 +141,30 @@ describe("secrets from flags, files and the environment", () => {
     if (security.kind !== "psk") throw new Error("expected PSK");
     expect(security.key.length).toBe(16);
     expect(text(loaded.proxySharedSecret?.reveal())).toBe("proxy-secret-from-file");
+  });
+
+  test("systemd credentials (LoadCredential=): between the file flag and the environment", async () => {
+    for (const name of ["credentials", "no-credentials", "empty-credentials"]) mkdirSync(join(files.dir(), name), { recursive: true });
+    const credentials = join(files.dir(), "credentials");
+    files.file("credentials/shared-secret", "credential-secret-0123\n");
+    files.file("credentials/psk-key", "hex:000102030405060708090a0b0c0d0e0f");
+    files.file("credentials/proxy-shared-secret", "credential-proxy-0123");
+    const env = { CREDENTIALS_DIRECTORY: credentials, TACACSRS_SHARED_SECRET: "environment-secret-0123", TACACSRS_PSK_KEY: "environment-psk-0123456" };
+    const loaded = await config([...SERVER, "--use-tls", "--psk-identity", "id", "--proxy-endpoint", "127.0.0.1:9049"], env);
+    const server = loaded.engine.servers[0]!;
+    expect(text(server.sharedSecret?.reveal())).toBe("credential-secret-0123");
+    if (server.security.kind !== "psk") throw new Error("expected PSK");
+    expect([...server.security.key.reveal()]).toEqual([...Array(16).keys()]);
+    expect(text(loaded.proxySharedSecret?.reveal())).toBe("credential-proxy-0123");
+    const flagWins = await config([...SERVER, "--shared-secret", "from-the-flag-0123456"], env);
+    expect(text(flagWins.engine.servers[0]!.sharedSecret?.reveal())).toBe("from-the-flag-0123456");
+    // A credential that is not there falls back to the environment; an empty one is an error.
+    const fallback = await config([...SERVER], { CREDENTIALS_DIRECTORY: join(files.dir(), "no-credentials"), TACACSRS_SHARED_SECRET: "environment-secret-0123" });
+    expect(text(fallback.engine.servers[0]!.sharedSecret?.reveal())).toBe("environment-secret-0123");
+    files.file("empty-credentials/shared-secret", "");
+    const empty = await run([...SERVER], { CREDENTIALS_DIRECTORY: join(files.dir(), "empty-credentials") });
+    expect(empty).toMatchObject({ kind: "exit", code: 2 });
+    if (empty.kind === "exit") expect(empty.stderr).toContain("credential shared-secret");
   });
 
   test("secret files readable by group or others, short secrets and unused settings are warned about", async () => {

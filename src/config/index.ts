@@ -23,6 +23,8 @@ export interface BuildInfo {
   version: string;
   commit: string;
   features: string[];
+  /** The runtime compiled in, e.g. "bun 1.4.5": its TLS library (BoringSSL) is only updated with it. */
+  runtime: string;
 }
 
 const PROGRAM = "tacacsrs-agentd";
@@ -59,7 +61,7 @@ export async function loadConfig(
     if (argv.includes("--help") || argv.includes("-h")) return { kind: "exit", code: 0, stdout: await renderHelp(build.version), stderr: "" };
     const flags = new Flags(scanArgv(argv));
     if (flags.on("version")) {
-      return { kind: "exit", code: 0, stdout: `${PROGRAM} ${build.version} (${build.commit})\nfeatures: ${build.features.join(", ")}\n`, stderr: "" };
+      return { kind: "exit", code: 0, stdout: `${PROGRAM} ${build.version} (${build.commit})\nruntime: ${build.runtime}\nfeatures: ${build.features.join(", ")}\n`, stderr: "" };
     }
     const warnings: string[] = [];
     const config = deepFreeze(await buildRuntimeConfig(flags, env, warnings, clock()));

@@ -1,7 +1,10 @@
 /**
- * Secrets from a flag, a file or the environment, so they never need to appear in argv.
- * Flag or file win over the environment; flag and file together are an error.
+ * Secrets from a flag, a file, a systemd credential or the environment, so they never need to
+ * appear in argv. Flag or file win over a credential, a credential over the environment; flag
+ * and file together are an error.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fail } from "./errors";
 import { readInputFile, sharedFileWarning } from "./files";
 
@@ -26,6 +29,32 @@ function stripFinalNewline(text: string): string {
   return text.replace(/\r?\n$/, "");
 }
 
+/** A secret file's text, without one final newline; `subject` names its source in messages. */
+async function readSecretFile(path: string, subject: string, warnings: string[]): Promise<SecretText> {
+  const file = await readInputFile(path, subject);
+  if (file.shared) warnings.push(sharedFileWarning(subject, path));
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(file.bytes);
+  } catch {
+    return fail(`${subject} ${path}`, "not UTF-8 text");
+  }
+  text = stripFinalNewline(text);
+  if (text === "") fail(`${subject} ${path}`, "the file is empty");
+  return { text, origin: `${subject} ${path}` };
+}
+
+/**
+ * The systemd credential named like the flag (LoadCredential=shared-secret:/etc/tacacs/secret),
+ * from $CREDENTIALS_DIRECTORY (systemd.exec(5) "Credentials"), if systemd passed it.
+ */
+function credentialPath(input: SecretInput): string | undefined {
+  const dir = input.env.CREDENTIALS_DIRECTORY;
+  if (!dir) return undefined;
+  const path = join(dir, input.flag);
+  return existsSync(path) ? path : undefined;
+}
+
 export async function resolveSecretText(input: SecretInput, warnings: string[]): Promise<SecretText | undefined> {
   const { flag, fileFlag, envName } = input;
   if (input.flagValue !== undefined && input.fileValue !== undefined) {
@@ -35,20 +64,9 @@ export async function resolveSecretText(input: SecretInput, warnings: string[]):
     if (input.flagValue === "") fail(`--${flag}`, "empty value");
     return { text: input.flagValue, origin: `--${flag}` };
   }
-  if (input.fileValue !== undefined) {
-    const subject = `--${fileFlag}`;
-    const file = await readInputFile(input.fileValue, subject);
-    if (file.shared) warnings.push(sharedFileWarning(subject, input.fileValue));
-    let text: string;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(file.bytes);
-    } catch {
-      return fail(`${subject} ${input.fileValue}`, "not UTF-8 text");
-    }
-    text = stripFinalNewline(text);
-    if (text === "") fail(`${subject} ${input.fileValue}`, "the file is empty");
-    return { text, origin: `${subject} ${input.fileValue}` };
-  }
+  if (input.fileValue !== undefined) return readSecretFile(input.fileValue, `--${fileFlag}`, warnings);
+  const credential = credentialPath(input);
+  if (credential !== undefined) return readSecretFile(credential, `credential ${flag}`, warnings);
   const fromEnv = input.env[envName];
   if (fromEnv === undefined) return undefined;
   if (fromEnv === "") fail(envName, "set but empty");

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { loadConfig, type ConfigOutcome } from "./index";
 import type { RuntimeConfig } from "./types";
 
-export const BUILD = { version: "1.2.3", commit: "abc1234", features: ["tls", "psk"] };
+export const BUILD = { version: "1.2.3", commit: "abc1234", features: ["tls", "psk"], runtime: "bun 1.4.5" };
 
 export function run(argv: string[], env: Record<string, string | undefined> = {}, clock?: () => number): Promise<ConfigOutcome> {
   return loadConfig(argv, env, BUILD, clock);

@@ -17,14 +17,15 @@ import { renderReply, type Outcome } from "./output";
 
 export const EXIT = { ok: 0, denied: 1, usage: 2, error: 3 } as const;
 
-const ARGS = {
-    "service-endpoint": { type: "string", description: "The agent's API socket (or loopback host:port)", default: "/run/tacacs/tacacs.sock" },
+/** The command line, shared with tacon(1) and its bash completion (scripts/packaging). */
+export const ARGS = {
+    "service-endpoint": { type: "string", valueHint: "ENDPOINT", description: "The agent's API socket (or loopback host:port)", default: "/run/tacacs/tacacs.sock" },
     user: { type: "string", description: "User name" },
     port: { type: "string", description: "TACACS+ port (e.g. tty0)", default: "" },
     "rem-addr": { type: "string", description: "Remote address of the user", default: "" },
     "privilege-level": { type: "string", description: "Privilege level 0-15", default: "1" },
-    "authentication-context": { type: "string", description: "How the user authenticated, for authorization: pap, ascii or unauthenticated", default: "pap" },
-    "record-type": { type: "string", description: "Accounting record: start, stop or watchdog", default: "stop" },
+    "authentication-context": { type: "string", valueHint: "pap|ascii|unauthenticated", description: "How the user authenticated, for authorization: pap, ascii or unauthenticated", default: "pap" },
+    "record-type": { type: "string", valueHint: "start|stop|watchdog", description: "Accounting record: start, stop or watchdog", default: "stop" },
     "task-id": { type: "string", description: "Accounting task_id" },
     "password-stdin": { type: "boolean", description: "Read the password from the first line of stdin (else TACON_PASSWORD, else a prompt)" },
     "timeout-seconds": { type: "string", description: "How long to wait for the agent", default: "10" },
@@ -32,12 +33,20 @@ const ARGS = {
     help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
 
+/** The commands, with their operands and what each asks the agent. */
+export const COMMANDS: readonly (readonly [string, string, string])[] = [
+  ["accounting", "CMD [ARGS...]", "Send an accounting record of a command (--record-type, --task-id)"],
+  ["authorization", "CMD [ARGS...]", "Ask whether --user may run a command (service=shell)"],
+  ["authentication", "", "Check --user's password (PAP); the password comes from --password-stdin, TACON_PASSWORD or a prompt"],
+  ["audit-session", "register|unregister", "As root: register or unregister this login's audit session, for command accounting"],
+  ["health", "", "Ask whether the agent is serving (gRPC health)"],
+  ["status", "", "Print the agent's upstream servers, failover state and counters"],
+];
+
+export const SUMMARY = "Ask the TACACS+ agent to authenticate, authorize or account.";
+
 const command = defineCommand({
-  meta: {
-    name: "tacon",
-    description:
-      "Ask the TACACS+ agent to authenticate, authorize or account. Commands: accounting CMD [ARGS...], authorization CMD [ARGS...], authentication, health, status, audit-session register|unregister (root: this login's audit session, for command accounting)",
-  },
+  meta: { name: "tacon", description: `${SUMMARY} Commands: ${COMMANDS.map(([name, operands]) => `${name}${operands ? ` ${operands}` : ""}`).join(", ")}` },
   args: ARGS,
 });
 

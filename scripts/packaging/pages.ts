@@ -1,0 +1,74 @@
+/**
+ * tacacsrs-agentd(8) and tacon(1): the options, environment and exit statuses come from the
+ * definitions `--help` renders; only the prose around them is written here.
+ */
+import { CONFIG_FILE_NOTE, DESCRIPTION, ENVIRONMENT, EXIT_STATUS, FLAGS } from "../../src/config/definition";
+import { ARGS as TACON_ARGS, COMMANDS, EXIT, SUMMARY as TACON_SUMMARY } from "../../src/tacon/index";
+import type { ManPage } from "./manpage";
+
+export function agentManPage(version: string, date: string): ManPage {
+  return {
+    name: "tacacsrs-agentd",
+    section: 8,
+    date,
+    version,
+    summary: DESCRIPTION,
+    synopsis: ["--server-addr ADDR [--server-addr ADDR]... [OPTIONS]", "--config FILE [OPTIONS]"],
+    description: [
+      "tacacsrs-agentd keeps persistent TACACS+ connections (RFC 8907; TLS 1.3 per RFC 9887) to an ordered list of upstream servers, the first preferred, and fails over to the next when a server stops answering. Local programs reach it through a gRPC API on a Unix socket (see tacon(1)) and, with --proxy-endpoint, through a packet-transparent TACACS+ proxy for legacy clients such as pam_tacplus.",
+      "It runs as the systemd service tacacsrs-agentd.service (Type=notify), which reads its flags from TACACSRS_AGENTD_ARGS in the environment file. SIGHUP reloads the configuration and keeps the old one when the new one is bad; SIGTERM drains the requests in flight.",
+      "Secrets never need to be on the command line: each has a file form, a systemd credential and an environment variable.",
+    ],
+    options: FLAGS,
+    sections: [
+      { title: "Environment", items: ENVIRONMENT, paragraphs: [CONFIG_FILE_NOTE.replaceAll("\n", " ")] },
+      {
+        title: "Credentials",
+        paragraphs: [
+          "When systemd passes credentials (LoadCredential= in the unit, $CREDENTIALS_DIRECTORY in the environment), a credential named shared-secret, psk-key or proxy-shared-secret is read like the file form of that flag. A flag or its file form wins over a credential, a credential over the environment variable.",
+        ],
+      },
+      { title: "Exit status", items: EXIT_STATUS },
+      {
+        title: "Files",
+        items: [
+          ["/etc/default/tacacsrs-agentd, /etc/sysconfig/tacacsrs-agentd", "the environment file of the service (Debian, RPM): TACACSRS_AGENTD_ARGS and the secrets; root-owned, mode 0640"],
+          ["/etc/tacacs/", "YANG documents and key files, readable by the tacacs group"],
+          ["/run/tacacs/tacacs.sock", "the default API socket"],
+          ["/usr/share/doc/tacacsrs-agentd/examples/", "example YANG documents for --config"],
+        ],
+      },
+      { title: "See also", paragraphs: ["tacon(1), systemd.exec(5), systemd-creds(1), RFC 8907, RFC 9887, RFC 9105"] },
+    ],
+  };
+}
+
+export function taconManPage(version: string, date: string): ManPage {
+  return {
+    name: "tacon",
+    section: 1,
+    date,
+    version,
+    summary: TACON_SUMMARY.replace(/\.$/, ""),
+    synopsis: COMMANDS.map(([name, operands]) => `[OPTIONS] ${name}${operands ? ` ${operands}` : ""}`),
+    description: [
+      "tacon is the command-line client of tacacsrs-agentd(8): it sends one request to the agent's gRPC API and prints the reply. The agent does the TACACS+ work: connections, secrets, TLS and failover.",
+      "Members of the tacacs group may use the agent's socket.",
+    ],
+    options: TACON_ARGS,
+    sections: [
+      { title: "Commands", items: COMMANDS.map(([name, operands, text]) => [`${name}${operands ? ` ${operands}` : ""}`, text] as const) },
+      { title: "Environment", items: [["TACON_PASSWORD", "the password for authentication, when --password-stdin is not given"]] },
+      {
+        title: "Exit status",
+        items: [
+          [String(EXIT.ok), "PASS or SUCCESS"],
+          [String(EXIT.denied), "FAIL: denied"],
+          [String(EXIT.usage), "usage error"],
+          [String(EXIT.error), "the agent is unreachable or answered with an error; the message says whether a retry may help"],
+        ],
+      },
+      { title: "See also", paragraphs: ["tacacsrs-agentd(8)"] },
+    ],
+  };
+}
