@@ -37,6 +37,7 @@ export const PACKAGE_ENTRIES: readonly PackageEntry[] = [
   { source: "packaging/sysusers.d/tacacsrs-agentd.conf", destination: "/usr/lib/sysusers.d/tacacsrs-agentd.conf", mode: 0o644, only: "rpm" },
   { source: "{generated}/tacacsrs-agentd.8", destination: "/usr/share/man/man8/tacacsrs-agentd.8.gz", mode: 0o644 },
   { source: "{generated}/tacon.1", destination: "/usr/share/man/man1/tacon.1.gz", mode: 0o644 },
+  { source: "{generated}/tacacsrs-audit-plugin.8", destination: "/usr/share/man/man8/tacacsrs-audit-plugin.8.gz", mode: 0o644 },
   { source: "{generated}/tacacsrs-agentd.bash", destination: "/usr/share/bash-completion/completions/tacacsrs-agentd", mode: 0o644 },
   { source: "{generated}/tacon.bash", destination: "/usr/share/bash-completion/completions/tacon", mode: 0o644 },
   { source: "README.md", destination: "{doc}/README.md.gz", mode: 0o644 },

@@ -10,7 +10,7 @@ import { ARGS as TACON_ARGS, COMMANDS } from "../../src/tacon/index";
 import { bashCompletion } from "./completion";
 import { copyrightFile } from "./copyright";
 import { renderManPage } from "./manpage";
-import { agentManPage, taconManPage } from "./pages";
+import { agentManPage, auditPluginManPage, taconManPage } from "./pages";
 import { PACKAGE_NAME } from "./variants";
 
 export function generateDocuments(root: string, dir: string, version: string, epoch: number): void {
@@ -23,6 +23,7 @@ export function generateDocuments(root: string, dir: string, version: string, ep
   const date = releases[0]!.date.toISOString().slice(0, 10);
   writeFileSync(`${dir}/tacacsrs-agentd.8`, renderManPage(agentManPage(version, date)));
   writeFileSync(`${dir}/tacon.1`, renderManPage(taconManPage(version, date)));
+  writeFileSync(`${dir}/tacacsrs-audit-plugin.8`, renderManPage(auditPluginManPage(version, date)));
   writeFileSync(`${dir}/tacacsrs-agentd.bash`, bashCompletion({ name: "tacacsrs-agentd", args: FLAGS }));
   writeFileSync(`${dir}/tacon.bash`, bashCompletion({ name: "tacon", args: TACON_ARGS, commands: COMMANDS.map(([name]) => name) }));
 }

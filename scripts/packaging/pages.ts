@@ -3,6 +3,7 @@
  * definitions `--help` renders; only the prose around them is written here.
  */
 import { CONFIG_FILE_NOTE, DESCRIPTION, ENVIRONMENT, EXIT_STATUS, FLAGS } from "../../src/config/definition";
+import { ARGS as AUDIT_PLUGIN_ARGS } from "../../src/audit-plugin/index";
 import { ARGS as TACON_ARGS, COMMANDS, EXIT, SUMMARY as TACON_SUMMARY } from "../../src/tacon/index";
 import type { ManPage } from "./manpage";
 
@@ -69,6 +70,34 @@ export function taconManPage(version: string, date: string): ManPage {
         ],
       },
       { title: "See also", paragraphs: ["tacacsrs-agentd(8)"] },
+    ],
+  };
+}
+
+export function auditPluginManPage(version: string, date: string): ManPage {
+  return {
+    name: "tacacsrs-audit-plugin",
+    section: 8,
+    date,
+    version,
+    summary: "auditd plugin: TACACS+ accounting of every command of TACACS+ logins",
+    synopsis: ["[OPTIONS]", "NAME=VALUE[,NAME=VALUE]..."],
+    description: [
+      "tacacsrs-audit-plugin is started by auditd (plugins.d, format = string) and reads audit records on standard input. For each exec in a TACACS+ login session it sends one accounting record (service=shell, cmd, cmd-arg) through tacacsrs-agentd(8), which delivers it with its failover and TLS.",
+      "auditd passes a plugin at most two arguments, so each option may also be written NAME=VALUE, several separated by commas, e.g. args = service-endpoint=/run/tacacs/tacacs.sock,fallback-min-uid=1000.",
+      "It never blocks auditd: events wait in a bounded queue (--max-queue) and what is dropped is counted; tacon status shows the counters.",
+    ],
+    options: AUDIT_PLUGIN_ARGS,
+    sections: [
+      { title: "Exit status", items: [["0", "end of input or SIGTERM"], ["2", "usage error"]] },
+      {
+        title: "Files",
+        items: [
+          ["/etc/audit/plugins.d/tacacsrs-agentd.conf", "the plugin's auditd configuration, shipped with active = no"],
+          ["/etc/audit/rules.d/tacacsrs-agentd.rules", "the exec rules (key tacacsrs-exec), shipped commented out"],
+        ],
+      },
+      { title: "See also", paragraphs: ["tacacsrs-agentd(8), tacon(1), auditd(8), auditd-plugins(5), augenrules(8)"] },
     ],
   };
 }

@@ -19,7 +19,8 @@ import { parseEndpoint } from "../config/address";
 import { AuditPlugin, type PluginOptions } from "./plugin";
 import { parseAccounts, type Accounts } from "./sessions";
 
-const ARGS = {
+/** The options, shared with tacacsrs-audit-plugin(8) (scripts/packaging). */
+export const ARGS = {
   "service-endpoint": { type: "string", description: "The agent's API socket", default: "/run/tacacs/tacacs.sock" },
   key: { type: "string", description: 'The audit rule key of exec events ("" for any key)', default: "tacacsrs-exec" },
   "fallback-min-uid": { type: "string", description: "Account unregistered sessions whose login uid is at least this" },
