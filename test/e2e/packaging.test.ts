@@ -132,7 +132,7 @@ describe.skipIf(!tools)("release packages", () => {
     expect(await complete("tacacsrs-agentd", "--service-mode", "")).toEqual(["client-api", "tacacs-proxy", "both"]);
     expect(await complete("tacacsrs-agentd", "--psk-key-exchange=psk-o")).toEqual(["psk-only"]);
     expect(await complete("tacacsrs-agentd", "--config", `${work}/root/usr/share/doc/tacacsrs-agentd/examples/pl`)).toEqual([`${work}/root/usr/share/doc/tacacsrs-agentd/examples/plain.json`]);
-    expect(await complete("tacon", "")).toEqual(["accounting", "authorization", "authentication", "health", "status"]);
+    expect(await complete("tacon", "")).toEqual(["accounting", "authorization", "authentication", "audit-session", "health", "status"]);
     expect(await complete("tacon", "--record-type", "w")).toEqual(["watchdog"]);
     expect(await complete("tacon", "accounting", "--js")).toEqual(["--json"]);
   });
