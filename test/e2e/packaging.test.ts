@@ -6,7 +6,7 @@
  * install → enable → upgrade → remove → purge cycle (the .rpm through one in a scratch root).
  */
 import { $ } from "bun";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,13 +19,15 @@ const rpm = `${root}dist/packages/tacacsrs-agentd-${version}-1.x86_64.rpm`;
 const tools = ["dpkg-deb", "dpkg", "rpm", "rpmbuild", "systemd-analyze", "lintian", "rpmlint", "groff", "man", "bash"].every(havePeer);
 const sha256 = (file: string) => new Bun.CryptoHasher("sha256").update(readFileSync(file)).digest("hex");
 let work = "";
+// Generous: eight people share two cores today; each step takes seconds when the machine is idle.
+setDefaultTimeout(60_000);
 
 describe.skipIf(!tools)("release packages", () => {
   beforeAll(async () => {
     await $`bun ${root}scripts/package.ts --host-only --fast`.quiet();
     work = mkdtempSync(join(tmpdir(), "tacacsrs-pkg-"));
     await $`dpkg-deb -x ${deb} ${work}/root && dpkg-deb -e ${deb} ${work}/control`;
-  }, 90_000);
+  }, 240_000);
   afterAll(() => work && rmSync(work, { recursive: true, force: true }));
 
   test(".deb: binary, tacon link, unit, 0640 conffile, licence and example configs", async () => {
@@ -88,7 +90,7 @@ describe.skipIf(!tools)("release packages", () => {
     const rpmlint = await $`rpmlint -c ${root}packaging/rpm/rpmlint.toml ${rpm}`.nothrow().quiet();
     expect(`${rpmlint.stdout}`).toContain("0 errors, 0 warnings");
     expect(rpmlint.exitCode).toBe(0);
-  }, 60_000);
+  }, 180_000);
 
   test("the copyright file names every licence the binary carries: ours, the npm packages', Bun's", () => {
     const copyright = readFileSync(`${work}/root/usr/share/doc/tacacsrs-agentd/copyright`, "utf8");
@@ -146,7 +148,7 @@ describe.skipIf(!tools)("release packages", () => {
     } finally {
       rmSync(again, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 240_000);
 
   test(".rpm: install, upgrade and erase in a scratch root leave nothing behind", async () => {
     const scratch = mkdtempSync(join(tmpdir(), "tacacsrs-rpmroot-"));
@@ -164,7 +166,7 @@ describe.skipIf(!tools)("release packages", () => {
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 120_000);
 
   test("the systemd unit is hardened and passes systemd-analyze verify", async () => {
     const unit = readFileSync(`${work}/root/lib/systemd/system/tacacsrs-agentd.service`, "utf8");
@@ -244,6 +246,6 @@ describe.skipIf(!tools)("release packages", () => {
         rmSync(wants, { force: true });
       }
     },
-    60_000,
+    180_000,
   );
 });
