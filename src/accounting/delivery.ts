@@ -84,6 +84,11 @@ export class AccountingDelivery {
     return { kind: "queued" };
   }
 
+  /** A server answered some request (any type): a waiting backlog is tried now. */
+  serverAnswered(): void {
+    this.#replayer?.nudge();
+  }
+
   /** Spool depth and delivery counters; undefined without a spool. */
   stats(): AccountingStats | undefined {
     const { spool } = this.options;

@@ -310,6 +310,15 @@ function build<T>(buildStart: (request: T) => StartBody, request: T): StartBody 
 export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditService = new AuditService(systemClock, log), accounting?: AccountingDelivery): Route[] {
   const methods = new Map(methodsOf(AGENT_SERVICE).map((method) => [method.path.slice(AGENT_SERVICE.length + 2), method]));
   const method = (name: string): MethodDescriptor => methods.get(name)!;
+  type ReplyMaker = (server: string, body: Uint8Array) => object;
+  // Any server's answer tells a waiting accounting backlog to try now.
+  const answered = (toReply: ReplyMaker): ReplyMaker =>
+    accounting
+      ? (server, body) => {
+          accounting.serverAnswered();
+          return toReply(server, body);
+        }
+      : toReply;
   return [
     {
       method: method("AuthenticatePap"),
@@ -322,16 +331,22 @@ export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditSer
         pap.password.fill(0);
         // Never the password: only the user name goes to the log.
         log.debug(`api: PAP authentication for user ${JSON.stringify(pap.user)}`);
-        return exchange(engine, start, true, context, (server, body) => {
-          start.body.fill(0);
-          return papReply(server, body);
-        });
+        return exchange(
+          engine,
+          start,
+          true,
+          context,
+          answered((server, body) => {
+            start.body.fill(0);
+            return papReply(server, body);
+          }),
+        );
       },
     },
     {
       method: method("Authorization"),
       kind: "unary",
-      handle: (request, context) => exchange(engine, build(authorizationRequest, request as AuthorizationRequest), true, context, authorizationReply),
+      handle: (request, context) => exchange(engine, build(authorizationRequest, request as AuthorizationRequest), true, context, answered(authorizationReply)),
     },
     {
       method: method("Accounting"),

@@ -216,6 +216,7 @@ export class ConnectionBridge {
     this.options.engine.start(request).then(
       (session) => {
         wipe(body);
+        accounting?.serverAnswered();
         if (!this.#open()) return session.end();
         this.#session = session;
         this.#guard(() => this.#onReply(session.reply));

@@ -36,11 +36,14 @@ function apiOutcome(message: Uint8Array): Outcome {
   return "refused";
 }
 
-/** Outcomes by task id. `lanes` callers each send their records one after the other. */
+/**
+ * Outcomes by task id. `lanes` callers each send their records one after the other, up to
+ * `perLane` each; a lane stops early at its first failed call (the agent went away).
+ */
 export async function sendThroughApi(socket: string, prefix: string, lanes: number, perLane: number, outcomes: Map<string, Outcome>): Promise<void> {
   const client = new GrpcClient({ kind: "unix", path: socket }, 4);
   try {
-    await client.ready(5000);
+    if (!(await client.ready(5000).then(() => true, () => false))) return;
     await Promise.all(
       Array.from({ length: lanes }, async (_, lane) => {
         for (let seq = 0; seq < perLane; seq++) {
@@ -48,6 +51,7 @@ export async function sendThroughApi(socket: string, prefix: string, lanes: numb
           const body = encodeRequest("tacacsrs.agent.v1.AccountingRequest", { user: "audit15", port: "tty15", remoteAddress: "10.0.15.1", command: "show", commandArguments: [taskId], recordType: 2, taskId });
           const result = await client.callAsync(ACCOUNTING_PATH, body).catch(() => undefined);
           outcomes.set(taskId, result && result.status === 0 ? apiOutcome(result.message) : "refused");
+          if (!result) return;
         }
       }),
     );
