@@ -5,6 +5,7 @@
  * Built on the client's own key schedule, so the interop tests against OpenSSL and GnuTLS, not
  * this file, prove wire compatibility.
  */
+import type { Socket } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import type { TlsGroup } from "../../src/transport/types";
 import { TLS_AES_128_GCM_SHA256, type CipherSuite } from "../../src/transport/psk/cipher-suites";
@@ -286,4 +287,134 @@ export function messagesOf(bytes: Uint8Array): HandshakeMessage[] {
     offset += 4 + length;
   }
   return out;
+}
+
+/** What a `startPskFront` server does wrong once the handshake is done. */
+export type FrontMisbehaviour =
+  | { kind: "none" }
+  /** `count` KeyUpdates in one write (each under the key the previous one announced). */
+  | { kind: "key-update-flood"; count: number; requested: boolean }
+  /** Answers the first application data with an unprotected close_notify alert. */
+  | { kind: "plaintext-close-notify" };
+
+/** What one client connection did, as the front saw it. */
+export interface FrontConnection {
+  established: boolean;
+  /** The client's KeyUpdates after the handshake (true: update_requested). */
+  clientKeyUpdates: boolean[];
+  /** Alert descriptions the client sent. */
+  clientAlerts: number[];
+  /** Set once the whole flood was handed to the socket. */
+  floodWritten: boolean;
+  closed: boolean;
+  error?: string;
+}
+
+export interface PskFront {
+  port: number;
+  connections: FrontConnection[];
+  stop(): void;
+}
+
+/**
+ * The scripted server on loopback TCP: terminates TLS 1.3 PSK for the agent and relays the
+ * application data to a plain TACACS+ server (`backendPort`), misbehaving as told.
+ */
+export function startPskFront(options: { key: Uint8Array; backendPort: number; misbehave: FrontMisbehaviour }): PskFront {
+  const connections: FrontConnection[] = [];
+  interface State {
+    server: FakePskServer;
+    info: FrontConnection;
+    pending: Uint8Array[];
+    backend?: Promise<Socket<undefined>>;
+  }
+  const flush = (socket: Socket<State>): void => {
+    const state = socket.data;
+    while (state.pending.length > 0) {
+      const next = state.pending[0]!;
+      const written = socket.write(next);
+      if (written < next.length) {
+        state.pending[0] = next.subarray(Math.max(written, 0));
+        return;
+      }
+      state.pending.shift();
+    }
+  };
+  const send = (socket: Socket<State>, bytes: Uint8Array): void => {
+    socket.data.pending.push(bytes);
+    if (socket.data.pending.length === 1) flush(socket);
+  };
+  const onEstablished = (socket: Socket<State>): void => {
+    const { server, info } = socket.data;
+    server.records.setReadKeys(server.suite, server.clientAppSecret);
+    server.records.setWriteKeys(server.suite, server.serverAppSecret);
+    info.established = true;
+    socket.data.backend = Bun.connect<undefined>({
+      hostname: "127.0.0.1",
+      port: options.backendPort,
+      socket: {
+        data: (_, chunk) => {
+          if (!info.closed) send(socket, server.records.encode(CONTENT.application_data, new Uint8Array(chunk)));
+        },
+        close: () => {
+          socket.end();
+        },
+      },
+    });
+    const misbehave = options.misbehave;
+    if (misbehave.kind === "key-update-flood") {
+      send(socket, server.keyUpdates(misbehave.count, misbehave.requested));
+      info.floodWritten = true;
+    }
+  };
+  const onData = (socket: Socket<State>, chunk: Uint8Array): void => {
+    const { server, info } = socket.data;
+    for (const record of server.receive(chunk)) {
+      if (record.type === CONTENT.alert) {
+        info.clientAlerts.push(record.fragment[1]!);
+        socket.end();
+      } else if (record.type === CONTENT.handshake && !server.hello) {
+        server.receiveClientHello(record.fragment);
+        send(socket, server.flight());
+      } else if (record.type === CONTENT.handshake && !info.established) {
+        onEstablished(socket); // the client Finished
+      } else if (record.type === CONTENT.application_data) {
+        if (options.misbehave.kind === "plaintext-close-notify") {
+          send(socket, new RecordLayer().encode(CONTENT.alert, Uint8Array.of(1, 0)));
+        } else {
+          const data = record.fragment.slice();
+          void socket.data.backend?.then((backend) => backend.write(data));
+        }
+      }
+    }
+  };
+  const listener = Bun.listen<State>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        const info: FrontConnection = { established: false, clientKeyUpdates: [], clientAlerts: [], floodWritten: false, closed: false };
+        const server = new FakePskServer({ key: options.key });
+        // The connection's record of client KeyUpdates is the scripted server's own list.
+        info.clientKeyUpdates = server.clientKeyUpdates;
+        connections.push(info);
+        socket.data = { server, info, pending: [] };
+      },
+      data(socket, chunk) {
+        try {
+          onData(socket, new Uint8Array(chunk));
+        } catch (error) {
+          socket.data.info.error = (error as Error).message;
+          socket.end();
+        }
+      },
+      drain: (socket) => flush(socket),
+      close(socket) {
+        socket.data.info.closed = true;
+        void socket.data.backend?.then((backend) => backend.end());
+      },
+      error: () => {},
+    },
+  });
+  return { port: listener.port, connections, stop: () => listener.stop(true) };
 }
