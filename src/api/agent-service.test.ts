@@ -11,6 +11,7 @@ import {
   AuthenType,
   AuthorStatus,
   decodeAcctRequest,
+  decodeAuthenContinue,
   decodeAuthenStart,
   decodeAuthorRequest,
   encodeAcctReply,
@@ -48,6 +49,8 @@ const acct = {
   startTime: 0,
   stopTime: 0,
   privilegeLevel: 0,
+  service: "",
+  protocol: "",
 };
 
 function expectInvalid(run: () => unknown, field: string): GrpcError {
@@ -170,6 +173,16 @@ describe("Accounting → REQUEST", () => {
     expect(stop({ elapsedTime: null, exitStatus: null })).toEqual([]);
   });
 
+  test("a session record (service set, no command): service and protocol, no cmd", () => {
+    const session = { ...acct, command: "", commandArguments: [], service: "shell", protocol: "ssh", recordType: 1, taskId: "t1" };
+    const args = decodeAcctRequest(accountingRequest(session).body).args.map((a) => `${a.name}=${a.value}`);
+    expect(args).toEqual(["service=shell", "protocol=ssh", "task_id=t1"]);
+    // Without a service, an empty command still sends "cmd=" as the reference agent does.
+    expect(decodeAcctRequest(accountingRequest({ ...acct, command: "" }).body).args[1]).toMatchObject({ name: "cmd", value: "" });
+    expectInvalid(() => accountingRequest({ ...session, protocol: "s\u0000h" }), "protocol.value");
+    expectInvalid(() => accountingRequest({ ...session, service: "x\u0000" }), "service.value");
+  });
+
   test("bad values name the field", () => {
     expectInvalid(() => accountingRequest({ ...acct, command: "x".repeat(252) }), "command");
     expectInvalid(() => accountingRequest({ ...acct, commandArguments: ["ok", "bad\u0000"] }), "command_arguments[1].value");
@@ -244,6 +257,28 @@ describe("handlers", () => {
     expect((await statusFor(AuthenStatus.Error)).response.status).toBe(7);
     const more = await statusFor(AuthenStatus.GetPass);
     expect(more.error).toEqual({ message: expect.stringContaining("GetPass"), server: "fake-server", retriable: false });
+  });
+
+  test("ASCII login: START without the password, GETUSER/GETPASS answered by CONTINUE, the password wiped", async () => {
+    const engine = new FakeEngine();
+    const reply = (status: AuthenStatus) => encodeAuthenReply({ status, flags: 0, serverMsg: "", data: new Uint8Array() });
+    engine.answer = () => reply(AuthenStatus.GetUser);
+    engine.answerContinue = (body) => (decodeAuthenContinue(body).userMsg.length === pap.user.length ? reply(AuthenStatus.GetPass) : reply(AuthenStatus.Pass));
+    const route = routes(engine).get("AuthenticateAsciiLogin")!;
+    if (route.kind !== "unary") throw new Error("unary expected");
+    const request = structuredClone(pap);
+    expect(await route.handle(request, context())).toMatchObject({ response: { server: "fake-server", status: 1 } });
+    const start = decodeAuthenStart(engine.requests[0]!.body);
+    expect(start).toMatchObject({ authenType: AuthenType.Ascii, user: pap.user, data: new Uint8Array() });
+    expect(engine.requests[0]!.version).toBe(0xc0);
+    expect(engine.continued.map((body) => Buffer.from(decodeAuthenContinue(body).userMsg).toString())).toEqual([pap.user, Buffer.from(pap.password).toString()]);
+    expect(request.password.every((byte) => byte === 0)).toBe(true);
+    expect(engine.ended).toBe(1);
+    // A server that keeps asking is answered a bounded number of times.
+    engine.answerContinue = () => reply(AuthenStatus.GetPass);
+    const more = await call(engine, "AuthenticateAsciiLogin", pap);
+    expect(more.error).toEqual({ message: expect.stringContaining("during ASCII login"), server: "fake-server", retriable: false });
+    expect(engine.continued.length).toBe(2 + 4);
   });
 
   test("UpstreamError → result.error with server and retriable", async () => {

@@ -16,12 +16,14 @@ import {
   decodeAuthenReply,
   decodeAuthorReply,
   encodeAcctRequest,
+  encodeAuthenContinue,
   encodeAuthenStart,
   encodeAuthorRequest,
   PacketType,
   VERSION_DEFAULT,
   VERSION_ONE,
   type Arg,
+  type AuthenReply,
 } from "../protocol";
 import { UpstreamError, type EngineStatus, type StartRequest, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
 import { systemClock } from "../upstream/clock";
@@ -73,6 +75,8 @@ interface AccountingRequest {
   /** Optional (proto3 `optional`): null when not sent. */
   elapsedTime?: Uint64 | null;
   exitStatus?: number | null;
+  service: string;
+  protocol: string;
 }
 
 // ---- enum values of the proto (numbers on the wire) ----
@@ -132,6 +136,23 @@ export function papStart(request: PapAuthenticationRequest): StartBody {
   return { type: PacketType.Authentication, version: VERSION_ONE, body };
 }
 
+/** RFC 8907 §5.4.2.1: ASCII login START with the user and no data; the password follows in a CONTINUE. */
+export function asciiLoginStart(request: PapAuthenticationRequest): StartBody {
+  checkCommonNames(request, true);
+  checkBytes("password", request.password);
+  const body = encodeAuthenStart({
+    action: AuthenAction.Login,
+    privLvl: checkPrivLvl("privilege_level", request.privilegeLevel),
+    authenType: AuthenType.Ascii,
+    service: AuthenService.Login,
+    user: request.user,
+    port: request.port,
+    remAddr: request.remoteAddress,
+    data: new Uint8Array(0),
+  });
+  return { type: PacketType.Authentication, version: VERSION_DEFAULT, body };
+}
+
 /** RFC 8907 §6.1 REQUEST; the authentication context picks authen_method and authen_type. */
 export function authorizationRequest(request: AuthorizationRequest): StartBody {
   // As in the reference agent, UNSPECIFIED is refused: the caller must say how the user was authenticated.
@@ -170,7 +191,10 @@ export function accountingRequest(request: AccountingRequest): StartBody {
   const flags = ACCT_FLAGS_BY_RECORD_TYPE[request.recordType];
   if (flags === undefined) throw invalid("record_type", `value ${request.recordType} is not supported`);
   // Each argument is checked with the proto field it comes from, for error messages.
-  const args: Arg[] = [{ name: "service", value: "shell", mandatory: true }, checkArg("command", { name: "cmd", value: request.command, mandatory: true })];
+  const sessionRecord = request.service !== "";
+  const args: Arg[] = [sessionRecord ? checkArg("service", { name: "service", value: request.service, mandatory: true }) : { name: "service", value: "shell", mandatory: true }];
+  if (request.protocol !== "") args.push(checkArg("protocol", { name: "protocol", value: request.protocol, mandatory: true }));
+  if (!sessionRecord || request.command !== "") args.push(checkArg("command", { name: "cmd", value: request.command, mandatory: true }));
   for (let i = 0; i < request.commandArguments.length; i++) {
     args.push(checkArg("command_arguments", { name: "cmd-arg", value: request.commandArguments[i]!, mandatory: true }, i));
   }
@@ -201,7 +225,11 @@ export function accountingRequest(request: AccountingRequest): StartBody {
 // ---- TACACS+ reply → proto reply ----
 
 function papReply(server: string, body: Uint8Array): object {
-  const reply = decodeAuthenReply(body);
+  return authenticationReply(server, decodeAuthenReply(body), "PAP authentication");
+}
+
+/** The final REPLY of a PAP or ASCII login session. */
+function authenticationReply(server: string, reply: AuthenReply, what: string): object {
   const response = (status: number) => ({ response: { server, status, serverMessage: reply.serverMsg, data: reply.data } });
   switch (reply.status) {
     case AuthenStatus.Pass:
@@ -214,7 +242,7 @@ function papReply(server: string, body: Uint8Array): object {
     case AuthenStatus.Restart:
       return response(AuthenticationStatus.FAIL);
     default:
-      return serviceError(`${server} asked for more input (${AuthenStatus[reply.status]}) during PAP authentication`, server, false);
+      return serviceError(`${server} asked for more input (${AuthenStatus[reply.status]}) during ${what}`, server, false);
   }
 }
 
@@ -296,6 +324,42 @@ async function exchange(
   }
 }
 
+/** GETUSER/GETPASS prompts answered in one ASCII login at most; a server that keeps asking gets a service error. */
+const MAX_ASCII_PROMPTS = 4;
+const NO_DATA = new Uint8Array(0);
+
+/**
+ * ASCII login (RFC 8907 §5.4.2.1): START with the user, then CONTINUE with the user for GETUSER
+ * and the password for GETPASS (§5.4.4), on the server that answered the START; the final REPLY
+ * maps like PAP's. The password is wiped when the session is over, and each CONTINUE once sent.
+ */
+async function asciiLogin(engine: UpstreamEngine, request: PapAuthenticationRequest, context: CallContext, serverAnswered: () => void): Promise<object> {
+  const start = build(asciiLoginStart, request);
+  const user = new TextEncoder().encode(request.user);
+  let session: UpstreamSession | undefined;
+  try {
+    session = await engine.start({ type: start.type, version: start.version, body: start.body, deadline: context.deadline, cancellation: context.cancellation, resendable: true });
+    serverAnswered();
+    let reply = decodeAuthenReply(session.reply.body);
+    for (let prompts = 0; prompts < MAX_ASCII_PROMPTS && (reply.status === AuthenStatus.GetUser || reply.status === AuthenStatus.GetPass); prompts++) {
+      const body = encodeAuthenContinue({ flags: 0, userMsg: reply.status === AuthenStatus.GetPass ? request.password : user, data: NO_DATA });
+      try {
+        reply = decodeAuthenReply((await session.continue(body, context.deadline, context.cancellation)).body);
+      } finally {
+        body.fill(0);
+      }
+    }
+    return authenticationReply(session.server, reply, "ASCII login");
+  } catch (error) {
+    if (error instanceof UpstreamError) return serviceError(error.message, error.server, error.retriable);
+    if (error instanceof CodecError && session !== undefined) return serviceError(`${session.server} sent a malformed reply: ${error.message}`, session.server, false);
+    throw error;
+  } finally {
+    session?.end();
+    request.password.fill(0);
+  }
+}
+
 /** Wraps a request builder so codec range errors (a safety net behind validation) are INVALID_ARGUMENT. */
 function build<T>(buildStart: (request: T) => StartBody, request: T): StartBody {
   try {
@@ -341,6 +405,14 @@ export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditSer
             return papReply(server, body);
           }),
         );
+      },
+    },
+    {
+      method: method("AuthenticateAsciiLogin"),
+      kind: "unary",
+      handle: (request, context) => {
+        log.debug(`api: ASCII login for user ${JSON.stringify((request as PapAuthenticationRequest).user)}`);
+        return asciiLogin(engine, request as PapAuthenticationRequest, context, () => accounting?.serverAnswered());
       },
     },
     {

@@ -10,11 +10,13 @@ import { connect as netConnect } from "node:net";
 import type { Endpoint } from "../common/endpoint";
 import { formatEndpoint } from "../common/endpoint";
 import { encodeMessage, MessageReader } from "./framing";
+import { H2ClientConnection } from "./h2/client-connection";
 import { AGENT_SERVICE, HEALTH_SERVICE, methodsOf, type MethodDescriptor } from "./proto";
 import { decodeGrpcMessage, formatGrpcTimeout, GrpcError, Status, statusName } from "./status";
 
 export type ApiMethod =
   | "AuthenticatePap"
+  | "AuthenticateAsciiLogin"
   | "Accounting"
   | "Authorization"
   | "Status"
@@ -29,6 +31,7 @@ const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
   const get = (path: string) => byPath.get(path)!;
   return {
     AuthenticatePap: get(`/${AGENT_SERVICE}/AuthenticatePap`),
+    AuthenticateAsciiLogin: get(`/${AGENT_SERVICE}/AuthenticateAsciiLogin`),
     Accounting: get(`/${AGENT_SERVICE}/Accounting`),
     Authorization: get(`/${AGENT_SERVICE}/Authorization`),
     Status: get(`/${AGENT_SERVICE}/Status`),
@@ -39,6 +42,26 @@ const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
     HealthCheck: get(`/${HEALTH_SERVICE}/Check`),
   };
 })();
+
+/** The request as one length-prefixed gRPC message. */
+function encodeRequest(method: ApiMethod, request: object): Uint8Array {
+  const type = METHODS[method].requestType;
+  try {
+    return encodeMessage(type.encode(type.fromObject(request)).finish());
+  } catch (error) {
+    throw new ApiCallError(Status.INVALID_ARGUMENT, `cannot encode the ${method} request: ${(error as Error).message}`);
+  }
+}
+
+/** The reply as a plain object: enums as names, 64-bit integers as numbers, oneof name in `result`, defaults filled in. */
+function decodeReply(method: ApiMethod, message: Uint8Array): Record<string, unknown> {
+  const type = METHODS[method].responseType;
+  try {
+    return type.toObject(type.decode(message), { enums: String, longs: Number, defaults: true, oneofs: true });
+  } catch (error) {
+    throw new ApiCallError(Status.INTERNAL, `bad reply from the agent: ${(error as Error).message}`);
+  }
+}
 
 /** Replies are limited like requests on the server side. */
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
@@ -140,9 +163,9 @@ function callOn(
 
     let body: Uint8Array;
     try {
-      body = encodeMessage(descriptor.requestType.encode(descriptor.requestType.fromObject(request)).finish());
+      body = encodeRequest(method, request);
     } catch (error) {
-      finish(new ApiCallError(Status.INVALID_ARGUMENT, `cannot encode the ${method} request: ${(error as Error).message}`));
+      finish(error as ApiCallError);
       return;
     }
     const stream = session.request({
@@ -179,13 +202,47 @@ function callOn(
         finish(new ApiCallError(Number(status), message || `grpc-status ${status}`));
       } else {
         try {
-          const reply = descriptor.responseType.decode(reader.single());
-          finish(undefined, descriptor.responseType.toObject(reply, { enums: String, longs: Number, defaults: true, oneofs: true }));
+          finish(undefined, decodeReply(method, reader.single()));
         } catch (error) {
-          finish(new ApiCallError(Status.INTERNAL, `bad reply from the agent: ${(error as Error).message}`));
+          finish(error as ApiCallError);
         }
       }
     });
     stream.end(body);
+  });
+}
+
+/**
+ * callUnary on the raw HTTP/2 client (h2/client-connection.ts) instead of node:http2, whose
+ * loading alone costs ~70 ms: for short-lived callers on a latency budget (`tacon pam`, one call
+ * per PAM phase). Same replies and errors as callUnary. The encoded request is wiped once the
+ * call is over (it may carry a password).
+ */
+export function callUnaryDirect(endpoint: Endpoint, method: ApiMethod, request: object, timeoutMs: number): Promise<Record<string, unknown>> {
+  const where = formatEndpoint(endpoint);
+  let body: Uint8Array;
+  try {
+    body = encodeRequest(method, request);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const connection = new H2ClientConnection(endpoint);
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ApiCallError(Status.DEADLINE_EXCEEDED, `no reply from the agent at ${where} within ${timeoutMs} ms`)), timeoutMs);
+    connection.call(METHODS[method].path, body, (result) => {
+      clearTimeout(timer);
+      if (result instanceof Error) reject(new ApiCallError(Status.UNAVAILABLE, `cannot reach the agent at ${where}: ${result.message}`, true));
+      else if (result.status !== Status.OK) reject(new ApiCallError(result.status, decodeGrpcMessage(result.statusMessage) || `grpc-status ${result.status}`));
+      else {
+        try {
+          resolve(decodeReply(method, result.message));
+        } catch (error) {
+          reject(error);
+        }
+      }
+    });
+  }).finally(() => {
+    body.fill(0);
+    connection.close();
   });
 }

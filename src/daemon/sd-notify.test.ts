@@ -2,7 +2,8 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { notifyAddress, sdNotify } from "./sd-notify";
+import { unixAddress as notifyAddress } from "../common/unix-datagram";
+import { sdNotify } from "./sd-notify";
 
 let dir = "";
 afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));

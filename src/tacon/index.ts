@@ -132,6 +132,8 @@ async function buildCall(verb: string, positionals: string[], args: Args, env: R
 }
 
 export async function runTacon(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  // `tacon pam` takes pam_exec's name=value words, not tacon's flags (README "Host logins").
+  if (argv[0] === "pam") return import("./pam").then(({ runPam }) => runPam(argv.slice(1), env));
   let args: Args;
   try {
     args = parseArgs(argv, ARGS);

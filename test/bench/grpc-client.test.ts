@@ -111,7 +111,7 @@ test("a unary call: preface, SETTINGS (and its ACK), one HEADERS + one DATA per 
   const client = clientOf(server);
   await client.ready();
   const [first, second] = await Promise.all([call(client), call(client)]);
-  expect(first).toEqual({ status: 0, message: REPLY.slice(5) });
+  expect(first).toEqual({ status: 0, statusMessage: "", message: REPLY.slice(5) });
   expect(isResponse(second.message)).toBe(true);
   const types = server.received.map((f) => [f.type, f.flags, f.streamId]);
   expect(types.slice(0, 3)).toEqual([
@@ -143,8 +143,8 @@ test("trailers-only, CONTINUATION, padding, PRIORITY and the HPACK dynamic table
     out.frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, id, Uint8Array.of(0x80 | 62));
   });
   const client = clientOf(server);
-  expect(await call(client)).toEqual({ status: 5, message: new Uint8Array(0) });
-  expect(await call(client)).toEqual({ status: 5, message: REPLY.slice(5) });
+  expect(await call(client)).toEqual({ status: 5, statusMessage: "", message: new Uint8Array(0) });
+  expect(await call(client)).toEqual({ status: 5, statusMessage: "", message: REPLY.slice(5) });
   client.close();
 });
 

@@ -64,6 +64,10 @@ export class FakeEngine implements UpstreamEngine {
   /** The body buffers exactly as handed over. */
   readonly handedOver: Uint8Array[] = [];
   answer: Answer = passReply;
+  /** Answers an authentication CONTINUE body (ASCII login); unset: a CONTINUE fails the test. */
+  answerContinue: ((body: Uint8Array) => Uint8Array) | undefined;
+  /** CONTINUE bodies with a snapshot of each as it arrived. */
+  readonly continued: Uint8Array[] = [];
   ended = 0;
 
   /** Requests whose caller cancelled them. */
@@ -80,7 +84,11 @@ export class FakeEngine implements UpstreamEngine {
       sharedSecret: undefined,
       overTls: false,
       reply: { version: request.version, type: request.type, seqNo: 2, flags: 0, sessionId: 1, body },
-      continue: () => Promise.reject(new Error("not used")),
+      continue: async (continueBody) => {
+        if (this.answerContinue === undefined) throw new Error("not used");
+        this.continued.push(continueBody.slice());
+        return { version: request.version, type: request.type, seqNo: 4, flags: 0, sessionId: 1, body: this.answerContinue(continueBody) };
+      },
       end: () => {
         this.ended++;
       },
