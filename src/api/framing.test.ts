@@ -75,3 +75,14 @@ test("encodeReply writes the prefixed message in one array, equal to encodeMessa
     expect([...bytes]).toEqual([...encodeMessage(Reply.encode(message).finish())]);
   }
 });
+
+test("a body in 1-byte chunks is held in one buffer of at most twice its size", () => {
+  const frame = encodeMessage(new Uint8Array(100_000).fill(3));
+  const reader = new MessageReader(4 * 1024 * 1024);
+  for (let at = 0; at < 50_000; at++) reader.push(frame.subarray(at, at + 1));
+  expect(reader.heldBytes).toBeGreaterThanOrEqual(50_000);
+  expect(reader.heldBytes).toBeLessThanOrEqual(100_000);
+  for (let at = 50_000; at < frame.length; at++) reader.push(frame.subarray(at, at + 1));
+  expect(reader.single().length).toBe(100_000);
+  expect(reader.heldBytes).toBe(100_000);
+});

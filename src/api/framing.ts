@@ -9,6 +9,9 @@ export const PREFIX_LENGTH = 5;
 const EMPTY_PREFIX = new Uint8Array(PREFIX_LENGTH);
 /** Smaller messages are copied out of their chunk: in Bun, a view of a small fresh array costs more (it materialises the ArrayBuffer). */
 const COPY_BELOW = 1024;
+/** The first buffer of a message that arrives in parts. */
+const MIN_BUFFER = 256;
+const EMPTY = new Uint8Array(0);
 
 /** One message with its 5-byte prefix (never compressed). */
 export function encodeMessage(message: Uint8Array): Uint8Array {
@@ -46,25 +49,33 @@ export function encodeReply(type: Type, message: object): Uint8Array {
 
 /**
  * Collects the messages of one request body; push() throws GrpcError on a violation.
- * Chunks are kept as received and joined once per prefix or message, so the work stays linear in
- * the body size however small the DATA frames of a slow sender are.
+ * A message that arrives whole is parsed straight from its chunk. Otherwise the bytes are
+ * copied into one buffer that doubles as it fills (never beyond the largest message): a slow
+ * sender's tiny DATA frames cost neither an object each nor quadratic copying, and what the
+ * reader holds is `heldBytes`, at most twice what arrived.
  */
 export class MessageReader {
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  #buffer = EMPTY;
+  #length = 0;
   #message: Uint8Array | undefined;
 
   constructor(private readonly maxMessageBytes: number) {}
 
+  /** Bytes of memory this reader keeps (its buffer and the message found). */
+  get heldBytes(): number {
+    return this.#buffer.length + (this.#message?.length ?? 0);
+  }
+
   push(chunk: Uint8Array): void {
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
+    let input = chunk;
+    if (this.#length > 0) {
+      this.#append(chunk);
+      input = this.#buffer.subarray(0, this.#length);
     }
-    while (this.#buffered >= PREFIX_LENGTH) {
-      const prefix = this.#front(PREFIX_LENGTH);
-      const flag = prefix[0]!;
-      const length = prefix[1]! * 2 ** 24 + (prefix[2]! << 16) + (prefix[3]! << 8) + prefix[4]!;
+    let at = 0;
+    while (input.length - at >= PREFIX_LENGTH) {
+      const flag = input[at]!;
+      const length = input[at + 1]! * 2 ** 24 + (input[at + 2]! << 16) + (input[at + 3]! << 8) + input[at + 4]!;
       if (flag === 1) {
         throw new GrpcError(Status.UNIMPLEMENTED, "compressed messages are not supported; send them uncompressed (grpc-encoding identity)");
       }
@@ -72,42 +83,41 @@ export class MessageReader {
       if (length > this.maxMessageBytes) {
         throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request message of ${length} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
       }
-      if (this.#buffered < PREFIX_LENGTH + length) return;
+      const end = at + PREFIX_LENGTH + length;
+      if (input.length < end) break;
       if (this.#message !== undefined) throw new GrpcError(Status.INTERNAL, "more than one request message on a unary method");
-      const end = PREFIX_LENGTH + length;
-      const joined = this.#front(end);
-      this.#message = length < COPY_BELOW ? joined.slice(PREFIX_LENGTH, end) : joined.subarray(PREFIX_LENGTH, end);
-      this.#consume(end);
+      // A view keeps its whole array alive: small messages, and any from our buffer, are copied.
+      this.#message = length < COPY_BELOW || input !== chunk ? input.slice(at + PREFIX_LENGTH, end) : input.subarray(at + PREFIX_LENGTH, end);
+      at = end;
+    }
+    if (input === chunk) {
+      if (at < chunk.length) this.#append(chunk.subarray(at));
+    } else if (at === this.#length) {
+      this.#buffer = EMPTY;
+      this.#length = 0;
+    } else if (at > 0) {
+      this.#buffer.copyWithin(0, at, this.#length);
+      this.#length -= at;
     }
   }
 
   /** The one message of a unary request, once the client half-closed. */
   single(): Uint8Array {
-    if (this.#buffered > 0) throw new GrpcError(Status.INTERNAL, `request ended inside a message (${this.#buffered} stray bytes)`);
+    if (this.#length > 0) throw new GrpcError(Status.INTERNAL, `request ended inside a message (${this.#length} stray bytes)`);
     const message = this.#message;
     if (message === undefined) throw new GrpcError(Status.INTERNAL, "request ended without a message");
     return message;
   }
 
-  /** The first chunk, holding at least `length` bytes (the chunks are joined when it does not). */
-  #front(length: number): Uint8Array {
-    const first = this.#chunks[0]!;
-    if (first.length >= length) return first;
-    const joined = new Uint8Array(this.#buffered);
-    let at = 0;
-    for (const chunk of this.#chunks) {
-      joined.set(chunk, at);
-      at += chunk.length;
+  #append(chunk: Uint8Array): void {
+    const needed = this.#length + chunk.length;
+    if (needed > this.#buffer.length) {
+      const capacity = Math.max(needed, Math.min(Math.max(2 * this.#buffer.length, MIN_BUFFER), PREFIX_LENGTH + this.maxMessageBytes));
+      const grown = new Uint8Array(capacity);
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
     }
-    this.#chunks = [joined];
-    return joined;
-  }
-
-  /** Drops `length` bytes from the front (they lie within the first chunk). */
-  #consume(length: number): void {
-    const first = this.#chunks[0]!;
-    if (length === first.length) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(length);
-    this.#buffered -= length;
+    this.#buffer.set(chunk, this.#length);
+    this.#length = needed;
   }
 }

@@ -13,7 +13,7 @@ import type { UpstreamEngine } from "../upstream/types";
 import type { AccountingDelivery } from "../accounting";
 import { agentRoutes } from "./agent-service";
 import { healthRoutes } from "./health";
-import { GrpcServer } from "./server";
+import { GrpcServer, type ApiCounters } from "./server";
 
 export { GrpcError, Status, statusName } from "./status";
 
@@ -25,7 +25,7 @@ export interface ApiServerOptions {
   endpoint: Endpoint;
   /** Permission bits of the Unix socket (e.g. 0o660); ignored for TCP. */
   socketMode: number;
-  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes"> & Partial<Pick<Limits, "maxApiConnections">>;
+  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes"> & Partial<Pick<Limits, "maxApiConnections" | "maxApiStreamsPerConnection" | "maxApiWatchStreams">>;
   defaultTimeoutMs?: number;
   log?: Logger;
   /** Accounting spool and journal (--accounting-*); absent: accounting replies as before. */
@@ -36,6 +36,8 @@ export interface ApiServer {
   /** Where it listens (a TCP port 0 resolved to the bound port). */
   readonly endpoint: Endpoint;
   readonly activeCalls: number;
+  /** Refusals per limit and reason (plain live numbers, for Status and metrics). */
+  readonly counters: ApiCounters;
   /** Graceful stop: in-flight calls get `graceMs`, then are cancelled; the socket is removed. */
   close(graceMs: number): Promise<void>;
 }
@@ -47,6 +49,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     routes: [...agentRoutes(options.engine, log, undefined, options.accounting), ...healthRoutes()],
     maxConcurrentCalls: options.limits.maxApiStreams,
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),
+    ...(options.limits.maxApiStreamsPerConnection === undefined ? {} : { maxStreamsPerConnection: options.limits.maxApiStreamsPerConnection }),
+    ...(options.limits.maxApiWatchStreams === undefined ? {} : { maxStreamingCalls: options.limits.maxApiWatchStreams }),
     maxMessageBytes: options.limits.maxGrpcMessageBytes,
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     log,
@@ -57,6 +61,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     get activeCalls() {
       return server.activeCalls;
     },
+    counters: server.counters,
     close: (graceMs) => server.close(graceMs),
   };
 }

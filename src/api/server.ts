@@ -12,7 +12,7 @@ import { systemClock } from "../upstream/clock";
 import { DeadlineSweeper } from "../upstream/deadlines";
 import { encodeReply, MessageReader } from "./framing";
 import { decodeMessage, type MethodDescriptor } from "./proto";
-import { encodeHeaderBlock, H2Server, type H2Stream, type RequestHeaders, type StreamListener } from "./h2/server";
+import { encodeHeaderBlock, H2Server, type ConnectionUsage, type H2Counters, type H2Stream, type RequestHeaders, type StreamListener } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
 import { errorMessage } from "../common/error-message";
 
@@ -37,8 +37,17 @@ export type Route =
 
 export interface GrpcServerOptions {
   routes: readonly Route[];
-  /** Concurrent calls over all connections; beyond it calls fail with RESOURCE_EXHAUSTED. */
+  /**
+   * Concurrent calls over all connections; beyond it calls fail with RESOURCE_EXHAUSTED. A call
+   * the client cancelled counts until its handler has returned (its upstream work goes on until then).
+   */
   maxConcurrentCalls: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of each connection (default DEFAULT_STREAMS_PER_CONNECTION, at most maxConcurrentCalls). */
+  maxStreamsPerConnection?: number;
+  /** Concurrent server-streaming calls (health Watch), which may last for ever (default DEFAULT_STREAMING_CALLS). */
+  maxStreamingCalls?: number;
+  /** Request bytes held over all calls beyond each call's first FREE_CALL_BYTES (default DEFAULT_BUFFERED_BYTES). */
+  maxBufferedBytes?: number;
   /** Open connections; a new one beyond it is closed at once (logged at warn). Default 512. */
   maxConnections?: number;
   /** Largest request message accepted. */
@@ -54,6 +63,20 @@ const CONTENT_TYPE = /^application\/grpc(\+proto)?(;.*)?$/;
 /** Idle connections cost a file descriptor each; clients reconnect transparently after GOAWAY. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 const DEFAULT_MAX_CONNECTIONS = 512;
+export const DEFAULT_STREAMS_PER_CONNECTION = 100;
+export const DEFAULT_STREAMING_CALLS = 64;
+export const DEFAULT_BUFFERED_BYTES = 64 * 1024 * 1024;
+/**
+ * Every call may hold this much of its request without asking the shared budget, so small calls
+ * go through while large uploads are refused; the budget of one connection is a quarter of all.
+ */
+const FREE_CALL_BYTES = 64 * 1024;
+const CONNECTION_BUFFER_SHARE = 4;
+/**
+ * Above this fraction of maxConcurrentCalls, a connection holding its fair share
+ * (limit / (busy connections + 1)) gets no more calls, so the rest stays for the others.
+ */
+const CROWDED = 0.75;
 /** How long closed calls get to flush their trailers before sessions are destroyed. */
 const SESSION_DRAIN_MS = 250;
 
@@ -68,9 +91,32 @@ const GRPC_FIELDS = [
 const RESPONSE_HEADERS = encodeHeaderBlock([[":status", "200"], ...GRPC_FIELDS]);
 const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 
+/** Calls refused by a limit of the gRPC layer, one plain number per reason, and the bytes held. */
+export interface CallCounters {
+  /** Beyond --max-api-streams. */
+  callsRefused: number;
+  /** Beyond --max-api-watch-streams (or a connection's quarter of it). */
+  streamingRefused: number;
+  /** A connection asking beyond its fair share while the calls are crowded. */
+  fairShareRefused: number;
+  /** A request body beyond the shared buffer budget (global or the connection's part). */
+  bufferRefused: number;
+  /** Gauge: request bytes held now, over all calls. */
+  bufferedBytes: number;
+  /** Gauge: calls the client cancelled whose handler has not returned yet (they keep their slot). */
+  cancelledRunning: number;
+}
+
+export interface ApiCounters {
+  http2: H2Counters;
+  calls: CallCounters;
+}
+
 /** What a call needs of its server. */
 interface CallHost {
   readonly maxMessageBytes: number;
+  /** Accounts `delta` bytes more (or fewer) held by the call's request; throws GrpcError beyond the budget. */
+  hold(call: Call, delta: number): void;
   dispatch(call: Call, request: unknown): void;
   /** Fails the call with any thrown value (see asGrpcError). */
   fail(call: Call, error: unknown): void;
@@ -84,6 +130,12 @@ interface CallHost {
 class Call implements CallContext, StreamListener {
   readonly cancellation = new Cancellation();
   done = false;
+  /** The handler has not settled yet. */
+  running = false;
+  /** The call's slot was given back. */
+  released = false;
+  /** Request bytes accounted to the call. */
+  held = 0;
   readonly #host: CallHost;
   readonly #reader: MessageReader;
 
@@ -108,6 +160,7 @@ class Call implements CallContext, StreamListener {
     if (this.done) return;
     try {
       this.#reader.push(chunk);
+      this.#host.hold(this, this.#reader.heldBytes - this.held);
     } catch (error) {
       this.#host.fail(this, error);
     }
@@ -118,6 +171,7 @@ class Call implements CallContext, StreamListener {
     let request: unknown;
     try {
       request = decodeRequest(this.route.method, this.#reader.single());
+      this.#host.hold(this, -this.held);
     } catch (error) {
       this.#host.fail(this, error);
       return;
@@ -136,6 +190,10 @@ export class GrpcServer {
   readonly #routes: Map<string, Route>;
   readonly #server: H2Server;
   readonly #calls = new Set<Call>();
+  readonly #callCounters: CallCounters = { callsRefused: 0, streamingRefused: 0, fairShareRefused: 0, bufferRefused: 0, bufferedBytes: 0, cancelledRunning: 0 };
+  /** Streaming calls now, and connections with a call now (for fair shares). */
+  #streaming = 0;
+  #busyConnections = 0;
   /** One timer for all call deadlines instead of one per call. */
   readonly #deadlines = new DeadlineSweeper<Call>(systemClock, (call) =>
     this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs} ms exceeded`)),
@@ -150,12 +208,13 @@ export class GrpcServer {
     this.#routes = new Map(options.routes.map((route) => [route.method.path, route]));
     this.#host = {
       maxMessageBytes: options.maxMessageBytes,
+      hold: (call, delta) => this.#hold(call, delta),
       dispatch: (call, request) => this.#dispatch(call, request),
       fail: (call, error) => this.#fail(call, asGrpcError(error, options.log)),
       finish: (call, abortReason) => this.#finish(call, abortReason),
     };
     this.#server = new H2Server({
-      maxConcurrentStreams: options.maxConcurrentCalls,
+      maxConcurrentStreams: Math.min(options.maxStreamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION, options.maxConcurrentCalls),
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       onConnectionRefused: (open) => options.log.warn(`api: connection refused, ${open} open (--max-api-connections)`),
       // A connection with a call in flight (a quiet Watch, a slow upstream) is never idle.
@@ -173,6 +232,11 @@ export class GrpcServer {
 
   get activeCalls(): number {
     return this.#calls.size;
+  }
+
+  /** Refusals per reason and gauges (plain numbers, live: read them, do not copy them once). */
+  get counters(): ApiCounters {
+    return { http2: this.#server.counters, calls: this.#callCounters };
   }
 
   get closing(): boolean {
@@ -214,15 +278,15 @@ export class GrpcServer {
 
   #onStream(stream: H2Stream, headers: RequestHeaders, peer: PeerCredentials | undefined): void {
     try {
-      const route = this.#admit(headers);
+      const route = this.#admit(headers, stream.usage);
       this.#startCall(stream, headers, route, peer);
     } catch (error) {
       respondError(stream, asGrpcError(error, this.#options.log));
     }
   }
 
-  /** Checks everything that can be checked from the request headers. */
-  #admit(headers: RequestHeaders): Route {
+  /** Checks everything that can be checked from the request headers, and the limits. */
+  #admit(headers: RequestHeaders, usage: ConnectionUsage): Route {
     if (this.#closing !== undefined) throw new GrpcError(Status.UNAVAILABLE, "the agent is shutting down");
     if (headers[":method"] !== "POST") {
       throw new GrpcError(Status.UNIMPLEMENTED, `HTTP method ${String(headers[":method"])} is not supported; gRPC uses POST`, 405);
@@ -234,10 +298,41 @@ export class GrpcServer {
     const path = headers[":path"] ?? "";
     const route = this.#routes.get(path);
     if (route === undefined) throw new GrpcError(Status.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
-    if (this.#calls.size >= this.#options.maxConcurrentCalls) {
-      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many concurrent calls (limit ${this.#options.maxConcurrentCalls})`);
-    }
+    this.#checkLimits(route, usage);
     return route;
+  }
+
+  #checkLimits(route: Route, usage: ConnectionUsage): void {
+    const counters = this.#callCounters;
+    const limit = this.#options.maxConcurrentCalls;
+    if (this.#calls.size >= limit) {
+      counters.callsRefused++;
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many concurrent calls (limit ${limit})`);
+    }
+    if (route.kind === "server-stream") {
+      const maxStreaming = this.#options.maxStreamingCalls ?? DEFAULT_STREAMING_CALLS;
+      if (this.#streaming >= maxStreaming || usage.streaming >= Math.max(1, Math.ceil(maxStreaming / 4))) {
+        counters.streamingRefused++;
+        throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many streaming calls (limit ${maxStreaming}, a quarter of it per connection)`);
+      }
+    }
+    if (this.#calls.size >= limit * CROWDED && usage.calls >= Math.ceil(limit / (this.#busyConnections + 1))) {
+      counters.fairShareRefused++;
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `this connection holds its fair share of the ${limit} concurrent calls`);
+    }
+  }
+
+  #hold(call: Call, delta: number): void {
+    if (delta === 0) return;
+    call.held += delta;
+    call.stream.usage.bufferedBytes += delta;
+    this.#callCounters.bufferedBytes += delta;
+    if (delta < 0 || call.held <= FREE_CALL_BYTES) return;
+    const budget = this.#options.maxBufferedBytes ?? DEFAULT_BUFFERED_BYTES;
+    if (this.#callCounters.bufferedBytes > budget || call.stream.usage.bufferedBytes > budget / CONNECTION_BUFFER_SHARE) {
+      this.#callCounters.bufferRefused++;
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `request buffers are full (${budget} bytes, a quarter of it per connection); retry later`);
+    }
   }
 
   #startCall(stream: H2Stream, headers: RequestHeaders, route: Route, peer: PeerCredentials | undefined): void {
@@ -248,12 +343,18 @@ export class GrpcServer {
     const deadline = Date.now() + timeoutMs;
     const call = new Call(this.#host, route, stream, deadline, timeoutMs, peer);
     this.#calls.add(call);
+    if (stream.usage.calls++ === 0) this.#busyConnections++;
+    if (streaming) {
+      this.#streaming++;
+      stream.usage.streaming++;
+    }
     if (timeoutMs <= MAX_TIMER_MS) this.#deadlines.add(call);
     stream.listener = call;
   }
 
   #dispatch(call: Call, request: unknown): void {
     const route = call.route;
+    call.running = true;
     if (route.kind === "unary") {
       // A handler that throws before its first await fails the call the same way as one that
       // rejects later (not Promise.try: its closure and adopting the handler's promise cost more).
@@ -265,6 +366,7 @@ export class GrpcServer {
       }
       replied.then(
         (reply) => {
+          this.#settled(call);
           if (call.done) return;
           let frame: Uint8Array;
           try {
@@ -276,7 +378,10 @@ export class GrpcServer {
           this.#finish(call);
           respondMessage(call.stream, frame);
         },
-        (error) => this.#fail(call, asGrpcError(error, this.#options.log)),
+        (error) => {
+          this.#settled(call);
+          this.#fail(call, asGrpcError(error, this.#options.log));
+        },
       );
       return;
     }
@@ -287,12 +392,24 @@ export class GrpcServer {
     };
     Promise.try(() => route.handle(request, call, send)).then(
       () => {
+        this.#settled(call);
         if (call.done) return;
         this.#finish(call);
         endStream(call.stream, Status.OK, "");
       },
-      (error) => this.#fail(call, asGrpcError(error, this.#options.log)),
+      (error) => {
+        this.#settled(call);
+        this.#fail(call, asGrpcError(error, this.#options.log));
+      },
     );
+  }
+
+  /** The handler returned: a call that already ended gives its slot back now. */
+  #settled(call: Call): void {
+    call.running = false;
+    if (!call.done) return;
+    this.#callCounters.cancelledRunning--;
+    this.#release(call);
   }
 
   /** Ends the call with an error status (if the stream is still writable) and cancels its work. */
@@ -309,7 +426,22 @@ export class GrpcServer {
     call.done = true;
     this.#deadlines.delete(call);
     if (abortReason !== undefined) call.cancellation.cancel(new GrpcError(Status.CANCELLED, abortReason));
+    this.#hold(call, -call.held);
+    // A handler still running (cancelled, or past its deadline) keeps the slot until it returns.
+    if (call.running) this.#callCounters.cancelledRunning++;
+    else this.#release(call);
+  }
+
+  #release(call: Call): void {
+    if (call.released) return;
+    call.released = true;
     this.#calls.delete(call);
+    const usage = call.stream.usage;
+    if (--usage.calls === 0) this.#busyConnections--;
+    if (call.streaming) {
+      this.#streaming--;
+      usage.streaming--;
+    }
     if (this.#calls.size === 0) this.#drained?.();
   }
 }

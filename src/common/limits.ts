@@ -2,6 +2,10 @@
 export interface Limits {
   /** Concurrent gRPC streams over all API connections. */
   maxApiStreams: number;
+  /** Concurrent gRPC streams on one API connection (our SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxApiStreamsPerConnection: number;
+  /** Concurrent server-streaming calls (health Watch) over all connections; a quarter of it per connection. */
+  maxApiWatchStreams: number;
   /** Open API connections (each holds a file descriptor); a new one beyond it is closed at once. */
   maxApiConnections: number;
   /** Concurrent downstream proxy connections. */

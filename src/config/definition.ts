@@ -34,6 +34,8 @@ export const FLAGS = {
   "preferred-probe-interval-seconds": { type: "string", valueHint: "SECS", description: "How often the preferred server is probed while failed over", default: "30" },
   "request-timeout-seconds": { type: "string", valueHint: "SECS", description: "Reply timeout per request and server (YANG timeout overrides it)", default: "5" },
   "max-api-streams": { type: "string", valueHint: "N", description: "Concurrent gRPC streams", default: "1024" },
+  "max-api-streams-per-connection": { type: "string", valueHint: "N", description: "Concurrent gRPC streams on one API connection (SETTINGS_MAX_CONCURRENT_STREAMS), at most --max-api-streams", default: "100" },
+  "max-api-watch-streams": { type: "string", valueHint: "N", description: "Concurrent health Watch streams (they may last for ever), a quarter of it per connection", default: "64" },
   "max-api-connections": { type: "string", valueHint: "N", description: "Open client API connections", default: "512" },
   "max-proxy-connections": { type: "string", valueHint: "N", description: "Concurrent proxy connections", default: "256" },
   "max-sessions-in-flight": { type: "string", valueHint: "N", description: "Sessions in flight per upstream server", default: "256" },

@@ -15,6 +15,7 @@ import type { Flags } from "./scanned";
 import { resolveSecretText } from "./secrets";
 import { oneLineName, splitPemCertificates, validityProblem } from "./tls-material";
 import type { AccountingConfig, Limits, RuntimeConfig } from "./types";
+import { refuseSelfLoop } from "./self-loop";
 import { boundedInteger, checked, seconds, serviceMode, socketMode } from "./values";
 import { serversFromYang } from "./yang/document";
 import { spoolDirectoryProblem } from "../accounting/directory";
@@ -30,6 +31,8 @@ type Env = Record<string, string | undefined>;
 function limits(flags: Flags): Limits {
   return {
     maxApiStreams: checked(boundedInteger(1, 100_000), "--max-api-streams", flags.value("max-api-streams")),
+    maxApiStreamsPerConnection: checked(boundedInteger(1, 100_000), "--max-api-streams-per-connection", flags.value("max-api-streams-per-connection")),
+    maxApiWatchStreams: checked(boundedInteger(1, 100_000), "--max-api-watch-streams", flags.value("max-api-watch-streams")),
     maxApiConnections: checked(boundedInteger(1, 65_535), "--max-api-connections", flags.value("max-api-connections")),
     maxProxyConnections: checked(boundedInteger(1, 65_535), "--max-proxy-connections", flags.value("max-proxy-connections")),
     maxBodyBytes: checked(boundedInteger(1024, MAX_BODY_BYTES), "--max-body-bytes", flags.value("max-body-bytes")),
@@ -199,6 +202,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
   }
   const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
   if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
+  if (hosted.services.proxy) await refuseSelfLoop(configPath ?? "--server-addr", servers, hosted.proxyEndpoint);
   certificateWarnings(servers, now, warnings);
   const limitValues = limits(flags);
   return {

@@ -8,10 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = new URL("../..", import.meta.url).pathname;
-export const AGENT = `${root}dist/tacacsrs-agentd`;
-export const TACON = `${root}dist/tacon`;
+/** AGENT_UNDER_TEST runs the tests against another build (e.g. main's, to see a new test fail on it). */
+const dist = process.env.AGENT_UNDER_TEST ?? `${root}dist`;
+export const AGENT = `${dist}/tacacsrs-agentd`;
+export const TACON = `${dist}/tacon`;
 
-if (!existsSync(AGENT)) throw new Error("dist/tacacsrs-agentd is missing: run `npm run build` (npm test does)");
+if (!existsSync(AGENT)) throw new Error(`${AGENT} is missing: run 'npm run build' (npm test does)`);
 
 export interface AgentProcess {
   readonly dir: string;

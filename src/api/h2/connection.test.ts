@@ -3,6 +3,7 @@ import { Connection, connectionTransition, type H2Stream, type StreamListener } 
 import { ErrorCode, Flag, FrameBuffer, FrameType, PREFACE, Setting, settingsPayload } from "./frames";
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from "./hpack";
 import type { RequestHeaders } from "./request-headers";
+import { newH2Counters } from "./guards";
 
 interface Frame {
   type: number;
@@ -21,7 +22,8 @@ const REQUEST: HeaderField[] = [
 ];
 
 /** A Connection on a fake sink, with a client side that builds frames and parses the replies. */
-function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: number; answerAtOnce?: boolean } = {}) {
+function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: number; answerAtOnce?: boolean; answerOnData?: boolean; handshakeTimeoutMs?: number; writeTimeoutMs?: number } = {}) {
+  const counters = newH2Counters();
   const written: Uint8Array[] = [];
   const streams: Array<{ stream: H2Stream; headers: RequestHeaders; events: string[]; data: Uint8Array[] }> = [];
   const state = { ended: false, closed: false, errors: [] as string[] };
@@ -36,10 +38,16 @@ function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: numbe
     {
       maxConcurrentStreams: options.maxConcurrentStreams ?? 8,
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+      counters,
+      ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      ...(options.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: options.writeTimeoutMs }),
       onStream: (stream, headers) => {
         const entry = { stream, headers, events: [] as string[], data: [] as Uint8Array[] };
         const listener: StreamListener = {
-          data: (chunk) => entry.data.push(chunk),
+          data: (chunk) => {
+            entry.data.push(chunk);
+            if (options.answerOnData) stream.sendHeaders(encodeHeaderBlock([[":status", "200"], ["grpc-status", "8"]]), true);
+          },
           end: () => entry.events.push("end"),
           abort: () => entry.events.push("abort"),
         };
@@ -56,6 +64,7 @@ function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: numbe
     connection,
     streams,
     state,
+    counters,
     send(...frames: Uint8Array[]) {
       for (const bytes of frames) connection.receive(bytes);
     },
@@ -472,4 +481,85 @@ test("DATA handed to the application and a partial frame kept for later are copi
   rest.fill(0xee);
   expect(client.streams[0]!.data.map((bytes) => [...bytes])).toEqual([[1, 2, 3]]);
   expect(client.streams[0]!.events).toEqual(["end"]);
+});
+
+test("no preface and SETTINGS within the handshake deadline: closed (GOAWAY SETTINGS_TIMEOUT after a preface), counted", async () => {
+  const silent = harness({ handshakeTimeoutMs: 30 });
+  silent.send(PREFACE.subarray(0, 5));
+  const prefaced = harness({ handshakeTimeoutMs: 30 });
+  prefaced.send(PREFACE);
+  const done = harness({ handshakeTimeoutMs: 30 });
+  await done.open();
+  await Bun.sleep(80);
+  expect([silent.state.closed, prefaced.state.closed, done.state.closed]).toEqual([true, true, false]);
+  expect(goAwayCode(await silent.frames())).toBeUndefined();
+  expect(goAwayCode(await prefaced.frames())).toBe(ErrorCode.SETTINGS_TIMEOUT);
+  expect(silent.counters.handshakeTimeouts + prefaced.counters.handshakeTimeouts).toBe(2);
+});
+
+test("a reply held back by a zero window past the write deadline is reset (CANCEL) and its stream freed", async () => {
+  const client = harness({ writeTimeoutMs: 40 });
+  await client.open([[Setting.INITIAL_WINDOW_SIZE, 0]]);
+  client.send(headers(1, Flag.END_HEADERS | Flag.END_STREAM));
+  const stream = client.streams[0]!.stream;
+  stream.sendHeaders(encodeHeaderBlock([[":status", "200"]]), false);
+  stream.sendData(new Uint8Array(25).fill(1), false);
+  stream.sendHeaders(encodeHeaderBlock([["grpc-status", "0"]]), true);
+  expect(client.connection.openStreams).toBe(1);
+  await Bun.sleep(120);
+  const reply = await client.frames();
+  expect(reply.map((f) => [f.type, f.stream, f.type === FrameType.RST_STREAM ? u32(f.payload) : -1])).toEqual([
+    [FrameType.HEADERS, 1, -1],
+    [FrameType.RST_STREAM, 1, ErrorCode.CANCEL],
+  ]);
+  expect(client.connection.openStreams).toBe(0);
+  expect(client.counters.writeTimeouts).toBe(1);
+});
+
+test("an answer given on the last DATA frame is followed by one RST_STREAM, not two", async () => {
+  const client = harness({ answerOnData: true });
+  await client.open();
+  client.send(headers(1), frame(FrameType.DATA, Flag.END_STREAM, 1, Uint8Array.of(0, 0, 0, 0, 0)));
+  const reply = await client.frames();
+  expect(reply.filter((f) => f.type === FrameType.RST_STREAM).length).toBeLessThanOrEqual(1);
+  expect(client.state.errors).toEqual([]);
+});
+
+test("control-frame floods (PING, SETTINGS, WINDOW_UPDATE, PRIORITY) end with GOAWAY ENHANCE_YOUR_CALM, counted", async () => {
+  for (const flood of [
+    frame(FrameType.PING, 0, 0, new Uint8Array(8)),
+    frame(FrameType.SETTINGS, 0, 0),
+    frame(FrameType.WINDOW_UPDATE, 0, 0, words(1)),
+    frame(FrameType.PRIORITY, 0, 3, new Uint8Array(5)),
+  ]) {
+    const client = harness();
+    await client.open();
+    client.send(...Array.from({ length: 1200 }, () => flood));
+    expect(goAwayCode(await client.frames())).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+    expect(client.counters.controlFloods).toBe(1);
+  }
+  // Requests earn control frames: a client answering each reply with a WINDOW_UPDATE is fine.
+  const busy = harness({ maxConcurrentStreams: 5000, answerAtOnce: true });
+  await busy.open();
+  for (let i = 0; i < 2000; i++) busy.send(headers(2 * i + 1, Flag.END_HEADERS | Flag.END_STREAM), frame(FrameType.WINDOW_UPDATE, 0, 0, words(100)));
+  expect(goAwayCode(await busy.frames())).toBeUndefined();
+});
+
+test("SETTINGS_INITIAL_WINDOW_SIZE changes apply to open streams without walking them; overflow is still caught", async () => {
+  const client = harness({ maxConcurrentStreams: 2000 });
+  await client.open([[Setting.INITIAL_WINDOW_SIZE, 0]]);
+  for (let i = 0; i < 1000; i++) client.send(headers(2 * i + 1, Flag.END_HEADERS | Flag.END_STREAM));
+  const last = client.streams[999]!.stream;
+  last.sendHeaders(encodeHeaderBlock([[":status", "200"]]), false);
+  last.sendData(new Uint8Array(10), false);
+  const entries = Array.from({ length: 2729 }, (_, i): [number, number] => [Setting.INITIAL_WINDOW_SIZE, i % 7]);
+  const started = performance.now();
+  for (let i = 0; i < 50; i++) client.send(frame(FrameType.SETTINGS, 0, 0, settingsPayload([...entries, [Setting.INITIAL_WINDOW_SIZE, 6]])));
+  // 50 frames × 2,730 entries over 1,000 open streams: a walk per entry would take seconds.
+  expect(performance.now() - started).toBeLessThan(500);
+  const data = (await client.frames()).filter((f) => f.type === FrameType.DATA);
+  expect(data.map((f) => f.payload.length)).toEqual([6]);
+  client.send(frame(FrameType.WINDOW_UPDATE, 0, 1999, words(2 ** 31 - 10)));
+  client.send(frame(FrameType.SETTINGS, 0, 0, settingsPayload([[Setting.INITIAL_WINDOW_SIZE, 100]])));
+  expect(goAwayCode(await client.frames())).toBe(ErrorCode.FLOW_CONTROL_ERROR);
 });

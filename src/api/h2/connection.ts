@@ -12,18 +12,27 @@ import { ErrorCode, Flag, FRAME_HEADER_LENGTH, FrameType, DEFAULT_WINDOW, MAX_MA
 import { HpackDecoder, HpackError, type HeaderField } from "./hpack";
 import { checkTrailers, MalformedRequest, requestHeaders, type RequestHeaders } from "./request-headers";
 import { Output, type Sink } from "./output";
-import { H2Stream, type StreamOwner } from "./stream";
+import { H2Stream, type ConnectionUsage, type StreamOwner } from "./stream";
 import { localOpen, remoteOpen, transition, type StreamEvent } from "./stream-state";
 import { errorMessage } from "../../common/error-message";
+import { TokenBucket, type H2Counters } from "./guards";
 
 export type { Sink } from "./output";
-export { H2Stream, type StreamListener } from "./stream";
+export { H2Stream, type ConnectionUsage, type StreamListener } from "./stream";
 
 export interface ConnectionOptions {
   /** Our SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are refused (REFUSED_STREAM). */
   maxConcurrentStreams: number;
-  /** Close (GOAWAY NO_ERROR) after this long without frames while no stream is open. */
+  /** Close (GOAWAY NO_ERROR) after this long without a HEADERS or DATA frame while no stream is open. */
   idleTimeoutMs: number;
+  /** The preface and the first SETTINGS must arrive within this long (default HANDSHAKE_TIMEOUT_MS). */
+  handshakeTimeoutMs?: number;
+  /** A stream whose reply the peer's window holds back this long is reset (default WRITE_TIMEOUT_MS). */
+  writeTimeoutMs?: number;
+  /** Refusals and cut-offs, shared by the listener's connections. */
+  counters: H2Counters;
+  /** Milliseconds on the Date.now() scale (injected in tests). */
+  now?: () => number;
   /** A new stream: the application sets `stream.listener` before returning. */
   onStream(stream: H2Stream, headers: RequestHeaders): void;
   /** The connection is gone (after the transport was closed). */
@@ -51,6 +60,18 @@ const RESET_MEMORY = 256;
  * this many cancels, is cut off (each cancelled stream started work on our side).
  */
 const MAX_EXCESS_CANCELS = 200;
+/** A connection that has not sent the preface and its SETTINGS after this long is closed. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A reply blocked on a zero window this long is given up (RST_STREAM CANCEL) and its stream freed. */
+export const WRITE_TIMEOUT_MS = 30_000;
+/**
+ * Control frames (SETTINGS, PING, WINDOW_UPDATE, PRIORITY, RST_STREAM, unknown types) cost work
+ * but carry no request: a connection may send CONTROL_BURST at once and CONTROL_PER_SECOND after
+ * that, plus CONTROL_PER_REQUEST for each stream it opens; beyond, GOAWAY ENHANCE_YOUR_CALM.
+ */
+const CONTROL_BURST = 1000;
+const CONTROL_PER_SECOND = 500;
+const CONTROL_PER_REQUEST = 4;
 
 /** Connection phases: preface → settings (the first frame must be SETTINGS) → open → going-away → closed. */
 export type ConnectionPhase = "preface" | "settings" | "open" | "going-away" | "closed";
@@ -91,6 +112,7 @@ export class Connection implements StreamOwner {
   readonly #out: FrameBuffer;
   readonly #decoder = new HpackDecoder(OUR_HEADER_TABLE_SIZE, MAX_HEADER_LIST_SIZE);
   readonly #streams = new Map<number, H2Stream>();
+  readonly usage: ConnectionUsage = { calls: 0, streaming: 0, bufferedBytes: 0 };
   readonly #resetIds = new Set<number>();
   #phase: ConnectionPhase = "preface";
   /** Unparsed input (a partial frame), copied out of the transport's buffer. */
@@ -101,21 +123,34 @@ export class Connection implements StreamOwner {
   /** A field block being collected: HEADERS without END_HEADERS, then CONTINUATION frames. */
   #block: { streamId: number; end: boolean; parts: Uint8Array[]; size: number; frames: number } | undefined;
   #peerInitialWindow = DEFAULT_WINDOW;
+  /**
+   * §6.9.2: a stream's send window is #peerInitialWindow + stream.credit, so a SETTINGS change of
+   * the initial window costs O(1), not a walk over the open streams. The largest credit any open
+   * stream got bounds the overflow check.
+   */
+  #maxCredit = 0;
   #peerMaxFrameSize = MIN_MAX_FRAME_SIZE;
   #sendWindow = DEFAULT_WINDOW;
   #unackedConnection = 0;
-  /** Streams waiting for window to send their queued DATA. */
-  readonly #blocked = new Set<H2Stream>();
+  /** Streams waiting for window to send their queued DATA, with the time each got stuck. */
+  readonly #blocked = new Map<H2Stream, number>();
+  #writeTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #control: TokenBucket;
+  readonly #now: () => number;
   /** Streams the client reset while open, and streams that ended normally. */
   #cancelled = 0;
   #completed = 0;
-  #lastActivity = Date.now();
+  #lastActivity: number;
   /** The previous request's fields and their validated headers. */
   #lastRequest: { fields: HeaderField[]; headers: RequestHeaders } | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sink: Sink, options: ConnectionOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#lastActivity = this.#now();
+    this.#control = new TokenBucket(CONTROL_BURST, CONTROL_PER_SECOND, this.#now);
     this.#output = new Output(sink, () => {
       options.onError("connection error: the peer does not read its replies");
       this.closed();
@@ -134,6 +169,12 @@ export class Connection implements StreamOwner {
     this.#out.words(FrameType.WINDOW_UPDATE, 0, 0, OUR_CONNECTION_WINDOW - DEFAULT_WINDOW);
     this.#output.schedule();
     this.#armIdle(options.idleTimeoutMs);
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.#phase !== "preface" && this.#phase !== "settings") return;
+      options.counters.handshakeTimeouts++;
+      this.#fail(new ConnectionError(ErrorCode.SETTINGS_TIMEOUT, "no preface and SETTINGS within the handshake deadline"));
+    }, options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimer.unref?.();
   }
 
   get phase(): ConnectionPhase {
@@ -144,10 +185,14 @@ export class Connection implements StreamOwner {
     return this.#streams.size;
   }
 
+  /** Whether a request completed on this connection (the ones that never did go first at the limit). */
+  get productive(): boolean {
+    return this.#completed > 0;
+  }
+
   /** Handles bytes from the transport. */
   receive(chunk: Uint8Array): void {
     if (this.#phase === "closed") return;
-    this.#lastActivity = Date.now();
     // A plain copy of the chunk: slicing the transport's Buffer goes through its species
     // constructor (~110 ns a frame in Bun), a plain Uint8Array's slice costs ~30 ns.
     let input: Uint8Array;
@@ -180,6 +225,8 @@ export class Connection implements StreamOwner {
     this.#phase = connectionTransition(this.#phase, "close");
     this.#output.discard();
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#handshakeTimer);
+    clearInterval(this.#writeTimer);
     const streams = [...this.#streams.values()];
     this.#streams.clear();
     for (const stream of streams) {
@@ -210,6 +257,7 @@ export class Connection implements StreamOwner {
 
   /** Sends what the windows allow of a stream's queued frames, in order. */
   pump(stream: H2Stream): void {
+    let sent = false;
     while (stream.queue.length > 0 && localOpen(stream.state)) {
       const item = stream.queue[0]!;
       if (item.kind === "headers") {
@@ -218,15 +266,16 @@ export class Connection implements StreamOwner {
         if (item.end) this.#sentEnd(stream);
         continue;
       }
-      const size = Math.min(item.bytes.length, this.#peerMaxFrameSize, stream.sendWindow, this.#sendWindow);
-      if (size === 0 && item.bytes.length > 0) {
-        this.#blocked.add(stream);
+      const size = Math.min(item.bytes.length, this.#peerMaxFrameSize, this.#peerInitialWindow + stream.credit, this.#sendWindow);
+      if (size <= 0 && item.bytes.length > 0) {
+        this.#holdBack(stream, sent);
         break;
       }
       const last = size === item.bytes.length;
       this.#out.frame(FrameType.DATA, last && item.end ? Flag.END_STREAM : 0, stream.id, last ? item.bytes : item.bytes.subarray(0, size));
-      stream.sendWindow -= size;
+      stream.credit -= size;
       this.#sendWindow -= size;
+      sent = true;
       if (!last) {
         item.bytes = item.bytes.subarray(size);
         continue;
@@ -236,6 +285,30 @@ export class Connection implements StreamOwner {
     }
     if (stream.queue.length === 0) this.#blocked.delete(stream);
     this.#output.schedule();
+  }
+
+  /** The stream waits for window; the write deadline runs from when it last made progress. */
+  #holdBack(stream: H2Stream, progressed: boolean): void {
+    if (progressed || !this.#blocked.has(stream)) this.#blocked.set(stream, this.#now());
+    if (this.#writeTimer !== undefined) return;
+    const timeoutMs = this.#options.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+    this.#writeTimer = setInterval(() => this.#expireBlocked(timeoutMs), Math.max(10, timeoutMs / 4));
+    this.#writeTimer.unref?.();
+  }
+
+  /** Resets the streams stuck on a zero window past the deadline (their replies are dropped). */
+  #expireBlocked(timeoutMs: number): void {
+    const now = this.#now();
+    for (const [stream, since] of this.#blocked) {
+      if (now - since < timeoutMs) continue;
+      this.#options.counters.writeTimeouts++;
+      this.#options.onError(`stream ${stream.id}: reply blocked by flow control for ${now - since} ms`);
+      this.#resetStream(stream, ErrorCode.CANCEL);
+    }
+    if (this.#blocked.size === 0) {
+      clearInterval(this.#writeTimer);
+      this.#writeTimer = undefined;
+    }
   }
 
   /** RST_STREAM from our side; the listener hears abort (a no-op for an application that already ended). */
@@ -265,6 +338,7 @@ export class Connection implements StreamOwner {
     stream.queue.length = 0;
     this.#streams.delete(stream.id);
     this.#blocked.delete(stream);
+    if (this.#streams.size === 0) this.#maxCredit = 0;
     if (event === "reset") stream.listener?.abort();
     else this.#completed++;
     if (this.#phase === "going-away") this.#closeWhenIdle();
@@ -325,6 +399,11 @@ export class Connection implements StreamOwner {
     if (this.#block !== undefined && (type !== FrameType.CONTINUATION || streamId !== this.#block.streamId)) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "expected CONTINUATION of the open field block");
     }
+    if (type === FrameType.DATA || type === FrameType.HEADERS || type === FrameType.CONTINUATION) this.#lastActivity = this.#now();
+    else if (!this.#control.take()) {
+      this.#options.counters.controlFloods++;
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `too many control frames (type ${type}): more than ${CONTROL_PER_SECOND}/s beyond a burst of ${CONTROL_BURST}`);
+    }
     switch (type) {
       case FrameType.DATA:
         return this.#data(flags, streamId, payload);
@@ -382,6 +461,8 @@ export class Connection implements StreamOwner {
       stream.unacked = 0;
     }
     if (body.length > 0) stream.listener?.data(body);
+    // The application may have answered (and so closed the stream) on this data: one RST_STREAM is enough.
+    if (stream.state === "closed") return;
     if (flags & Flag.END_STREAM) {
       this.#remoteEnd(stream);
       stream.listener?.end();
@@ -455,11 +536,15 @@ export class Connection implements StreamOwner {
     this.#lastStreamId = streamId;
     // §6.8: after our GOAWAY, streams above the announced id are ignored.
     if (this.#phase === "going-away") return;
-    if (this.#streams.size >= this.#options.maxConcurrentStreams) throw new StreamError(ErrorCode.REFUSED_STREAM, "too many concurrent streams");
+    if (this.#streams.size >= this.#options.maxConcurrentStreams) {
+      this.#options.counters.streamsRefused++;
+      throw new StreamError(ErrorCode.REFUSED_STREAM, "too many concurrent streams");
+    }
+    this.#control.credit(CONTROL_PER_REQUEST);
     if (decoded.oversized) throw new StreamError(ErrorCode.ENHANCE_YOUR_CALM, "header list too large");
     const headers = this.#requestHeaders(decoded.fields);
     const length = headers["content-length"];
-    const opened = new H2Stream(streamId, this, this.#peerInitialWindow, length === undefined ? undefined : Number(length));
+    const opened = new H2Stream(streamId, this, this.usage, length === undefined ? undefined : Number(length));
     this.#streams.set(streamId, opened);
     this.#lastProcessed = streamId;
     // The state is settled first, so an answer given at once needs no RST_STREAM (§8.1).
@@ -507,6 +592,7 @@ export class Connection implements StreamOwner {
     if (stream === undefined) return;
     this.#close(stream, "reset");
     if (++this.#cancelled > MAX_EXCESS_CANCELS && this.#cancelled > this.#completed) {
+      this.#options.counters.rapidResets++;
       throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `the client cancelled ${this.#cancelled} streams, more than it completed`);
     }
   }
@@ -525,12 +611,10 @@ export class Connection implements StreamOwner {
       if (id === Setting.ENABLE_PUSH && value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH must be 0 or 1");
       if (id === Setting.INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");
-        // §6.9.2: the change applies to every open stream's window.
-        const delta = value - this.#peerInitialWindow;
+        // §6.9.2: the change applies to every open stream's window (each is relative to it).
         this.#peerInitialWindow = value;
-        for (const stream of this.#streams.values()) {
-          stream.sendWindow += delta;
-          if (stream.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "a stream window exceeds 2^31-1");
+        if (value + this.#maxCredit > MAX_WINDOW && [...this.#streams.values()].some((stream) => value + stream.credit > MAX_WINDOW)) {
+          throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "a stream window exceeds 2^31-1");
         }
       }
       if (id === Setting.MAX_FRAME_SIZE) {
@@ -560,13 +644,14 @@ export class Connection implements StreamOwner {
       return; // §5.1: may arrive shortly after the stream closed
     }
     if (increment === 0) throw new StreamError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE with increment 0");
-    stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW) throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeds 2^31-1");
+    stream.credit += increment;
+    if (this.#peerInitialWindow + stream.credit > MAX_WINDOW) throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeds 2^31-1");
+    if (stream.credit > this.#maxCredit) this.#maxCredit = stream.credit;
     this.pump(stream);
   }
 
   #unblock(): void {
-    for (const stream of [...this.#blocked]) this.pump(stream);
+    for (const stream of [...this.#blocked.keys()]) this.pump(stream);
   }
 
   /** HEADERS, split into CONTINUATION frames beyond the peer's frame size. */
@@ -598,7 +683,7 @@ export class Connection implements StreamOwner {
 
   #armIdle(idleMs: number): void {
     this.#idleTimer = setTimeout(() => {
-      const quietFor = Date.now() - this.#lastActivity;
+      const quietFor = this.#now() - this.#lastActivity;
       if (this.#streams.size === 0 && quietFor >= idleMs) this.goAway();
       else this.#armIdle(Math.max(idleMs - quietFor, 10));
     }, idleMs);

@@ -7,14 +7,20 @@ import type { ListenTarget, LocalListener } from "../../common/local-socket";
 import { peerOfSocket, type PeerCredentials } from "../../common/peer-credentials";
 import { Connection, type H2Stream } from "./connection";
 import type { RequestHeaders } from "./request-headers";
+import { newH2Counters, type H2Counters } from "./guards";
 
 export { encodeHeaderBlock } from "./hpack";
-export type { H2Stream, StreamListener } from "./connection";
+export type { ConnectionUsage, H2Stream, StreamListener } from "./connection";
 export type { RequestHeaders } from "./request-headers";
+export type { H2Counters } from "./guards";
 
 export interface H2ServerOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of each connection. */
   maxConcurrentStreams: number;
-  /** Open connections; a new one beyond it is closed before a byte is read. */
+  /**
+   * Open connections. At the limit, the oldest connection that has not completed a request yet
+   * makes room for the new one; when every one has, the new one is closed before a byte is read.
+   */
   maxConnections: number;
   onConnectionRefused(open: number): void;
   idleTimeoutMs: number;
@@ -26,6 +32,7 @@ export interface H2ServerOptions {
 export class H2Server implements LocalListener {
   readonly #options: H2ServerOptions;
   readonly #connections = new Set<Connection>();
+  readonly counters: H2Counters = newH2Counters();
   #listener: SocketListener<Connection | undefined> | undefined;
   #unix = false;
 
@@ -78,8 +85,9 @@ export class H2Server implements LocalListener {
   }
 
   #open(socket: Socket<Connection | undefined>): void {
-    if (this.#connections.size >= this.#options.maxConnections) {
+    if (this.#connections.size >= this.#options.maxConnections && !this.#evictUnproductive()) {
       socket.terminate();
+      this.counters.connectionsRefused++;
       this.#options.onConnectionRefused(this.#connections.size);
       return;
     }
@@ -92,6 +100,7 @@ export class H2Server implements LocalListener {
       {
         maxConcurrentStreams: this.#options.maxConcurrentStreams,
         idleTimeoutMs: this.#options.idleTimeoutMs,
+        counters: this.counters,
         onStream: (stream, headers) => onStream(stream, headers, peer),
         onError: this.#options.onError,
         onClose: () => this.#connections.delete(connection),
@@ -99,5 +108,20 @@ export class H2Server implements LocalListener {
     );
     this.#connections.add(connection);
     socket.data = connection;
+  }
+
+  /**
+   * Closes the oldest connection that holds no stream and never completed a request (a silent or
+   * dripping client holding a slot); false when there is none. Sets iterate in insertion order.
+   */
+  #evictUnproductive(): boolean {
+    for (const connection of this.#connections) {
+      if (connection.productive || connection.openStreams > 0) continue;
+      this.counters.connectionsEvicted++;
+      this.#options.onError("connection closed to make room: it completed no request");
+      connection.destroy();
+      return true;
+    }
+    return false;
   }
 }

@@ -15,6 +15,13 @@ export interface StreamListener {
 
 export type Outgoing = { kind: "headers"; block: Uint8Array; end: boolean } | { kind: "data"; bytes: Uint8Array; end: boolean };
 
+/** What the application counts per connection (fair shares, bytes held); the HTTP/2 layer only carries it. */
+export interface ConnectionUsage {
+  calls: number;
+  streaming: number;
+  bufferedBytes: number;
+}
+
 /** The connection side of a stream. */
 export interface StreamOwner {
   /** Sends what the windows allow of the stream's queue. */
@@ -24,8 +31,11 @@ export interface StreamOwner {
 export class H2Stream {
   state: StreamState = "open";
   listener: StreamListener | undefined;
-  /** Our send window (the peer's receive window for this stream). */
-  sendWindow: number;
+  /**
+   * WINDOW_UPDATE increments minus DATA sent: our send window is the peer's initial window
+   * (SETTINGS, kept by the connection) plus this.
+   */
+  credit = 0;
   /** Bytes received and not yet returned with a WINDOW_UPDATE. */
   unacked = 0;
   /** Body bytes received (checked against content-length). */
@@ -38,11 +48,10 @@ export class H2Stream {
   constructor(
     readonly id: number,
     private readonly owner: StreamOwner,
-    sendWindow: number,
+    /** Shared by the streams of one connection. */
+    readonly usage: ConnectionUsage,
     readonly expectedLength: number | undefined,
-  ) {
-    this.sendWindow = sendWindow;
-  }
+  ) {}
 
   /** True while we may still send on the stream. */
   get writable(): boolean {
