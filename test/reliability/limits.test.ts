@@ -5,10 +5,10 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, type Socket } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { callUnary, ApiCallError } from "../../src/api/client";
+import { ApiClient, callUnary, ApiCallError } from "../../src/api/client";
 import type { Endpoint } from "../../src/common/endpoint";
 import { AcctFlags, AcctStatus, encodeAcctRequest, encodePacket, PacketType, AuthenMethod, AuthenType, AuthenService, decodePacket, decodeAcctReply } from "../../src/protocol";
 import { startAgent, type AgentProcess } from "../support/agent-process";
@@ -78,13 +78,10 @@ describe("limits through the compiled agent", () => {
 
   test("--max-api-connections: a connection beyond it is closed at once; a freed slot is usable", async () => {
     const s = await setup(["--max-api-connections", "3", "-v"]);
-    const connect = () =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = createConnection({ path: s.agent.socket }, () => resolve(socket));
-        socket.on("error", reject);
-      });
-    const open = await Promise.all([connect(), connect(), connect()]);
-    cleanups.push(() => open.forEach((socket) => socket.destroy()));
+    // Connections that completed a request keep their slot (one that never did would make room).
+    const open = [new ApiClient(s.api), new ApiClient(s.api), new ApiClient(s.api)];
+    cleanups.push(() => open.forEach((client) => client.close()));
+    await Promise.all(open.map((client) => client.call("HealthCheck", {}, 5000)));
     await Bun.sleep(100);
     // The refusal is a reset, which may land before or after the client's connect completes.
     const closedAt = await new Promise<number>((resolve) => {
@@ -97,7 +94,7 @@ describe("limits through the compiled agent", () => {
     expect(closedAt).toBeLessThan(1000);
     await Bun.sleep(100);
     expect(s.agent.output()).toContain("--max-api-connections");
-    open[0]!.destroy();
+    open[0]!.close();
     await Bun.sleep(100);
     expect((await accounting(s.api)).result).toBe("response");
   }, 15_000);
