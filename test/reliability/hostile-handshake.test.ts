@@ -5,9 +5,7 @@
  * connection that has not completed a request makes room for a new one.
  */
 import { afterEach, expect, test } from "bun:test";
-import { startAgent } from "../support/agent-process";
-import { startTacacsServer } from "../support/tacacs-server";
-import { RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
+import { agentUnderAttack, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
 import { PREFACE } from "./h2-frames";
 
 const SECRET = "hostile-handshake-19";
@@ -17,11 +15,7 @@ afterEach(async () => {
 });
 
 test("silent and dripping connections at --max-api-connections do not lock out new callers", async () => {
-  const server = await startTacacsServer({ key: SECRET });
-  cleanups.push(() => server.stop());
-  const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`], { TACACSRS_SHARED_SECRET: SECRET });
-  cleanups.push(() => agent.stop());
-  const api = { kind: "unix" as const, path: agent.socket };
+  const { agent, api } = await agentUnderAttack(SECRET, cleanups);
   const before = rssKiB(agent.process.pid);
   const silent = await Promise.all(Array.from({ length: 400 }, () => RawH2.open(agent.socket)));
   const dripping = await Promise.all(Array.from({ length: 112 }, () => RawH2.open(agent.socket)));

@@ -6,9 +6,7 @@
  * calls on its own connections meanwhile.
  */
 import { afterEach, expect, test } from "bun:test";
-import { startAgent } from "../support/agent-process";
-import { startTacacsServer } from "../support/tacacs-server";
-import { H2Error, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
+import { agentUnderAttack, H2Error, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
 import { FrameType, frame, grpcMessage } from "./h2-frames";
 
 const SECRET = "hostile-memory-19";
@@ -18,13 +16,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
 });
 
-async function setup() {
-  const server = await startTacacsServer({ key: SECRET });
-  cleanups.push(() => server.stop());
-  const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`], { TACACSRS_SHARED_SECRET: SECRET });
-  cleanups.push(() => agent.stop());
-  return { agent, api: { kind: "unix" as const, path: agent.socket } };
-}
 
 /** `count` DATA frames of one body byte each on `streamId`, as one buffer. */
 function oneByteFrames(streamId: number, count: number): Uint8Array {
@@ -35,7 +26,7 @@ function oneByteFrames(streamId: number, count: number): Uint8Array {
 }
 
 test("a body dripped in 1-byte DATA frames costs about its own size, not ~77 bytes per byte", async () => {
-  const { agent, api } = await setup();
+  const { agent, api } = await agentUnderAttack(SECRET, cleanups);
   const before = rssKiB(agent.process.pid);
   const checker = startChecker(api);
   const CONNECTIONS = 4;
@@ -61,7 +52,7 @@ test("a body dripped in 1-byte DATA frames costs about its own size, not ~77 byt
 }, 60_000);
 
 test("uploads beyond a connection's share of the request buffers are refused with RESOURCE_EXHAUSTED", async () => {
-  const { agent, api } = await setup();
+  const { agent, api } = await agentUnderAttack(SECRET, cleanups);
   const before = rssKiB(agent.process.pid);
   const checker = startChecker(api);
   const raw = await RawH2.handshake(agent.socket);

@@ -5,9 +5,7 @@
  * finished stream kept, uncounted). A checker makes legitimate calls on its own connections.
  */
 import { afterEach, expect, test } from "bun:test";
-import { startAgent } from "../support/agent-process";
-import { startTacacsServer } from "../support/tacacs-server";
-import { H2Error, HEALTH_CHECK, HEALTH_WATCH, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
+import { agentUnderAttack, H2Error, HEALTH_CHECK, HEALTH_WATCH, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
 import { FrameType, frame, grpcMessage } from "./h2-frames";
 
 const SECRET = "hostile-slots-19";
@@ -17,13 +15,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
 });
 
-async function setup() {
-  const server = await startTacacsServer({ key: SECRET });
-  cleanups.push(() => server.stop());
-  const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`], { TACACSRS_SHARED_SECRET: SECRET });
-  cleanups.push(() => agent.stop());
-  return { agent, api: { kind: "unix" as const, path: agent.socket } };
-}
 
 /** DATA with END_STREAM carrying an empty request message on `streamId`. */
 function emptyRequest(streamId: number): Uint8Array {
@@ -33,7 +24,7 @@ function emptyRequest(streamId: number): Uint8Array {
 }
 
 test("1,024 Watch streams on one connection leave the other clients' calls working", async () => {
-  const { agent, api } = await setup();
+  const { agent, api } = await agentUnderAttack(SECRET, cleanups);
   const before = rssKiB(agent.process.pid);
   const raw = await RawH2.handshake(agent.socket);
   cleanups.push(() => raw.close());
@@ -54,7 +45,7 @@ test("1,024 Watch streams on one connection leave the other clients' calls worki
 }, 30_000);
 
 test("finished streams held on a zero window are bounded per connection", async () => {
-  const { agent, api } = await setup();
+  const { agent, api } = await agentUnderAttack(SECRET, cleanups);
   const before = rssKiB(agent.process.pid);
   const checker = startChecker(api);
   const CONNECTIONS = 8;
