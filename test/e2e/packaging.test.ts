@@ -184,13 +184,17 @@ describe.skipIf(!tools)("release packages", () => {
       "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
       "Restart=on-failure",
       "EnvironmentFile=-/etc/default/tacacsrs-agentd",
+      "SystemCallFilter=@system-service",
+      "ProtectProc=invisible",
     ]) {
       expect(unit).toContain(`${line}\n`);
     }
     // Point ExecStart at the extracted binary: verify checks that the command exists.
     const checked = `${work}/tacacsrs-agentd.service`;
     writeFileSync(checked, unit.replace("/usr/bin/tacacsrs-agentd", `${work}/root/usr/bin/tacacsrs-agentd`));
-    const verify = await $`systemd-analyze verify --recursive-errors=no ${checked}`.env({ ...process.env, SYSTEMD_LOG_LEVEL: "notice" }).nothrow().quiet();
+    // verify also looks up Documentation=man:tacacsrs-agentd(8): in the package's own man pages.
+    const env = { ...process.env, SYSTEMD_LOG_LEVEL: "notice", MANPATH: `${work}/root/usr/share/man` };
+    const verify = await $`systemd-analyze verify --recursive-errors=no ${checked}`.env(env).nothrow().quiet();
     expect(`${verify.stdout}${verify.stderr}`).toBe("");
     expect(verify.exitCode).toBe(0);
   });

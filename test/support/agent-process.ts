@@ -27,15 +27,22 @@ export interface AgentProcess {
   stop(): Promise<number>;
 }
 
-/** A temp dir holding the API socket; `args` need not name --listen-endpoint. */
-export async function startAgent(args: string[], env: Record<string, string> = {}, options: { waitHealthy?: boolean; dir?: string } = {}): Promise<AgentProcess> {
+/**
+ * A temp dir holding the API socket; `args` need not name --listen-endpoint. `prefix` runs the
+ * agent through a launcher that ends by exec-ing it (same pid), e.g. a sandbox.
+ */
+export async function startAgent(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { waitHealthy?: boolean; dir?: string; prefix?: string[] } = {},
+): Promise<AgentProcess> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "tacacsrs-e2e-"));
   const given = args.indexOf("--listen-endpoint");
   const socket = given >= 0 ? args[given + 1]! : join(dir, "tacacs.sock");
   // A proxy-only agent hosts no API: adding a listen endpoint would only earn an "unused" warning.
   const proxyOnly = args.join(" ").includes("--service-mode tacacs-proxy");
   const fullArgs = given >= 0 || proxyOnly ? args : [...args, "--listen-endpoint", socket];
-  const child = Bun.spawn([AGENT, ...fullArgs], { env: { PATH: process.env.PATH ?? "", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([...(options.prefix ?? []), AGENT, ...fullArgs], { env: { PATH: process.env.PATH ?? "", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let log = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream) log += new TextDecoder().decode(chunk);
