@@ -8,6 +8,7 @@
  *
  * Exit status: the shell's; 2 usage error; 126 the session could not be supervised (nothing ran).
  */
+import { realpathSync } from "node:fs";
 import { ApiClient } from "../api/client";
 import { currentAbi } from "./abi";
 import { parseSessionArgs, SessionUsageError, sessionUsage, type SessionOptions } from "./options";
@@ -17,16 +18,18 @@ import { supervise, SupervisorError } from "./supervisor";
 
 const NOT_SUPERVISED = 126;
 
-/** argv of the shell: login shells get "-name" as argv[0] (what sshd and login do). */
-function shellArgv(options: SessionOptions, loginShell: boolean): { path: string; argv: string[] } {
+/** What the launcher execs: the shell (login shells get "-name" as argv[0], as from sshd and login), or a program found in PATH. */
+function shellArgv(options: SessionOptions, loginShell: boolean, path: string): { path: string; argv: string[] } {
   const name = options.shell.slice(options.shell.lastIndexOf("/") + 1);
   switch (options.run.kind) {
     case "shell":
       return { path: options.shell, argv: [loginShell ? `-${name}` : name] };
     case "command":
       return { path: options.shell, argv: [name, "-c", options.run.command, ...options.run.rest] };
-    case "program":
-      return { path: options.shell, argv: [name, "-c", 'exec "$@"', name, ...options.run.argv] };
+    case "program": {
+      const [program, ...rest] = options.run.argv as [string, ...string[]];
+      return { path: Bun.which(program, { PATH: path }) ?? program, argv: [program, ...rest] };
+    }
   }
 }
 
@@ -40,6 +43,14 @@ function sessionEnv(env: Record<string, string | undefined>, shell: string, acco
     result.HOME = account.home;
   }
   return Object.entries(result).map(([key, value]) => `${key}=${value}`);
+}
+
+function resolvedPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 export async function runSession(argv: string[], env: Record<string, string | undefined>, loginShell: boolean): Promise<number> {
@@ -72,7 +83,7 @@ export async function runSession(argv: string[], env: Record<string, string | un
   }
   // Under sshd's ForceCommand the user's command line is in SSH_ORIGINAL_COMMAND.
   if (options.run.kind === "shell" && !loginShell && env.SSH_ORIGINAL_COMMAND) options.run = { kind: "command", command: env.SSH_ORIGINAL_COMMAND, rest: [] };
-  const { path, argv: shellArgs } = shellArgv(options, loginShell);
+  const { path, argv: shellArgs } = shellArgv(options, loginShell, env.PATH ?? "/usr/bin:/bin");
   const spec: LaunchSpec = {
     path,
     argv: shellArgs,
@@ -86,6 +97,7 @@ export async function runSession(argv: string[], env: Record<string, string | un
   try {
     return await supervise({
       spec,
+      shellPath: resolvedPath(options.shell),
       identity: {
         user,
         port: sessionPort(env),

@@ -28,6 +28,8 @@ export const LAUNCH_TIMEOUT_MS = 10_000;
 
 export interface SupervisorOptions {
   spec: LaunchSpec;
+  /** The resolved path of the operator's --shell: its first exec is not asked. */
+  shellPath: string;
   identity: SessionIdentity;
   api: AgentApi;
   allowlist: ReadonlySet<string>;
@@ -129,12 +131,15 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   };
   let first = true;
   let lastDenial = { pid: 0, path: "" };
+  let failingOpen = false;
 
   const onExec = async (message: Extract<WorkerMessage, { type: "exec" }>) => {
     counters.execs++;
-    // The launcher's exec of the session's own shell: the login itself was authorized.
-    if (first && message.pid === child.pid) {
-      first = false;
+    const launch = first && message.pid === child.pid;
+    first &&= !launch;
+    // The launcher's exec of the session's own shell: the login itself was authorized. Any
+    // other first program (tacacs-session -- PROGRAM) is asked like every later one.
+    if (launch && message.target?.path === options.shellPath) {
       send(message.id, { kind: "continue" });
       return;
     }
@@ -153,6 +158,10 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
       send(message.id, { kind: "fail", errno: EACCES });
       return;
     }
+    // Fail-open is said once per outage, so the user knows commands run unchecked.
+    if (outcome.source === "failure-policy" && !failingOpen) options.say(`tacacs-session: ${outcome.message}: commands run without authorization`);
+    if (outcome.source === "server") failingOpen = false;
+    else if (outcome.source === "failure-policy") failingOpen = true;
     if (send(message.id, { kind: "continue" }) && outcome.source !== "allowlist") accounting?.started(message.pid, target, Date.now());
   };
 

@@ -90,6 +90,7 @@ describe("failure policy", () => {
     expect(closed.stderr).toContain("failure policy closed");
     const open = await runSession([...missing, "--fail-policy", "open", "-c", "/usr/bin/true; echo status=$?"], stack.dir);
     expect(open.stdout).toBe("status=0\n");
+    expect(open.stderr).toContain("failure policy open: commands run without authorization");
   });
 
   test("every upstream silent: denied within the decision timeout", async () => {

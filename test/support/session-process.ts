@@ -18,6 +18,8 @@ export interface SessionStack {
   server: TestServer;
   agent: AgentProcess;
   dir: string;
+  /** tacacs-session with this stack's settings file; append flags, then -c or --. */
+  command(): string[];
   /** Runs tacacs-session with `args` (flags, then -c or --), bounded by `timeoutMs`. */
   run(args: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): Promise<SessionRun>;
   stop(): Promise<void>;
@@ -64,6 +66,7 @@ export async function startSessionStack(commands: string[]): Promise<SessionStac
     server,
     agent,
     dir,
+    command: () => [SESSION, "--config", config],
     run: (args, options) => runSession(["--config", config, ...args], dir, options),
     async stop() {
       await agent.stop();
