@@ -35,7 +35,7 @@ const generated = `${out}/generated`;
 rmSync(generated, { recursive: true, force: true });
 generateDocuments(root, generated, version, epoch);
 
-for (const variant of packageVariants(root, hostOnly)) {
+for (const variant of packageVariants(`${root}dist`, hostOnly)) {
   if (variant.skip) {
     console.log(`not packaged: ${variant.target.name} (${variant.skip})`);
     continue;

@@ -39,7 +39,8 @@ export async function buildRpm(job: PackageJob): Promise<string> {
     readFileSync(`${job.root}packaging/rpm/tacacsrs-agentd.spec`, "utf8")
       .replace("@SUMMARY@", `${SUMMARY}${variant ? " (CPUs without AVX2)" : ""}`)
       .replace("@DESCRIPTION@", DESCRIPTION.join("\n"))
-      .replace("@VARIANT@", variant ? `Conflicts:      ${PACKAGE_NAME}\nObsoletes:      ${PACKAGE_NAME} < ${job.version}\nProvides:       ${PACKAGE_NAME} = ${job.version}-1` : ""),
+      // No Obsoletes: dnf would then swap every host's tacacsrs-agentd for the baseline build.
+      .replace("@VARIANT@", variant ? `Conflicts:      ${PACKAGE_NAME}\nProvides:       ${PACKAGE_NAME} = ${job.version}-1` : ""),
     "%changelog",
     readFileSync(`${job.generated}/changelog.rpm`, "utf8"),
   ].join("\n");

@@ -23,12 +23,13 @@ function sameFile(a: string, b: string): boolean {
   return readFileSync(a).equals(readFileSync(b));
 }
 
-export function packageVariants(root: string, hostOnly: boolean): PackageVariant[] {
-  if (hostOnly) return [{ target: RELEASE_TARGETS[0]!, name: PACKAGE_NAME, binaryDir: `${root}dist` }];
+/** The packages to make from the builds in `dist` (dist/tacacsrs-agentd, dist/<target>/tacacsrs-agentd). */
+export function packageVariants(dist: string, hostOnly: boolean): PackageVariant[] {
+  if (hostOnly) return [{ target: RELEASE_TARGETS[0]!, name: PACKAGE_NAME, binaryDir: dist }];
   return RELEASE_TARGETS.map((target) => {
-    const binaryDir = `${root}dist/${target.name}`;
+    const binaryDir = `${dist}/${target.name}`;
     if (!target.name.endsWith("-baseline")) return { target, name: PACKAGE_NAME, binaryDir };
-    const regular = `${root}dist/${target.name.replace(/-baseline$/, "")}/tacacsrs-agentd`;
+    const regular = `${dist}/${target.name.replace(/-baseline$/, "")}/tacacsrs-agentd`;
     const skip = sameFile(`${binaryDir}/tacacsrs-agentd`, regular) ? "byte-identical to the x64 build: its package serves both" : undefined;
     return { target, name: `${PACKAGE_NAME}-baseline`, binaryDir, ...(skip ? { skip } : {}) };
   });
