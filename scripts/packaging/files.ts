@@ -42,6 +42,7 @@ export const PACKAGE_ENTRIES: readonly PackageEntry[] = [
   { source: "{generated}/tacon.bash", destination: "/usr/share/bash-completion/completions/tacon", mode: 0o644 },
   { source: "README.md", destination: "{doc}/README.md.gz", mode: 0o644 },
   { source: "packaging/examples/", destination: "{doc}/examples/", mode: 0o644 },
+  { source: "packaging/prometheus/", destination: "{doc}/prometheus/", mode: 0o644 },
   { source: "packaging/deb/README.Debian", destination: "{doc}/README.Debian", mode: 0o644, only: "deb" },
   { source: "{generated}/changelog.Debian", destination: "{doc}/changelog.gz", mode: 0o644, only: "deb" },
   { source: "{generated}/copyright", destination: "{doc}/copyright", mode: 0o644, only: "deb" },

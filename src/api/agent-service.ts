@@ -4,6 +4,7 @@
  * the server name and the retriable flag; bad requests are INVALID_ARGUMENT naming the field.
  */
 import type { Logger } from "../common/log";
+import { newEntryPointMetrics, secondsSince, type EntryPointMetrics, type Outcome, type RequestCell } from "../common/request-metrics";
 import {
   AcctFlags,
   AuthenAction,
@@ -296,32 +297,75 @@ export function statusReply(status: EngineStatus, accounting?: AccountingStats):
 /** Turns the engine's outcome and the reply it makes into the reply sent (accounting delivery). */
 type Settle = (outcome: LiveOutcome, reply: object) => Promise<object>;
 
-/** Runs one exchange; upstream and reply-decoding failures become `result.error`. */
+const UPSTREAM_OUTCOME: Record<UpstreamError["kind"], Outcome> = {
+  unavailable: "unavailable",
+  exhausted: "unavailable",
+  cancelled: "unavailable",
+  timeout: "timeout",
+  protocol: "error",
+};
+
+/** Reply status (proto value) → outcome, per type; a status not listed (FOLLOW, RESTART) is a denial. */
+const PASS_STATUSES: Record<number, readonly number[]> = {
+  [PacketType.Authentication]: [AuthenticationStatus.PASS],
+  [PacketType.Authorization]: [1, 2], // PASS_ADD, PASS_REPL (RFC 8907 §6.2)
+  [PacketType.Accounting]: [1], // SUCCESS (§7.2)
+};
+const ERROR_STATUSES: Record<number, readonly number[]> = {
+  [PacketType.Authentication]: [AuthenticationStatus.ERROR],
+  [PacketType.Authorization]: [0x11],
+  [PacketType.Accounting]: [2],
+};
+
+function replyOutcome(type: number, reply: object): Outcome {
+  const status = (reply as { response?: { status: number } }).response?.status;
+  if (status === undefined) return "error";
+  if (PASS_STATUSES[type]!.includes(status)) return "pass";
+  return ERROR_STATUSES[type]!.includes(status) ? "error" : "fail";
+}
+
+/** Runs one exchange; upstream and reply-decoding failures become `result.error`. Counts it in `cell`. */
 async function exchange(
   engine: UpstreamEngine,
   start: StartBody,
   resendable: boolean,
   context: CallContext,
   toReply: (server: string, body: Uint8Array) => object,
+  cell: RequestCell,
+  started: number,
   settle?: Settle,
 ): Promise<object> {
   let session: UpstreamSession;
   try {
     session = await engine.start({ type: start.type, version: start.version, body: start.body, deadline: context.deadline, cancellation: context.cancellation, resendable });
   } catch (error) {
-    if (!(error instanceof UpstreamError)) throw error;
+    if (!(error instanceof UpstreamError)) {
+      cell.end("error", secondsSince(started));
+      throw error;
+    }
     const reply = serviceError(error.message, error.server, error.retriable);
-    return settle ? settle({ kind: "failed", retriable: error.retriable && error.kind !== "cancelled" }, reply) : reply;
+    let settled: object = reply;
+    try {
+      if (settle) settled = await settle({ kind: "failed", retriable: error.retriable && error.kind !== "cancelled" }, reply);
+    } finally {
+      // A record the spool took is answered (pass); one it could not take keeps the upstream's outcome.
+      cell.end("response" in settled ? replyOutcome(start.type, settled) : UPSTREAM_OUTCOME[error.kind], secondsSince(started));
+    }
+    return settled;
   }
+  let reply: object;
   try {
-    const reply = toReply(session.server, session.reply.body);
-    return settle ? await settle({ kind: "answered", server: session.server, replyBody: session.reply.body }, reply) : reply;
+    const answer = toReply(session.server, session.reply.body);
+    reply = settle ? await settle({ kind: "answered", server: session.server, replyBody: session.reply.body }, answer) : answer;
   } catch (error) {
+    cell.end("error", secondsSince(started));
     if (error instanceof CodecError) return serviceError(`${session.server} sent a malformed reply: ${error.message}`, session.server, false);
     throw error;
   } finally {
     session.end();
   }
+  cell.end(replyOutcome(start.type, reply), secondsSince(started));
+  return reply;
 }
 
 /** GETUSER/GETPASS prompts answered in one ASCII login at most; a server that keeps asking gets a service error. */
@@ -333,8 +377,16 @@ const NO_DATA = new Uint8Array(0);
  * and the password for GETPASS (§5.4.4), on the server that answered the START; the final REPLY
  * maps like PAP's. The password is wiped when the session is over, and each CONTINUE once sent.
  */
-async function asciiLogin(engine: UpstreamEngine, request: PapAuthenticationRequest, context: CallContext, serverAnswered: () => void): Promise<object> {
-  const start = build(asciiLoginStart, request);
+async function asciiLogin(
+  engine: UpstreamEngine,
+  request: PapAuthenticationRequest,
+  context: CallContext,
+  serverAnswered: () => void,
+  cell: RequestCell,
+  started: number,
+): Promise<object> {
+  const start = build(asciiLoginStart, request, cell, started);
+  let outcome: Outcome = "error";
   const user = new TextEncoder().encode(request.user);
   let session: UpstreamSession | undefined;
   try {
@@ -349,29 +401,46 @@ async function asciiLogin(engine: UpstreamEngine, request: PapAuthenticationRequ
         body.fill(0);
       }
     }
-    return authenticationReply(session.server, reply, "ASCII login");
+    const answer = authenticationReply(session.server, reply, "ASCII login");
+    outcome = replyOutcome(start.type, answer);
+    return answer;
   } catch (error) {
-    if (error instanceof UpstreamError) return serviceError(error.message, error.server, error.retriable);
+    if (error instanceof UpstreamError) {
+      outcome = UPSTREAM_OUTCOME[error.kind];
+      return serviceError(error.message, error.server, error.retriable);
+    }
     if (error instanceof CodecError && session !== undefined) return serviceError(`${session.server} sent a malformed reply: ${error.message}`, session.server, false);
     throw error;
   } finally {
+    cell.end(outcome, secondsSince(started));
     session?.end();
     request.password.fill(0);
   }
 }
 
-/** Wraps a request builder so codec range errors (a safety net behind validation) are INVALID_ARGUMENT. */
-function build<T>(buildStart: (request: T) => StartBody, request: T): StartBody {
+/**
+ * Builds the request (codec range errors, a safety net behind validation, are INVALID_ARGUMENT)
+ * and counts it in flight in `cell`; a refused request is counted as invalid.
+ */
+function build<T>(buildStart: (request: T) => StartBody, request: T, cell: RequestCell, started: number): StartBody {
+  cell.inFlight += 1;
   try {
     return buildStart(request);
   } catch (error) {
+    cell.end("invalid", secondsSince(started));
     if (error instanceof CodecError) throw new GrpcError(Status.INVALID_ARGUMENT, `invalid request: ${error.message}`);
     throw error;
   }
 }
 
 /** The routes of the TacacsAgent service. */
-export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditService = new AuditService(systemClock, log), accounting?: AccountingDelivery): Route[] {
+export function agentRoutes(
+  engine: UpstreamEngine,
+  log: Logger,
+  audit: AuditService = new AuditService(systemClock, log),
+  accounting?: AccountingDelivery,
+  metrics: EntryPointMetrics = newEntryPointMetrics(),
+): Route[] {
   const methods = new Map(methodsOf(AGENT_SERVICE).map((method) => [method.path.slice(AGENT_SERVICE.length + 2), method]));
   const method = (name: string): MethodDescriptor => methods.get(name)!;
   type ReplyMaker = (server: string, body: Uint8Array) => object;
@@ -387,46 +456,52 @@ export function agentRoutes(engine: UpstreamEngine, log: Logger, audit: AuditSer
     {
       method: method("AuthenticatePap"),
       kind: "unary",
+      refused: () => void (metrics.authentication.resource_exhausted += 1),
       handle: (request, context) => {
+        const started = performance.now();
         const pap = request as PapAuthenticationRequest;
-        const start = build(papStart, pap);
+        const start = build(papStart, pap, metrics.authentication, started);
         // The START holds its own copy of the password: wipe the decoded request's now, and the
         // START once answered (until then the engine may send it to the next server).
         pap.password.fill(0);
         // Never the password: only the user name goes to the log.
         log.debug(`api: PAP authentication for user ${JSON.stringify(pap.user)}`);
-        return exchange(
-          engine,
-          start,
-          true,
-          context,
-          answered((server, body) => {
-            start.body.fill(0);
-            return papReply(server, body);
-          }),
-        );
+        const reply = answered((server, body) => {
+          start.body.fill(0);
+          return papReply(server, body);
+        });
+        return exchange(engine, start, true, context, reply, metrics.authentication, started);
       },
     },
     {
       method: method("AuthenticateAsciiLogin"),
       kind: "unary",
+      refused: () => void (metrics.authentication.resource_exhausted += 1),
       handle: (request, context) => {
+        const started = performance.now();
         log.debug(`api: ASCII login for user ${JSON.stringify((request as PapAuthenticationRequest).user)}`);
-        return asciiLogin(engine, request as PapAuthenticationRequest, context, () => accounting?.serverAnswered());
+        return asciiLogin(engine, request as PapAuthenticationRequest, context, () => accounting?.serverAnswered(), metrics.authentication, started);
       },
     },
     {
       method: method("Authorization"),
       kind: "unary",
-      handle: (request, context) => exchange(engine, build(authorizationRequest, request as AuthorizationRequest), true, context, answered(authorizationReply)),
+      refused: () => void (metrics.authorization.resource_exhausted += 1),
+      handle: (request, context) => {
+        const started = performance.now();
+        const start = build(authorizationRequest, request as AuthorizationRequest, metrics.authorization, started);
+        return exchange(engine, start, true, context, answered(authorizationReply), metrics.authorization, started);
+      },
     },
     {
       method: method("Accounting"),
       kind: "unary",
+      refused: () => void (metrics.accounting.resource_exhausted += 1),
       // Accounting is never re-sent behind the caller's back (a duplicate record is worse than a retriable error).
       handle: (request, context) => {
-        const start = build(accountingRequest, request as AccountingRequest);
-        return exchange(engine, start, false, context, accountingReply, accounting && settleAccounting(accounting, start));
+        const started = performance.now();
+        const start = build(accountingRequest, request as AccountingRequest, metrics.accounting, started);
+        return exchange(engine, start, false, context, accountingReply, metrics.accounting, started, accounting && settleAccounting(accounting, start));
       },
     },
     {

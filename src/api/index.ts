@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from "../common/log";
 import type { Limits } from "../common/limits";
 import type { UpstreamEngine } from "../upstream/types";
 import type { AccountingDelivery } from "../accounting";
+import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
 import { agentRoutes } from "./agent-service";
 import { healthRoutes } from "./health";
 import { GrpcServer, type ApiCounters } from "./server";
@@ -30,6 +31,8 @@ export interface ApiServerOptions {
   log?: Logger;
   /** Accounting spool and journal (--accounting-*); absent: accounting replies as before. */
   accounting?: AccountingDelivery;
+  /** Requests and connections counted in place, for the metrics endpoint. */
+  metrics?: EntryPointMetrics;
 }
 
 export interface ApiServer {
@@ -45,8 +48,10 @@ export interface ApiServer {
 /** Starts the API; throws LocalSocketError when the endpoint cannot be used. */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const log = options.log ?? silentLogger;
+  const metrics = options.metrics ?? newEntryPointMetrics();
   const server = new GrpcServer({
-    routes: [...agentRoutes(options.engine, log, undefined, options.accounting), ...healthRoutes()],
+    routes: [...agentRoutes(options.engine, log, undefined, options.accounting, metrics), ...healthRoutes()],
+    connectionCounts: metrics.connections,
     maxConcurrentCalls: options.limits.maxApiStreams,
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),
     ...(options.limits.maxApiStreamsPerConnection === undefined ? {} : { maxStreamsPerConnection: options.limits.maxApiStreamsPerConnection }),

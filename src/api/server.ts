@@ -8,6 +8,7 @@ import type { Endpoint } from "../common/endpoint";
 import { listenLocal, type BoundEndpoint } from "../common/local-socket";
 import type { Logger } from "../common/log";
 import type { PeerCredentials } from "../common/peer-credentials";
+import type { ConnectionCounts } from "../common/request-metrics";
 import { systemClock } from "../upstream/clock";
 import { DeadlineSweeper } from "../upstream/deadlines";
 import { encodeReply, MessageReader } from "./framing";
@@ -27,7 +28,13 @@ export interface CallContext {
 
 /** Handlers receive the decoded request (a protobufjs message) and return a plain reply object. */
 export type Route =
-  | { method: MethodDescriptor; kind: "unary"; handle(request: unknown, context: CallContext): Promise<object> }
+  | {
+      method: MethodDescriptor;
+      kind: "unary";
+      handle(request: unknown, context: CallContext): Promise<object>;
+      /** Counts a call refused at the concurrent-call limit, before its handler ran. */
+      refused?(): void;
+    }
   | {
       method: MethodDescriptor;
       kind: "server-stream";
@@ -56,6 +63,8 @@ export interface GrpcServerOptions {
   defaultTimeoutMs: number;
   /** A connection without traffic and without calls in flight for this long is closed (GOAWAY). */
   idleTimeoutMs?: number;
+  /** Connection counters for metrics, updated in place. */
+  connectionCounts?: ConnectionCounts;
   log: Logger;
 }
 
@@ -216,6 +225,7 @@ export class GrpcServer {
     this.#server = new H2Server({
       maxConcurrentStreams: Math.min(options.maxStreamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION, options.maxConcurrentCalls),
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      ...(options.connectionCounts ? { counts: options.connectionCounts } : {}),
       onConnectionRefused: (open) => options.log.warn(`api: connection refused, ${open} open (--max-api-connections)`),
       // A connection with a call in flight (a quiet Watch, a slow upstream) is never idle.
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -298,7 +308,12 @@ export class GrpcServer {
     const path = headers[":path"] ?? "";
     const route = this.#routes.get(path);
     if (route === undefined) throw new GrpcError(Status.UNIMPLEMENTED, `unknown method ${path.slice(0, 200)}`);
-    this.#checkLimits(route, usage);
+    try {
+      this.#checkLimits(route, usage);
+    } catch (error) {
+      if (route.kind === "unary") route.refused?.();
+      throw error;
+    }
     return route;
   }
 

@@ -14,6 +14,7 @@ export const FLAGS = {
   "listen-endpoint": { type: "string", valueHint: "ENDPOINT", description: "Client API endpoint: absolute Unix socket path or loopback IP:port", default: "/run/tacacs/tacacs.sock" },
   "proxy-endpoint": { type: "string", valueHint: "ENDPOINT", description: "TACACS+ proxy endpoint: absolute Unix socket path or loopback IP:port (disabled by default)" },
   "service-mode": { type: "string", valueHint: "client-api|tacacs-proxy|both", description: "Services to host (default client-api, or both when --proxy-endpoint is set)" },
+  "metrics-endpoint": { type: "string", valueHint: "ENDPOINT", description: "Serve Prometheus/OpenMetrics metrics at GET /metrics on a loopback IP:port or Unix socket path (disabled by default)" },
   "socket-mode": { type: "string", valueHint: "MODE", description: "Permission bits of the Unix sockets, octal", default: "660" },
   "shared-secret": { type: "string", alias: "k", valueHint: "KEY", description: "TACACS+ obfuscation secret (prefer --shared-secret-file or TACACSRS_SHARED_SECRET)" },
   "shared-secret-file": { type: "string", valueHint: "FILE", description: "Read the shared secret from FILE" },

@@ -73,6 +73,7 @@ export function printConfig(config: RuntimeConfig): string {
     services: config.services,
     listenEndpoint: formatEndpoint(config.listenEndpoint),
     proxyEndpoint: config.proxyEndpoint ? formatEndpoint(config.proxyEndpoint) : null,
+    metricsEndpoint: config.metricsEndpoint ? formatEndpoint(config.metricsEndpoint) : null,
     socketMode: config.socketMode.toString(8).padStart(4, "0"),
     proxySharedSecret: config.proxySharedSecret ?? null,
     verbosity: config.verbosity,

@@ -63,6 +63,7 @@ interface Services {
   services: RuntimeConfig["services"];
   listenEndpoint: Endpoint;
   proxyEndpoint?: Endpoint;
+  metricsEndpoint?: Endpoint;
 }
 
 /** --service-mode and the endpoints, with the reference's defaults and rejections. */
@@ -79,7 +80,12 @@ function services(flags: Flags, warnings: string[]): Services {
   if (hosted.clientApi && proxyEndpoint && sameEndpoint(listenEndpoint, proxyEndpoint)) {
     fail("--proxy-endpoint", "must differ from --listen-endpoint when both services run");
   }
-  return { services: hosted, listenEndpoint, ...(proxyEndpoint ? { proxyEndpoint } : {}) };
+  const metricsText = flags.given("metrics-endpoint");
+  const metricsEndpoint = metricsText === undefined ? undefined : parseEndpoint(metricsText, "--metrics-endpoint");
+  for (const other of [listenEndpoint, proxyEndpoint]) {
+    if (metricsEndpoint && other && sameEndpoint(metricsEndpoint, other)) fail("--metrics-endpoint", "must differ from --listen-endpoint and --proxy-endpoint");
+  }
+  return { services: hosted, listenEndpoint, ...(proxyEndpoint ? { proxyEndpoint } : {}), ...(metricsEndpoint ? { metricsEndpoint } : {}) };
 }
 
 function secretWarnings(secret: Secret | undefined, origin: string, warnings: string[]): void {

@@ -23,6 +23,8 @@ export interface RuntimeConfig {
   services: { clientApi: boolean; proxy: boolean };
   listenEndpoint: Endpoint;
   proxyEndpoint?: Endpoint;
+  /** GET /metrics (Prometheus text, OpenMetrics); off when absent. */
+  metricsEndpoint?: Endpoint;
   /** Permission bits of the Unix sockets, e.g. 0o660. */
   socketMode: number;
   /** Downstream secret of the proxy; when absent, the selected upstream's shared secret is used. */

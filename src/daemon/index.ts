@@ -3,7 +3,7 @@
  * SIGTERM/SIGINT drain and exit 0; SIGHUP reloads servers and secrets, keeping the listeners and
  * the old configuration when the new one is bad.
  */
-import { formatEndpoint } from "../common/endpoint";
+import { formatEndpoint, type Endpoint } from "../common/endpoint";
 import { logger, setVerbosity } from "../common/log";
 import { startApiServer, type ApiServer } from "../api";
 import { loadConfig, type BuildInfo, type RuntimeConfig } from "../config";
@@ -37,6 +37,8 @@ function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): Acco
     replayWindow: Math.max(1, Math.floor(config.engine.maxSessionsInFlight * REPLAY_SHARE)),
   });
 }
+import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
+import { agentRegistry, startMetricsServer, type EndpointCounts, type MetricsServer, type ReloadCounts } from "../observability";
 
 /** Exit status when the configuration is valid but the daemon cannot start (socket in use, …). */
 const START_FAILURE_EXIT = 1;
@@ -47,6 +49,8 @@ interface Running {
   accounting?: AccountingDelivery;
   api?: ApiServer;
   proxy?: ProxyServer;
+  metrics?: MetricsServer;
+  reloads: ReloadCounts;
 }
 
 const log = logger("daemon");
@@ -59,9 +63,27 @@ function warnAboutInsecureSettings(config: RuntimeConfig): void {
   }
 }
 
-async function start(config: RuntimeConfig): Promise<Running> {
+/** The metrics endpoint, reading what the services count in place. */
+async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: Record<string, EntryPointMetrics>, build: BuildInfo): Promise<MetricsServer> {
+  const registry = agentRegistry({
+    build,
+    startTimeSeconds: Math.round(Date.now() / 1000 - process.uptime()),
+    engine: () => running.engine.status(),
+    entryPoints,
+    reloads: running.reloads,
+  });
+  const counts: EndpointCounts = { scrapes: 0, rejected: 0, refusedConnections: 0 };
+  registry
+    .counter("tacacsrs_metrics_scrapes", "Scrapes of this endpoint answered", () => counts.scrapes)
+    .counter("tacacsrs_metrics_rejected_requests", "Requests to this endpoint answered 400/404/405/431", () => counts.rejected)
+    .counter("tacacsrs_metrics_connections_refused", "Connections to this endpoint refused at its connection limit", () => counts.refusedConnections);
+  return startMetricsServer({ endpoint, socketMode: running.config.socketMode, registry, counts, log: logger("metrics") });
+}
+
+async function start(config: RuntimeConfig, build: BuildInfo): Promise<Running> {
   const engine = createEngine(config.engine, { connectorFor, logger: logger("upstream") });
-  const running: Running = { config, engine };
+  const running: Running = { config, engine, reloads: { succeeded: 0, failed: 0, lastSuccessSeconds: Math.floor(Date.now() / 1000) } };
+  const entryPoints: Record<string, EntryPointMetrics> = {};
   try {
     running.accounting = accountingDelivery(config, engine);
     if (config.services.clientApi) {
@@ -72,6 +94,7 @@ async function start(config: RuntimeConfig): Promise<Running> {
         limits: config.limits,
         log: logger("api"),
         ...(running.accounting ? { accounting: running.accounting } : {}),
+        metrics: (entryPoints.api = newEntryPointMetrics()),
       });
       log.info(`client API listening on ${formatEndpoint(running.api.endpoint)}`);
     }
@@ -88,6 +111,10 @@ async function start(config: RuntimeConfig): Promise<Running> {
       });
       log.info(`TACACS+ proxy listening on ${formatEndpoint(running.proxy.endpoint)}`);
     }
+    if (config.metricsEndpoint) {
+      running.metrics = await startMetrics(running, config.metricsEndpoint, entryPoints, build);
+      log.info(`metrics endpoint listening on ${formatEndpoint(running.metrics.endpoint)}`);
+    }
   } catch (error) {
     await stop(running, 0);
     throw error;
@@ -96,6 +123,7 @@ async function start(config: RuntimeConfig): Promise<Running> {
 }
 
 async function stop(running: Running, graceMs: number): Promise<void> {
+  running.metrics?.close();
   await Promise.allSettled([running.api?.close(graceMs), running.proxy?.close(graceMs)]);
   await running.accounting?.close();
   await running.engine.close();
@@ -104,7 +132,7 @@ async function stop(running: Running, graceMs: number): Promise<void> {
 /** Settings that only a restart applies: the listeners. */
 function listenersChanged(a: RuntimeConfig, b: RuntimeConfig): boolean {
   const key = (c: RuntimeConfig) =>
-    JSON.stringify([c.services, c.listenEndpoint, c.proxyEndpoint, c.socketMode, c.limits, c.accounting]);
+    JSON.stringify([c.services, c.listenEndpoint, c.proxyEndpoint, c.metricsEndpoint, c.socketMode, c.limits, c.accounting]);
   return key(a) !== key(b);
 }
 
@@ -112,6 +140,7 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
   sdNotify("RELOADING=1");
   const outcome = await loadConfig(argv, env, build);
   if (outcome.kind === "exit") {
+    running.reloads.failed += 1;
     log.error(`reload rejected, keeping the running configuration: ${outcome.stderr.trim() || "no configuration"}`);
   } else {
     for (const warning of outcome.warnings) log.warn(warning);
@@ -121,6 +150,8 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
     setVerbosity(outcome.config.verbosity);
     running.engine.reconfigure(outcome.config.engine);
     running.config = outcome.config;
+    running.reloads.succeeded += 1;
+    running.reloads.lastSuccessSeconds = Math.floor(Date.now() / 1000);
     warnAboutInsecureSettings(outcome.config);
     log.info(`configuration reloaded: ${outcome.config.engine.servers.length} upstream server(s) from ${outcome.config.source}`);
   }
@@ -143,7 +174,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
 
   let running: Running;
   try {
-    running = await start(config);
+    running = await start(config, build);
   } catch (error) {
     log.error(`cannot start: ${errorMessage(error)}`);
     return START_FAILURE_EXIT;
@@ -167,7 +198,10 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     process.on("SIGINT", () => shutdown("SIGINT"));
     process.on("SIGHUP", () => {
       if (stopping) return;
-      reloading = reloading.then(() => reload(running, argv, env, build)).catch((error) => log.error(`reload failed: ${errorMessage(error)}`));
+      reloading = reloading.then(() => reload(running, argv, env, build)).catch((error) => {
+        running.reloads.failed += 1;
+        log.error(`reload failed: ${errorMessage(error)}`);
+      });
     });
   });
 }

@@ -8,6 +8,7 @@ import { peerOfSocket, type PeerCredentials } from "../../common/peer-credential
 import { Connection, type H2Stream } from "./connection";
 import type { RequestHeaders } from "./request-headers";
 import { newH2Counters, type H2Counters } from "./guards";
+import type { ConnectionCounts } from "../../common/request-metrics";
 
 export { encodeHeaderBlock } from "./hpack";
 export type { ConnectionUsage, H2Stream, StreamListener } from "./connection";
@@ -23,6 +24,8 @@ export interface H2ServerOptions {
    */
   maxConnections: number;
   onConnectionRefused(open: number): void;
+  /** Connection counters for metrics, updated in place. */
+  counts?: ConnectionCounts;
   idleTimeoutMs: number;
   /** `peer`: who connected, on a Unix socket (SO_PEERCRED); undefined on TCP. */
   onStream(stream: H2Stream, headers: RequestHeaders, peer: PeerCredentials | undefined): void;
@@ -88,6 +91,7 @@ export class H2Server implements LocalListener {
     if (this.#connections.size >= this.#options.maxConnections && !this.#evictUnproductive()) {
       socket.terminate();
       this.counters.connectionsRefused++;
+      if (this.#options.counts) this.#options.counts.refused += 1;
       this.#options.onConnectionRefused(this.#connections.size);
       return;
     }
@@ -95,6 +99,11 @@ export class H2Server implements LocalListener {
     // Read once, while the descriptor is surely this connection's.
     const peer = this.#unix ? peerOfSocket(socket) : undefined;
     const onStream = this.#options.onStream;
+    const counts = this.#options.counts;
+    if (counts) {
+      counts.accepted += 1;
+      counts.open += 1;
+    }
     const connection = new Connection(
       { write: (bytes) => socket.write(bytes), end: () => socket.end() },
       {
@@ -103,7 +112,9 @@ export class H2Server implements LocalListener {
         counters: this.counters,
         onStream: (stream, headers) => onStream(stream, headers, peer),
         onError: this.#options.onError,
-        onClose: () => this.#connections.delete(connection),
+        onClose: () => {
+          if (this.#connections.delete(connection) && counts) counts.open -= 1;
+        },
       },
     );
     this.#connections.add(connection);

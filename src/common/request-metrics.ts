@@ -1,0 +1,55 @@
+/**
+ * What an entry point (the gRPC API, the proxy) counts per request type: outcomes, requests in
+ * flight and the latency of the whole call. Plain numbers updated in place; one cell per type
+ * is made when the service starts, so counting a request is a field update.
+ */
+import { Histogram } from "./histogram";
+
+export const REQUEST_TYPES = ["authentication", "authorization", "accounting"] as const;
+export type RequestType = (typeof REQUEST_TYPES)[number];
+
+/** How a request ended, for operators: an answer (pass, fail), an upstream ERROR, or why there was none. */
+export const OUTCOMES = ["pass", "fail", "error", "timeout", "unavailable", "resource_exhausted", "invalid"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export class RequestCell {
+  pass = 0;
+  fail = 0;
+  error = 0;
+  timeout = 0;
+  unavailable = 0;
+  resource_exhausted = 0;
+  invalid = 0;
+  inFlight = 0;
+  readonly latency = new Histogram();
+
+  /** Counts a request that ended `outcome` after `seconds`. */
+  end(outcome: Outcome, seconds: number): void {
+    this[outcome] += 1;
+    this.inFlight -= 1;
+    this.latency.observe(seconds);
+  }
+}
+
+/** Connections accepted, refused at the connection limit, and open now. */
+export interface ConnectionCounts {
+  accepted: number;
+  refused: number;
+  open: number;
+}
+
+export type EntryPointMetrics = Record<RequestType, RequestCell> & { connections: ConnectionCounts };
+
+export function newEntryPointMetrics(): EntryPointMetrics {
+  return {
+    authentication: new RequestCell(),
+    authorization: new RequestCell(),
+    accounting: new RequestCell(),
+    connections: { accepted: 0, refused: 0, open: 0 },
+  };
+}
+
+/** Seconds since `startMs` (a performance.now() reading). */
+export function secondsSince(startMs: number): number {
+  return (performance.now() - startMs) / 1000;
+}

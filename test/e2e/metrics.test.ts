@@ -1,0 +1,202 @@
+/**
+ * The metrics endpoint of the compiled agent (issue 16): a scrape while 64 callers run counts
+ * exactly the requests sent; Debian's promtool accepts the Prometheus text output, and Debian's
+ * Prometheus server scrapes the endpoint in OpenMetrics (what it asks for first) with the
+ * packaged example configuration; promtool accepts the packaged alert rules; bad requests get
+ * 404/405/431.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { $ } from "bun";
+import { accountingBody, ACCOUNTING_PATH, GrpcClient, isResponse } from "../../scripts/bench/grpc-client";
+import { startAgent, type AgentProcess } from "../support/agent-process";
+import { havePeer } from "../support/peer";
+import { startTacacsServer, type TestServer } from "../support/tacacs-server";
+import { freeLoopbackPort } from "../support/wait";
+
+const SECRET = "metrics-issue16-secret-0123";
+const CALLERS = 64;
+const CALLS_PER_CALLER = 20;
+const root = new URL("../..", import.meta.url).pathname;
+const hasPromtool = havePeer("promtool");
+const hasPrometheus = havePeer("prometheus");
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tacacsrs-metrics16-"));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function server(): Promise<TestServer> {
+  const s = await startTacacsServer({ key: SECRET });
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+async function agent(args: string[]): Promise<AgentProcess> {
+  const a = await startAgent([...args, "--shared-secret", SECRET]);
+  cleanups.push(() => a.stop());
+  return a;
+}
+
+/** GET over the agent's metrics Unix socket. */
+async function scrape(socket: string, accept?: string): Promise<Response> {
+  return fetch("http://localhost/metrics", { unix: socket, headers: accept ? { accept } : {} } as RequestInit);
+}
+
+/** The value of one sample line, e.g. `tacacsrs_requests_total{entry_point="api",...}`. */
+function sample(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no sample ${series} in:\n${text.slice(0, 2000)}`);
+  return Number(line.slice(series.length + 1));
+}
+
+const PASSED = 'tacacsrs_requests_total{entry_point="api",type="accounting",outcome="pass"}';
+
+async function promtoolCheckMetrics(text: string): Promise<{ exitCode: number; output: string }> {
+  const result = await $`promtool check metrics < ${new Response(text)}`.nothrow().quiet();
+  return { exitCode: result.exitCode, output: result.stdout.toString() + result.stderr.toString() };
+}
+
+/** Polls an async check (a Prometheus query) every 250 ms. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await Bun.sleep(250);
+  }
+}
+
+describe("metrics endpoint", () => {
+  test("a scrape under 64 concurrent callers counts exactly the requests sent; promtool accepts the output", async () => {
+    const one = await server();
+    const dir = tempDir();
+    const metrics = join(dir, "metrics.sock");
+    const a = await agent(["--server-addr", `127.0.0.1:${one.port}`, "--metrics-endpoint", metrics]);
+    const before = await (await scrape(metrics)).text();
+    const sentBefore = sample(before, `tacacsrs_server_messages_sent_total{server="127.0.0.1:${one.port}"}`);
+
+    const client = new GrpcClient({ kind: "unix", path: a.socket }, 4);
+    cleanups.push(async () => client.close());
+    await client.ready();
+    const body = accountingBody();
+    let scrapes = 0;
+    let running = true;
+    const scraping = (async () => {
+      while (running) {
+        expect((await scrape(metrics)).status).toBe(200);
+        scrapes++;
+      }
+    })();
+    const callers = Array.from({ length: CALLERS }, async () => {
+      for (let i = 0; i < CALLS_PER_CALLER; i++) {
+        const result = await client.callAsync(ACCOUNTING_PATH, body);
+        expect(result.status).toBe(0);
+        expect(isResponse(result.message)).toBe(true);
+      }
+    });
+    await Promise.all(callers);
+    running = false;
+    await scraping;
+    expect(scrapes).toBeGreaterThan(0);
+
+    const response = await scrape(metrics);
+    expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const after = await response.text();
+    const sent = CALLERS * CALLS_PER_CALLER;
+    expect(sample(after, PASSED) - sample(before, PASSED)).toBe(sent);
+    expect(sample(after, 'tacacsrs_request_duration_seconds_count{entry_point="api",type="accounting"}')).toBe(sent);
+    expect(sample(after, 'tacacsrs_requests_in_flight{entry_point="api",type="accounting"}')).toBe(0);
+    expect(sample(after, `tacacsrs_server_messages_sent_total{server="127.0.0.1:${one.port}"}`) - sentBefore).toBe(sent);
+    expect(one.records.length).toBe(sent);
+    expect(sample(after, 'tacacsrs_failover_state{state="PreferredActive"}')).toBe(1);
+    expect(sample(after, "tacacsrs_metrics_scrapes_total")).toBe(scrapes + 2);
+    expect(after).not.toContain(SECRET);
+    if (hasPromtool) {
+      const checked = await promtoolCheckMetrics(after);
+      expect(checked.output).toBe("");
+      expect(checked.exitCode).toBe(0);
+    }
+
+    const om = await scrape(metrics, "application/openmetrics-text; version=1.0.0");
+    expect(om.headers.get("content-type")).toBe("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    const omText = await om.text();
+    expect(omText.endsWith("# EOF\n")).toBe(true);
+    expect(omText).toContain("# TYPE tacacsrs_requests counter\n");
+    expect(omText).toContain("# UNIT tacacsrs_request_duration_seconds seconds\n");
+    expect(sample(omText, PASSED)).toBe(sample(after, PASSED));
+  }, 60_000);
+
+  test("bad requests: 404, 405 with Allow, 431 for an oversized head; the socket keeps the --socket-mode", async () => {
+    const one = await server();
+    const dir = tempDir();
+    const metrics = join(dir, "metrics.sock");
+    await agent(["--server-addr", `127.0.0.1:${one.port}`, "--metrics-endpoint", metrics, "--socket-mode", "600"]);
+    expect((await fetch("http://localhost/nope", { unix: metrics } as RequestInit)).status).toBe(404);
+    const post = await fetch("http://localhost/metrics", { unix: metrics, method: "POST", body: "x" } as RequestInit);
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, HEAD");
+    const big = await fetch("http://localhost/metrics", { unix: metrics, headers: { "x-filler": "a".repeat(10_000) } } as RequestInit);
+    expect(big.status).toBe(431);
+    const head = await fetch("http://localhost/metrics", { unix: metrics, method: "HEAD" } as RequestInit);
+    expect(head.status).toBe(200);
+    expect(statSync(metrics).mode & 0o777).toBe(0o600);
+    expect(sample(await (await scrape(metrics)).text(), "tacacsrs_metrics_rejected_requests_total")).toBe(3);
+  }, 30_000);
+
+  test("a non-loopback --metrics-endpoint is refused", async () => {
+    const result = await $`${root}dist/tacacsrs-agentd --server-addr 127.0.0.1:49 --metrics-endpoint 0.0.0.0:9949 --check-config`.nothrow().quiet();
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.toString()).toContain("--metrics-endpoint");
+    expect(result.stderr.toString()).toContain("not a loopback address");
+  });
+
+  test.skipIf(!hasPromtool)("promtool accepts the packaged alert rules and scrape configuration", async () => {
+    const rules = await $`promtool check rules ${root}packaging/prometheus/tacacsrs-agentd.rules.yml`.nothrow().quiet();
+    expect(rules.stdout.toString()).toContain("SUCCESS: 5 rules found");
+    expect(rules.exitCode).toBe(0);
+    const config = await $`promtool check config ${root}packaging/prometheus/prometheus.yml`.nothrow().quiet();
+    expect(config.exitCode).toBe(0);
+  });
+
+  test.skipIf(!hasPrometheus)("Debian's Prometheus scrapes the endpoint in OpenMetrics with the packaged configuration", async () => {
+    const one = await server();
+    const dir = tempDir();
+    // The packaged configuration, pointed at this test's ports.
+    const [metricsPort, webPort] = [freeLoopbackPort(), freeLoopbackPort()];
+    const a = await agent(["--server-addr", `127.0.0.1:${one.port}`, "--metrics-endpoint", `127.0.0.1:${metricsPort}`]);
+    expect((await a.tacon(["--user", "alice", "accounting", "show version"])).exit).toBe(0);
+    const config = readFileSync(`${root}packaging/prometheus/prometheus.yml`, "utf8")
+      .replaceAll("127.0.0.1:9949", `127.0.0.1:${metricsPort}`)
+      .replace("scrape_interval: 30s", "scrape_interval: 1s")
+      .replace("scrape_timeout: 10s", "scrape_timeout: 1s")
+      .replace("tacacsrs-agentd.rules.yml", `${root}packaging/prometheus/tacacsrs-agentd.rules.yml`);
+    writeFileSync(join(dir, "prometheus.yml"), config);
+    const prometheus = Bun.spawn(
+      ["prometheus", `--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`],
+      { stdout: "ignore", stderr: "ignore" },
+    );
+    cleanups.push(async () => {
+      prometheus.kill("SIGTERM");
+      await prometheus.exited;
+    });
+    const query = async (expr: string): Promise<string | undefined> => {
+      const response = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(expr)}`).catch(() => undefined);
+      const result = response?.ok ? ((await response.json()) as { data: { result: { value: [number, string] }[] } }).data.result : [];
+      return result[0]?.value[1];
+    };
+    await eventually(async () => (await query('up{job="tacacsrs-agentd"}')) === "1", 20_000, "Prometheus scraped the agent");
+    // OpenMetrics counters are stored with their _total sample name.
+    await eventually(async () => (await query('tacacsrs_requests_total{type="accounting",outcome="pass"}')) === "1", 10_000, "the request counted");
+    expect(Number(await query('scrape_samples_scraped{job="tacacsrs-agentd"}'))).toBeGreaterThan(100);
+    expect(a.output()).not.toContain("error");
+  }, 60_000);
+});
+
