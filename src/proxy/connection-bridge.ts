@@ -49,6 +49,8 @@ export interface BridgeOptions {
   maxBodyBytes: number;
   /** Bound on waiting for each client packet (idle and slow senders) and on each upstream exchange. */
   idleTimeoutMs: number;
+  /** Refusals of the listener; the bridge counts its first-packet timeouts there. */
+  counters?: ProxyCounters;
   logger: Logger;
   clock: Clock;
   /** Accounting spool and journal: a record no server took is queued and answered SUCCESS. */
@@ -80,12 +82,30 @@ function queuedReply(version: number): ReplyPacket {
   return { version, type: PacketType.Accounting, seqNo: 2, flags: 0, sessionId: 0, body: encodeAcctReply({ status: AcctStatus.Success, serverMsg: QUEUED_MESSAGE, data: "" }) };
 }
 
+/**
+ * A new connection must deliver its first whole packet within this long (or the idle timeout, if
+ * shorter): a client that opens a slot and then sends nothing or half a header loses it soon.
+ */
+export const FIRST_PACKET_TIMEOUT_MS = 5_000;
+
+/** What the proxy listener refused or cut, one plain number per reason. */
+export interface ProxyCounters {
+  /** New connections closed at --max-proxy-connections (every open one had been answered). */
+  connectionsRefused: number;
+  /** Connections that had not completed a request, closed to admit a new one at the limit. */
+  connectionsEvicted: number;
+  /** Connections without a whole first packet within FIRST_PACKET_TIMEOUT_MS. */
+  firstPacketTimeouts: number;
+}
+
 export class ConnectionBridge {
   #state: ConnectionState = initialState;
   readonly #reader: FrameReader;
   #key: DownstreamKey;
   #session: UpstreamSession | undefined;
   #idleTimer: unknown;
+  /** A reply went out: the connection has done useful work (the idle ones go first at the limit). */
+  #answered = false;
   readonly #cancellation = new Cancellation();
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
@@ -96,7 +116,12 @@ export class ConnectionBridge {
   ) {
     this.#reader = new FrameReader(options.maxBodyBytes);
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
-    this.#armIdleTimer();
+    this.#armIdleTimer(Math.min(options.idleTimeoutMs, FIRST_PACKET_TIMEOUT_MS));
+  }
+
+  /** Whether the connection got a reply yet and is not waiting for its first request. */
+  get productive(): boolean {
+    return this.#answered || this.#state.name !== "AwaitingStart";
   }
 
   get state(): ConnectionState {
@@ -185,6 +210,7 @@ export class ConnectionBridge {
         return this.#continueUpstream(body ?? new Uint8Array());
       case "send-reply":
         if (session && reply) this.#send(session, effect.seqNo, reply.version, reply.flags, reply.body);
+        this.#answered = true;
         if (!effect.close) this.#armIdleTimer();
         return;
       case "send-error":
@@ -294,15 +320,16 @@ export class ConnectionBridge {
     this.peer.write(encodePacket(header, body, this.#key?.reveal()));
   }
 
-  #armIdleTimer(): void {
+  #armIdleTimer(timeoutMs = this.options.idleTimeoutMs): void {
     this.#clearIdleTimer();
     this.#idleTimer = this.options.clock.setTimer(
       () =>
         this.#guard(() => {
           this.options.logger.debug(`proxy ${this.peer.remote}: closing idle or slow connection`);
+          if (!this.productive && this.options.counters) this.options.counters.firstPacketTimeouts++;
           this.#dispatch({ kind: "idle-timeout" });
         }),
-      this.options.idleTimeoutMs,
+      timeoutMs,
     );
   }
 

@@ -92,20 +92,40 @@ test("a client that half-closes after its request still gets the reply", async (
 describe("limits", () => {
   test("beyond maxProxyConnections new connections are closed at once, warned once per burst", async () => {
     const { engine, proxy, lines } = await start({ limits: { maxProxyConnections: 2, proxyIdleTimeoutMs: 2000, maxBodyBytes: 65536 } });
-    const held = [await LegacyConnection.open(proxy.endpoint), await LegacyConnection.open(proxy.endpoint)];
-    cleanups.push(() => held.forEach((c) => c.close()));
+    // Two connections with a request in flight hold their slots.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    engine.answer(gate.then(() => pass()), gate.then(() => pass()));
+    const held = [papLogin({ endpoint: proxy.endpoint, key: KEY.reveal() }, "alice", "alicepw"), papLogin({ endpoint: proxy.endpoint, key: KEY.reveal() }, "alice", "alicepw")];
     await Bun.sleep(50);
     expect(proxy.connections()).toBe(2);
     const refused = await Promise.all([1, 2, 3].map(() => LegacyConnection.open(proxy.endpoint)));
     for (const connection of refused) expect(await connection.closedByPeer(1000)).toBe(true);
     expect(lines.filter((l) => l.level === "warn")).toHaveLength(1);
+    expect(proxy.counters).toMatchObject({ connectionsRefused: 3, connectionsEvicted: 0 });
 
-    held[0]!.close();
+    release();
+    await Promise.all(held);
     await Bun.sleep(50);
     engine.answer(pass());
     const result = await papLogin({ endpoint: proxy.endpoint, key: KEY.reveal() }, "alice", "alicepw");
     expect(result.last.status).toBe(AuthenStatus.Pass);
     expect(lines.filter((l) => l.level === "warn").at(-1)!.text).toContain("refused 3 connection(s)");
+  });
+
+  test("at maxProxyConnections the oldest connection without a request makes room; a silent one goes after the first-packet deadline", async () => {
+    const { engine, proxy } = await start({ limits: { maxProxyConnections: 2, proxyIdleTimeoutMs: 2000, maxBodyBytes: 65536 } });
+    const silent = await LegacyConnection.open(proxy.endpoint);
+    const half = await LegacyConnection.open(proxy.endpoint);
+    cleanups.push(() => [silent, half].forEach((c) => c.close()));
+    half.write(Uint8Array.from([0xc0, 1, 1, 0, 0, 0])); // half a header, then nothing
+    await Bun.sleep(50);
+    engine.answer(pass());
+    const result = await papLogin({ endpoint: proxy.endpoint, key: KEY.reveal() }, "alice", "alicepw");
+    expect(result.last.status).toBe(AuthenStatus.Pass);
+    expect(await silent.closedByPeer(1000)).toBe(true);
+    expect(proxy.counters.connectionsEvicted).toBe(1);
+    expect(proxy.counters.connectionsRefused).toBe(0);
   });
 
   test("BurstCounter: the first refusal of a burst is reported, and the burst size after", () => {

@@ -6,7 +6,7 @@
 import { createServer, type Socket } from "node:net";
 import { listenLocal, LocalSocketError, type BoundEndpoint } from "../common/local-socket";
 import { systemClock } from "../upstream/clock";
-import { ConnectionBridge, type DownstreamPeer } from "./connection-bridge";
+import { ConnectionBridge, type DownstreamPeer, type ProxyCounters } from "./connection-bridge";
 import type { KeySource } from "./downstream-keys";
 import { ProxyConfigError, type ProxyOptions, type ProxyServer } from "./types";
 
@@ -74,13 +74,27 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const bridges = new Set<ConnectionBridge>();
   const sockets = new Set<Socket>();
   const burst = new BurstCounter();
+  const counters: ProxyCounters = { connectionsRefused: 0, connectionsEvicted: 0, firstPacketTimeouts: 0 };
+  /** Closes the oldest connection that has not completed a request; false when every one has. */
+  const evictUnproductive = (): boolean => {
+    for (const bridge of bridges) {
+      if (bridge.productive) continue;
+      bridges.delete(bridge);
+      counters.connectionsEvicted++;
+      logger.debug(`proxy ${bridge.peer.remote}: closed to make room at the connection limit (no request yet)`);
+      bridge.shutdown();
+      return true;
+    }
+    return false;
+  };
 
   // Half-open allowed: a client that sends its request and then FIN still gets the reply.
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     socket.on("error", (error) => logger.debug(`proxy connection error: ${error.message}`));
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    if (bridges.size >= limits.maxProxyConnections) {
+    if (bridges.size >= limits.maxProxyConnections && !evictUnproductive()) {
+      counters.connectionsRefused++;
       if (burst.refuse()) {
         logger.warn(`proxy: ${limits.maxProxyConnections} connections open (the limit); refusing new connections`);
       }
@@ -94,6 +108,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       keys,
       maxBodyBytes: limits.maxBodyBytes,
       idleTimeoutMs: limits.proxyIdleTimeoutMs,
+      counters,
       logger,
       clock,
       ...(options.accounting ? { accounting: options.accounting } : {}),
@@ -135,6 +150,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   return {
     endpoint,
     connections: () => bridges.size,
+    counters,
     close: (graceMs) => (closing ??= close(graceMs)),
   };
 }

@@ -9,6 +9,7 @@ import type { Limits } from "../common/limits";
 import type { Clock } from "../upstream/clock";
 import type { AccountingDelivery } from "../accounting";
 import type { UpstreamEngine } from "../upstream/types";
+import type { ProxyCounters } from "./connection-bridge";
 
 export type ProxyLimits = Pick<Limits, "maxProxyConnections" | "proxyIdleTimeoutMs" | "maxBodyBytes">;
 
@@ -42,6 +43,8 @@ export interface ProxyServer {
   readonly endpoint: Endpoint;
   /** Downstream connections currently open. */
   connections(): number;
+  /** Refusals and cut-offs per reason (plain live numbers, for Status and metrics). */
+  readonly counters: ProxyCounters;
   /**
    * Stops accepting, lets connections in flight finish for up to `graceMs`, then closes the
    * rest (their upstream sessions end) and removes a Unix socket file. Idempotent.
