@@ -116,14 +116,14 @@ describe("limits through the compiled agent", () => {
   }, 15_000);
 
   test("--max-proxy-connections: a connection beyond it is closed at once; a freed slot is usable", async () => {
-    const s = await setup(["--max-proxy-connections", "3", "--proxy-idle-timeout-seconds", "10", "-v"]);
-    const open = await Promise.all(Array.from({ length: 3 }, () => LegacyConnection.open(s.proxy)));
-    cleanups.push(() => open.forEach((c) => c.close()));
-    await Bun.sleep(100);
+    const s = await setup(["--max-proxy-connections", "3", "--proxy-idle-timeout-seconds", "10", "-v"], 1500);
+    // Requests in flight hold their slots (a connection without one would make room instead).
+    const inFlight = Array.from({ length: 3 }, () => send(targets(s), "proxy", "accounting"));
+    await Bun.sleep(300);
     const extra = await LegacyConnection.open(s.proxy);
     expect(await extra.closedByPeer(1000)).toBe(true);
     extra.close();
-    open.pop()!.close();
+    expect((await Promise.all(inFlight)).map((sent) => sent.outcome.kind)).toEqual(["answer", "answer", "answer"]);
     await Bun.sleep(100);
     const reply = await account({ endpoint: s.proxy, key: KEY }, "alice", AcctFlags.Stop, [arg("task_id", "after-limit")]);
     expect(reply.last.status).toBe(AcctStatus.Success);
