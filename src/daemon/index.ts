@@ -12,6 +12,7 @@ import { connectorFor } from "../transport";
 import { createEngine } from "../upstream/engine";
 import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
+import { wipeReplacedPskKeys } from "./replaced-secrets";
 import { sdNotify } from "./sd-notify";
 import { errorMessage } from "../common/error-message";
 import { AccountingDelivery, Spool } from "../accounting";
@@ -149,6 +150,7 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
     }
     setVerbosity(outcome.config.verbosity);
     running.engine.reconfigure(outcome.config.engine);
+    wipeReplacedPskKeys(running.config, outcome.config);
     running.config = outcome.config;
     running.reloads.succeeded += 1;
     running.reloads.lastSuccessSeconds = Math.floor(Date.now() / 1000);

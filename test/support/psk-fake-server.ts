@@ -233,13 +233,18 @@ export class FakePskServer {
   /** KeyUpdates received from the client (after the handshake), with their request_update. */
   readonly clientKeyUpdates: boolean[] = [];
 
-  /** Opens the client's records, switching to the client's next key after each of its KeyUpdates. */
+  /**
+   * Opens the client's records as they come: after its Finished the client's application key
+   * applies, after each of its KeyUpdates the next one.
+   */
   receive(bytes: Uint8Array): Record[] {
     this.records.push(bytes);
     const out: Record[] = [];
     for (let record = this.records.next(); record; record = this.records.next()) {
       out.push(record);
-      if (record.type === CONTENT.handshake && record.fragment[0] === HANDSHAKE.key_update) {
+      if (record.type === CONTENT.handshake && record.fragment[0] === HANDSHAKE.finished) {
+        this.records.setReadKeys(this.suite, this.clientAppSecret);
+      } else if (record.type === CONTENT.handshake && record.fragment[0] === HANDSHAKE.key_update) {
         this.clientKeyUpdates.push(record.fragment[4] === 1);
         this.ratchetClient();
         this.records.setReadKeys(this.suite, this.clientAppSecret);
@@ -346,7 +351,6 @@ export function startPskFront(options: { key: Uint8Array; backendPort: number; m
   };
   const onEstablished = (socket: Socket<State>): void => {
     const { server, info } = socket.data;
-    server.records.setReadKeys(server.suite, server.clientAppSecret);
     server.records.setWriteKeys(server.suite, server.serverAppSecret);
     info.established = true;
     socket.data.backend = Bun.connect<undefined>({

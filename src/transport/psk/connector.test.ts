@@ -97,6 +97,15 @@ describe("createPskConnector", () => {
     expect(await closed.promise).toBeUndefined();
   });
 
+  test("the configuration's Secret may be wiped (a reload) while a connect is under way: the handshake has its own copy", async () => {
+    const { port } = echoServer();
+    const config = security();
+    const pending = createPskConnector(config, { log: silentLogger }).connect({ host: "127.0.0.1", port }, noHandlers, 3_000);
+    config.key.wipe();
+    const stream = await pending;
+    stream.close();
+  });
+
   test("a server that never answers times out", async () => {
     const port = listen(() => {});
     const started = Date.now();

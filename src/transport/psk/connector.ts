@@ -9,7 +9,7 @@ import { formatRemote } from "../socket-stream";
 import { tcpConnector } from "../tcp";
 import { TransportError, type ByteStream, type Connector, type TransportSecurity } from "../types";
 import { toTransportError } from "./alerts";
-import { defaultDeps, startHandshake, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
+import { defaultDeps, discardReplacedSecrets, startHandshake, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
 import { checkPskIdentity, MIN_PSK_KEY_OCTETS, PskMaterialError } from "./key-material";
 import type { KeyLimits } from "./record-layer";
 import { PskClientSession } from "./session";
@@ -45,15 +45,17 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
   const inner = options.inner ?? tcpConnector;
   const deps = options.deps ?? defaultDeps;
   const log = options.log ?? defaultLog;
-  const config: PskHandshakeConfig = {
+  // Each handshake gets its own copy of the key and wipes it once the early secret is derived,
+  // so the configuration's Secret may be wiped (on reload) while a connect is still under way.
+  const handshakeConfig = (): PskHandshakeConfig => ({
     identity: security.identity,
-    key: security.key.reveal(),
+    key: security.key.reveal().slice(),
     keyExchange: security.keyExchange,
     groups: security.keyExchange === "psk-dhe" ? security.groups : [],
     ...(security.serverName === undefined ? {} : { serverName: security.serverName }),
-  };
+  });
 
-  checkHelloFits(config, deps);
+  checkHelloFits(handshakeConfig(), deps);
 
   return {
     connect(target, handlers, timeoutMs) {
@@ -72,7 +74,7 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
         };
 
         const session = new PskClientSession(
-          config,
+          handshakeConfig(),
           {
             send: (bytes) => raw?.write(bytes),
             onEstablished(info) {
@@ -128,11 +130,13 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
 /** Encodes one ClientHello up front: an identity near 2^16 octets cannot fit beside the other extensions. */
 function checkHelloFits(config: PskHandshakeConfig, deps: HandshakeDeps): void {
   try {
-    startHandshake(config, deps);
+    discardReplacedSecrets(startHandshake(config, deps).state, undefined);
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new PskMaterialError(
       `PSK identity of ${config.identity.length} octets does not fit in a TLS ClientHello (about 65,000 octets at most)`,
     );
+  } finally {
+    config.key.fill(0);
   }
 }

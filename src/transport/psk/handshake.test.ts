@@ -7,8 +7,8 @@ import { FakePskServer, messagesOf } from "../../../test/support/psk-fake-server
 import type { TlsGroup } from "../types";
 import { ALERT, TlsFailure } from "./alerts";
 import { TLS_AES_256_GCM_SHA384 } from "./cipher-suites";
-import { GROUP_CODE, generateKeyShare } from "./key-exchange";
-import { startHandshake, transition, updateWriteKeys, type HandshakeDeps, type HandshakeState, type PskHandshakeConfig, type Step } from "./handshake";
+import { GROUP_CODE, generateKeyShare, type KeyShare } from "./key-exchange";
+import { discardReplacedSecrets, startHandshake, transition, updateWriteKeys, type HandshakeDeps, type HandshakeState, type PskHandshakeConfig, type Step } from "./handshake";
 import { EXTENSION, HANDSHAKE, encodeHandshake } from "./messages";
 
 const KEY = new Uint8Array(Buffer.from("00112233445566778899aabbccddeeff", "hex"));
@@ -286,5 +286,63 @@ describe("after the handshake (§4.6)", () => {
     expect(failure(() => transition(state, bad, config(), deps)).alert).toBe(ALERT.illegal_parameter);
     const request = messagesOf(encodeHandshake(HANDSHAKE.certificate_request, new Uint8Array(3)))[0]!;
     expect(failure(() => transition(state, request, config(), deps)).alert).toBe(ALERT.unexpected_message);
+  });
+});
+
+describe("discardReplacedSecrets (what is wiped when)", () => {
+  const zero = (bytes: Uint8Array): boolean => bytes.every((byte) => byte === 0);
+  /** Deps whose key shares report their disposal into `disposed`. */
+  const disposalSpy = (disposed: string[]): HandshakeDeps => ({
+    ...deps,
+    keyShare(group): KeyShare {
+      const share = generateKeyShare(group);
+      return { ...share, dispose: () => (disposed.push(group), share.dispose()) };
+    },
+  });
+
+  test("early secret and key share after the ServerHello, handshake secrets after Finished, old traffic secret after a KeyUpdate, the rest at the end", () => {
+    const disposed: string[] = [];
+    const spying = disposalSpy(disposed);
+    const cfg = config();
+    const server = new FakePskServer({ key: KEY });
+    const start = startHandshake(cfg, spying);
+    server.receiveClientHello(sent(start));
+    const afterHello = transition(start.state, messagesOf(server.serverHello())[0]!, cfg, spying).state;
+    discardReplacedSecrets(start.state, afterHello);
+    if (start.state.name !== "wait_server_hello" || afterHello.name !== "wait_encrypted_extensions") throw new Error("unexpected states");
+    expect(zero(start.state.offer.early)).toBe(true);
+    expect(disposed).toEqual(["secp384r1"]);
+    expect(zero(afterHello.keys.handshakeSecret)).toBe(false);
+
+    const waiting = transition(afterHello, messagesOf(server.encryptedExtensions())[0]!, cfg, spying).state;
+    discardReplacedSecrets(afterHello, waiting);
+    expect(zero(afterHello.keys.clientSecret)).toBe(false); // still the handshake's
+    const done = transition(waiting, messagesOf(server.finished())[0]!, cfg, spying).state;
+    discardReplacedSecrets(waiting, done);
+    if (waiting.name !== "wait_finished" || done.name !== "connected") throw new Error("unexpected states");
+    expect([waiting.keys.handshakeSecret, waiting.keys.clientSecret, waiting.keys.serverSecret].every(zero)).toBe(true);
+    expect(Buffer.from(done.clientSecret)).toEqual(Buffer.from(server.clientAppSecret));
+
+    const updated = transition(done, messagesOf(server.keyUpdate(false))[0]!, cfg, spying).state;
+    discardReplacedSecrets(done, updated);
+    if (updated.name !== "connected") throw new Error("unexpected state");
+    expect(zero(done.serverSecret)).toBe(true);
+    expect(zero(updated.clientSecret)).toBe(false); // the same array, still in use
+    discardReplacedSecrets(updated, undefined);
+    expect(zero(updated.clientSecret) && zero(updated.serverSecret)).toBe(true);
+    expect(disposed).toEqual(["secp384r1"]);
+  });
+
+  test("a HelloRetryRequest disposes of the share it replaced", () => {
+    const disposed: string[] = [];
+    const spying = disposalSpy(disposed);
+    const server = new FakePskServer({ key: KEY });
+    const start = startHandshake(config(), spying);
+    server.receiveClientHello(sent(start));
+    const retried = transition(start.state, messagesOf(server.helloRetryRequest("secp256r1"))[0]!, config(), spying).state;
+    discardReplacedSecrets(start.state, retried);
+    expect(disposed).toEqual(["secp384r1"]);
+    if (retried.name !== "wait_server_hello") throw new Error("unexpected state");
+    expect(retried.offer.early.some((byte) => byte !== 0)).toBe(true); // the retry still needs it
   });
 });

@@ -235,6 +235,7 @@ function onServerHello(offer: Offer, hello: ServerHello, message: HandshakeMessa
     throw new TlsFailure(ALERT.unsupported_extension, "server sent a key share although we offered psk_ke only");
   }
   const secret = handshakeSecret(suite.hash, offer.early, sharedSecret);
+  sharedSecret?.fill(0);
   const transcript = [...offer.transcript, message.raw];
   const hash = digest(suite.hash, ...transcript);
   const keys: HandshakeKeys = {
@@ -281,6 +282,7 @@ function onServerFinished(keys: HandshakeKeys, message: HandshakeMessage, config
   const master = masterSecret(suite.hash, keys.handshakeSecret);
   const clientApp = deriveSecret(suite.hash, master, "c ap traffic", hash);
   const serverApp = deriveSecret(suite.hash, master, "s ap traffic", hash);
+  master.fill(0);
   const clientFinished = encodeHandshake(HANDSHAKE.finished, finishedMac(suite.hash, keys.clientSecret, hash));
   const actions: HandshakeAction[] = [{ kind: "read_keys", suite, secret: serverApp }];
   if (!keys.sentChangeCipherSpec) actions.push({ kind: "send_change_cipher_spec" });
@@ -328,6 +330,38 @@ export function updateWriteKeys(state: HandshakeState, requestUpdate: boolean): 
       { kind: "write_keys", suite, secret: clientSecret },
     ],
   };
+}
+
+/** The secret bytes a state holds (the PSK itself is the caller's). */
+function secretsOf(state: HandshakeState | undefined): Uint8Array[] {
+  switch (state?.name) {
+    case undefined:
+      return [];
+    case "wait_server_hello":
+      return [state.offer.early];
+    case "wait_encrypted_extensions":
+    case "wait_finished":
+      return [state.keys.handshakeSecret, state.keys.clientSecret, state.keys.serverSecret];
+    case "connected":
+      return [state.clientSecret, state.serverSecret];
+  }
+}
+
+function shareOf(state: HandshakeState | undefined): KeyShare | undefined {
+  return state?.name === "wait_server_hello" ? state.offer.share : undefined;
+}
+
+/**
+ * Wipes the secrets `before` held that `after` no longer does, and disposes of a key share it
+ * dropped: the early secret and ECDH private key once the ServerHello is processed, the handshake
+ * secrets once the server Finished is, a traffic secret once a KeyUpdate replaced it; everything
+ * when `after` is undefined (the connection ended). Call it once the step's actions are performed.
+ */
+export function discardReplacedSecrets(before: HandshakeState | undefined, after: HandshakeState | undefined): void {
+  const kept = new Set(secretsOf(after));
+  for (const secret of secretsOf(before)) if (!kept.has(secret)) secret.fill(0);
+  const share = shareOf(before);
+  if (share && share !== shareOf(after)) share.dispose();
 }
 
 function expectType(message: HandshakeMessage, type: number, expected: string): void {

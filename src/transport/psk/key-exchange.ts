@@ -19,6 +19,11 @@ export interface KeyShare {
   publicKey: Uint8Array;
   /** The shared secret with the server's key_exchange; illegal_parameter if it is invalid. */
   agree(peer: Uint8Array): Uint8Array;
+  /**
+   * Forgets the private key once the handshake no longer needs it: an ECDH key is overwritten
+   * in place by a fresh one, an X25519 KeyObject is released (BoringSSL clears freed key memory).
+   */
+  dispose(): void;
 }
 
 const EC_CURVE = { secp256r1: { name: "prime256v1", pointLength: 65 }, secp384r1: { name: "secp384r1", pointLength: 97 } };
@@ -43,16 +48,21 @@ function ecdhShare(group: "secp256r1" | "secp384r1"): KeyShare {
         throw badShare(group);
       }
     },
+    dispose() {
+      ecdh.generateKeys();
+    },
   };
 }
 
 function x25519Share(): KeyShare {
-  const { privateKey, publicKey } = generateKeyPairSync("x25519");
+  const pair = generateKeyPairSync("x25519");
+  let privateKey: KeyObject | undefined = pair.privateKey;
+  const publicKey = pair.publicKey;
   return {
     group: "x25519",
     publicKey: rawX25519(publicKey),
     agree(peer) {
-      if (peer.length !== 32) throw badShare("x25519");
+      if (peer.length !== 32 || !privateKey) throw badShare("x25519");
       let secret: Uint8Array;
       try {
         const peerKey = createPublicKey({
@@ -66,6 +76,9 @@ function x25519Share(): KeyShare {
       // §7.4.2: an all-zero X25519 output means a small-order point.
       if (secret.every((byte) => byte === 0)) throw badShare("x25519");
       return secret;
+    },
+    dispose() {
+      privateKey = undefined;
     },
   };
 }

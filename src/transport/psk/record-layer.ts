@@ -66,6 +66,11 @@ class DirectionKeys {
   get key(): Uint8Array {
     return this.keys.key;
   }
+
+  wipe(): void {
+    this.keys.key.fill(0);
+    this.keys.iv.fill(0);
+  }
 }
 
 function header(type: number, length: number): Uint8Array {
@@ -89,12 +94,21 @@ export class RecordLayer {
     return (this.#read?.records ?? 0) >= this.limits.rekeyAfterRecords;
   }
 
+  /** Installs the keys of `secret`; the replaced ones are wiped. */
   setReadKeys(suite: CipherSuite, secret: Uint8Array): void {
+    this.#read?.wipe();
     this.#read = new DirectionKeys(suite, trafficKeys(suite, secret));
   }
 
   setWriteKeys(suite: CipherSuite, secret: Uint8Array): void {
+    this.#write?.wipe();
     this.#write = new DirectionKeys(suite, trafficKeys(suite, secret));
+  }
+
+  /** Wipes both directions' keys; the connection is over. */
+  wipe(): void {
+    this.#read?.wipe();
+    this.#write?.wipe();
   }
 
   /** Encodes `data` as records of `type`, at most 2^14 plaintext bytes each, under the write keys. */

@@ -37,7 +37,8 @@ function harness(config = CONFIG, limits?: KeyLimits): Harness {
   const established: EstablishedInfo[] = [];
   const data: string[] = [];
   const ended: { error?: Error }[] = [];
-  const session = new PskClientSession(config, {
+  // The session owns its copy of the key: it wipes it once the early secret is derived.
+  const session = new PskClientSession({ ...config, key: config.key.slice() }, {
     send: (bytes) => pending.push(bytes.slice()),
     onEstablished: (info) => established.push(info),
     onData: (chunk) => data.push(Buffer.from(chunk).toString()),
@@ -62,7 +63,6 @@ function connected(limits?: KeyLimits): Harness {
   const records = h.fromClient();
   expect(records.map((record) => record.type)).toEqual([CONTENT.change_cipher_spec, CONTENT.handshake]);
   expect(h.server.verifyClientFinished(messagesOf(records[1]!.fragment)[0]!)).toBe(true);
-  h.server.records.setReadKeys(h.server.suite, h.server.clientAppSecret);
   h.server.records.setWriteKeys(h.server.suite, h.server.serverAppSecret);
   return h;
 }
@@ -327,6 +327,16 @@ describe("record-layer rules after keys are set (RFC 8446 §5, §5.1, §6)", () 
     expect(h.ended).toEqual([]);
     h.session.receive(concatBytes(Array.from({ length: 33 }, empty)));
     expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+  });
+});
+
+describe("key material", () => {
+  test("the session wipes its copy of the PSK once the ClientHello is out, and every key when it ends", () => {
+    const key = KEY.slice();
+    const session = new PskClientSession({ ...CONFIG, key }, { send() {}, onEstablished() {}, onData() {}, onEnd() {} });
+    session.start();
+    expect(key.every((byte) => byte === 0)).toBe(true);
+    expect(KEY.some((byte) => byte !== 0)).toBe(true);
   });
 });
 

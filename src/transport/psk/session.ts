@@ -6,6 +6,7 @@
 import { ALERT, PeerAlert, TlsFailure, encodeAlert } from "./alerts";
 import {
   defaultDeps,
+  discardReplacedSecrets,
   startHandshake,
   transition,
   updateWriteKeys,
@@ -13,6 +14,7 @@ import {
   type HandshakeDeps,
   type HandshakeState,
   type PskHandshakeConfig,
+  type Step,
 } from "./handshake";
 import { HANDSHAKE, HandshakeReassembler } from "./messages";
 import { CONTENT, DEFAULT_KEY_LIMITS, RecordLayer, type KeyLimits, type Record } from "./record-layer";
@@ -51,6 +53,7 @@ export class PskClientSession {
   /** We asked the server to update its key and it has not yet. */
   #keyUpdateAsked = false;
 
+  /** `config.key` becomes the session's: it is wiped once the early secret is derived. */
   constructor(
     private readonly config: PskHandshakeConfig,
     private readonly sink: SessionSink,
@@ -71,6 +74,8 @@ export class PskClientSession {
       this.#state = step.state;
       this.#perform(step.actions);
     });
+    // The early secret is derived; this session no longer needs its copy of the PSK.
+    this.config.key.fill(0);
   }
 
   receive(bytes: Uint8Array): void {
@@ -103,11 +108,9 @@ export class PskClientSession {
   #updateKeysIfDue(): void {
     const ask = !this.#keyUpdateAsked && this.#records.readKeyWornOut;
     if (!this.#keyUpdateOwed && !ask && !this.#records.writeKeyWornOut) return;
-    const step = updateWriteKeys(this.#state!, ask);
-    this.#state = step.state;
+    this.#step(updateWriteKeys(this.#state!, ask));
     this.#keyUpdateOwed = false;
     this.#keyUpdateAsked ||= ask;
-    this.#perform(step.actions);
   }
 
   /** Sends close_notify and ends the session. */
@@ -186,14 +189,21 @@ export class PskClientSession {
         throw new TlsFailure(ALERT.unexpected_message, `more than ${MAX_KEY_UPDATES_IN_A_ROW} KeyUpdates without application data in between`);
       }
       const step = transition(this.#state, message, this.config, this.deps);
-      this.#state = step.state;
       const changesReadKeys = step.actions.some((action) => action.kind === "read_keys");
       // §5.1: a key change must fall on a record boundary.
       if (changesReadKeys && (index < messages.length - 1 || this.#handshake.hasPartial)) {
         throw new TlsFailure(ALERT.unexpected_message, "handshake data follows a key change in the same record");
       }
-      this.#perform(step.actions);
+      this.#step(step);
     });
+  }
+
+  /** Moves to the step's state, performs its actions, then wipes what the old state alone held. */
+  #step(step: Step): void {
+    const before = this.#state;
+    this.#state = step.state;
+    this.#perform(step.actions);
+    discardReplacedSecrets(before, step.state);
   }
 
   #perform(actions: readonly HandshakeAction[]): void {
@@ -250,6 +260,8 @@ export class PskClientSession {
   #end(error?: Error): void {
     if (this.#ended) return;
     this.#ended = true;
+    discardReplacedSecrets(this.#state, undefined);
+    this.#records.wipe();
     this.sink.onEnd(error);
   }
 }
