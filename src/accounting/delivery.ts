@@ -44,6 +44,8 @@ export interface AccountingDeliveryOptions {
   requestTimeoutMs: number;
   /** Replay sessions in flight at most: a share of --max-sessions-in-flight. */
   replayWindow: number;
+  /** Replayed records per second at most. */
+  replayPerSecond: number;
 }
 
 export class AccountingDelivery {
@@ -51,7 +53,7 @@ export class AccountingDelivery {
 
   constructor(private readonly options: AccountingDeliveryOptions) {
     const { spool } = options;
-    this.#replayer = spool && new Replayer(spool, (entry) => this.#replay(entry), { window: options.replayWindow, clock: options.clock, log: options.log });
+    this.#replayer = spool && new Replayer(spool, (entry) => this.#replay(entry), { window: options.replayWindow, maxPerSecond: options.replayPerSecond, clock: options.clock, log: options.log });
     if (spool && spool.records > 0) this.#replayer!.wake();
   }
 

@@ -31,7 +31,7 @@ async function setUp(records: number, window = 4) {
       sent.push(entry.acceptedAt);
       pending.push({ n: entry.acceptedAt, answer: resolve });
     });
-  const replayer = new Replayer(spool, deliver, { window, clock, log: silentLogger });
+  const replayer = new Replayer(spool, deliver, { window, maxPerSecond: 100_000, clock, log: silentLogger });
   const settle = async (ok: boolean) => {
     for (const p of pending.splice(0)) p.answer(ok);
     await Bun.sleep(0);

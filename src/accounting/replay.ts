@@ -9,7 +9,8 @@
  * prefix only.
  *
  * Live traffic keeps its latency because the replay holds at most `window` sessions (a share of
- * --max-sessions-in-flight) and the engine serves live requests beside them.
+ * --max-sessions-in-flight) and sends at most `maxPerSecond` records a second (in 10 ms slices),
+ * so a collector that is back is never saturated by the backlog and answers live requests beside it.
  */
 import type { Logger } from "../common/log";
 import type { Clock } from "../upstream/clock";
@@ -23,6 +24,9 @@ export const MAX_RETRY_MS = 5_000;
 export type Deliver = (entry: SpoolEntry) => Promise<boolean>;
 
 export type ReplayMode = "idle" | "probing" | "draining";
+
+/** The rate bound is applied per slice of this length. */
+const SLICE_MS = 2;
 
 interface Slot {
   entry: SpoolEntry;
@@ -46,11 +50,15 @@ export class Replayer {
   #retryMs = FIRST_RETRY_MS;
   #timer: unknown;
   #closed = false;
+  /** Rate bound: the current slice's start and the records sent in it. */
+  #sliceStart = -Infinity;
+  #sentInSlice = 0;
+  #sliceTimer: unknown;
 
   constructor(
     private readonly spool: Spool,
     private readonly deliver: Deliver,
-    private readonly options: { window: number; clock: Clock; log: Logger },
+    private readonly options: { window: number; maxPerSecond: number; clock: Clock; log: Logger },
   ) {}
 
   get mode(): ReplayMode {
@@ -73,6 +81,7 @@ export class Replayer {
   close(): void {
     this.#closed = true;
     this.#cancelTimer();
+    if (this.#sliceTimer !== undefined) this.options.clock.clearTimer(this.#sliceTimer);
   }
 
   /** A try on the timer probes first: records were spooled because no server answered. */
@@ -95,11 +104,31 @@ export class Replayer {
     this.#stalled = false;
     const limit = this.#mode === "probing" ? 1 : this.options.window;
     while (this.#inFlight < limit && !this.#stalled) {
+      if (!this.#withinRate()) break;
       const slot = this.#window.find((candidate) => candidate.state === "failed") ?? this.#take();
       if (!slot) break;
       this.#send(slot);
     }
-    if (this.#inFlight === 0) this.#settle();
+    // Waiting for the next rate slice is still draining.
+    if (this.#inFlight === 0 && this.#sliceTimer === undefined) this.#settle();
+  }
+
+  /** True when one more record may go in this slice; else a timer resumes at the next slice. */
+  #withinRate(): boolean {
+    const now = this.options.clock.now();
+    if (now - this.#sliceStart >= SLICE_MS) {
+      this.#sliceStart = now;
+      this.#sentInSlice = 0;
+    }
+    if (this.#sentInSlice < (this.options.maxPerSecond * SLICE_MS) / 1000) {
+      this.#sentInSlice++;
+      return true;
+    }
+    this.#sliceTimer ??= this.options.clock.setTimer(() => {
+      this.#sliceTimer = undefined;
+      if (this.#mode === "draining" && !this.#stalled) this.#pump();
+    }, this.#sliceStart + SLICE_MS - now);
+    return false;
   }
 
   #take(): Slot | undefined {

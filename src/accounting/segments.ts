@@ -5,7 +5,8 @@
  * delivered; it is replaced atomically (write, rename) and lags delivery by at most a moment,
  * which is why delivery is at-least-once across a crash.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const SEGMENT_NAME = /^(\d{16})\.seg$/;
@@ -44,10 +45,11 @@ export function readCursor(dir: string): Position | undefined | "unreadable" {
   return match ? { segment: Number(match[1]), offset: Number(match[2]) } : "unreadable";
 }
 
-export function writeCursor(dir: string, position: Position): void {
+/** Asynchronous, so a slow disk never stalls the event loop; callers run one at a time. */
+export async function writeCursor(dir: string, position: Position): Promise<void> {
   const temporary = join(dir, `${CURSOR_FILE}.tmp`);
-  writeFileSync(temporary, `${position.segment} ${position.offset}\n`, { mode: 0o600 });
-  renameSync(temporary, join(dir, CURSOR_FILE));
+  await writeFile(temporary, `${position.segment} ${position.offset}\n`, { mode: 0o600 });
+  await rename(temporary, join(dir, CURSOR_FILE));
 }
 
 /** Makes a new directory entry (a segment just created) survive a power loss. */

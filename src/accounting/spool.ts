@@ -13,7 +13,7 @@
  * skipped) and truncated, so garbage is never replayed.
  */
 import { closeSync, openSync, readSync, rmSync, statSync, truncateSync, readFileSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { open, rm, type FileHandle } from "node:fs/promises";
 import type { Logger } from "../common/log";
 import { errorMessage } from "../common/error-message";
 import type { Clock } from "../upstream/clock";
@@ -121,6 +121,7 @@ export class Spool {
   #outstanding: SpoolEntry[] = [];
   #cursor: Position;
   #cursorTimer: unknown;
+  #cursorSaved: Promise<void> = Promise.resolve();
   #lastFullLog = -Infinity;
   #closed = false;
   readonly stats: SpoolStats;
@@ -275,7 +276,7 @@ export class Spool {
     this.#retireDelivered();
     this.#cursorTimer ??= this.#clock.setTimer(() => {
       this.#cursorTimer = undefined;
-      this.#saveCursor();
+      void this.#saveCursor();
     }, CURSOR_SAVE_INTERVAL_MS);
   }
 
@@ -341,7 +342,7 @@ export class Spool {
       this.#segments.shift();
       if (this.#readFd?.segment === oldest.id) this.#closeReadFd();
       this.#bytes -= oldest.size;
-      rmSync(segmentPath(this.#dir, oldest.id), { force: true });
+      void rm(segmentPath(this.#dir, oldest.id), { force: true }).catch((error: unknown) => this.#log.error(`accounting spool: cannot delete delivered segment ${oldest.id}: ${errorMessage(error)}`));
     }
   }
 
@@ -350,12 +351,15 @@ export class Spool {
     this.#readFd = undefined;
   }
 
-  #saveCursor(): void {
-    try {
-      writeCursor(this.#dir, this.#cursor);
-    } catch (error) {
-      this.#log.error(`accounting spool ${this.#dir}: cannot save the delivery cursor (records may be sent again after a restart): ${errorMessage(error)}`);
-    }
+  /** Saves the cursor after any save in progress (one at a time, in order). */
+  #saveCursor(): Promise<void> {
+    const position = { ...this.#cursor };
+    this.#cursorSaved = this.#cursorSaved.then(() =>
+      writeCursor(this.#dir, position).catch((error: unknown) =>
+        this.#log.error(`accounting spool ${this.#dir}: cannot save the delivery cursor (records may be sent again after a restart): ${errorMessage(error)}`),
+      ),
+    );
+    return this.#cursorSaved;
   }
 
   /** Finishes queued writes, saves the cursor, closes files. */
@@ -364,7 +368,7 @@ export class Spool {
     await this.#flushing;
     if (this.#cursorTimer !== undefined) this.#clock.clearTimer(this.#cursorTimer);
     this.#cursorTimer = undefined;
-    this.#saveCursor();
+    await this.#saveCursor();
     this.#closeReadFd();
     await this.#active?.handle.close();
     this.#active = undefined;

@@ -19,7 +19,9 @@ import { AccountingDelivery, Spool } from "../accounting";
 import { systemClock } from "../upstream/clock";
 
 /** Share of --max-sessions-in-flight that replaying the accounting spool may hold. */
-const REPLAY_SHARE = 0.25;
+const REPLAY_SHARE = 1 / 16;
+/** Replayed accounting records per second at most: a collector that is back keeps room for live traffic. */
+const REPLAY_PER_SECOND = 5_000;
 
 /** The accounting spool and journal when their flags ask for them (issue 15). */
 function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): AccountingDelivery | undefined {
@@ -36,6 +38,7 @@ function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): Acco
     log,
     requestTimeoutMs: config.engine.connectTimeoutMs + slowest,
     replayWindow: Math.max(1, Math.floor(config.engine.maxSessionsInFlight * REPLAY_SHARE)),
+    replayPerSecond: REPLAY_PER_SECOND,
   });
 }
 import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";

@@ -1,0 +1,133 @@
+/**
+ * Accounting delivery (issue 15), short runs on this machine:
+ *   bun scripts/bench/accounting-spool.ts [rounds=4] [seconds=3] [backlog=100000] [parts=ab,spooling,drain]
+ *
+ * 1. Spool configured but idle (server up) vs no spool: two agents in front of one test server,
+ *    the same 64-caller gRPC accounting load alternated between them (A/B in one run): RPC/s,
+ *    p50/p99, agent CPU µs per call.
+ * 2. Spooling (server refusing): durable records/s at 64 callers, records per fsync (group commit).
+ * 3. Drain: a backlog of `backlog` records written into a spool directory, then an agent started on
+ *    it with the server up, while live accounting runs at 500/s (open loop): drain records/s, live
+ *    p99 against the same live load without a backlog, agent RSS before/peak.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Spool } from "../../src/accounting";
+import { callUnary } from "../../src/api/client";
+import { silentLogger } from "../../src/common/log";
+import { AcctFlags, AuthenMethod, AuthenService, AuthenType, encodeAcctRequest, VERSION_DEFAULT } from "../../src/protocol";
+import { systemClock } from "../../src/upstream/clock";
+import { LOOPBACK, SHARED_SECRET } from "./context";
+import { AgentProcess, ServerProcess, cleanupAll, workDir } from "./peers";
+import { rssMb, rssSampler } from "./proc";
+import { measureLoad, type MeasuredLoad } from "./run-load";
+import { median, round } from "./stats";
+
+const [roundsText = "4", secondsText = "3", backlogText = "100000", partsText = "ab,spooling,drain"] = process.argv.slice(2);
+const parts = new Set(partsText.split(","));
+const rounds = Number(roundsText);
+const durationMs = Number(secondsText) * 1000;
+const backlog = Number(backlogText);
+
+function spoolDir(name: string): string {
+  const dir = join(workDir(), name);
+  mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+const closed = (agent: AgentProcess, ms: number, warmupMs = 500) => ({ client: { kind: "grpc" as const, endpoint: agent.api, sessions: 1 }, load: { closed: 64 }, warmupMs, durationMs: ms });
+
+async function spoolStatus(agent: AgentProcess): Promise<Record<string, number>> {
+  const reply = await callUnary(agent.api, "Status", {}, 5000);
+  return reply.accountingSpool as Record<string, number>;
+}
+
+function line(label: string, m: MeasuredLoad): string {
+  return `${label}: ${m.rps} RPC/s, p50 ${m.p50Us} µs, p99 ${m.p99Us} µs, agent ${m.cpuUsPerRequest.agent} µs/call, errors ${m.errors}`;
+}
+
+/** Writes `count` records into `dir` the way the agent does (group commits of 1,000). */
+async function prefill(dir: string, count: number): Promise<void> {
+  const spool = Spool.open({ dir, maxBytes: 8 * 1024 ** 3, clock: systemClock, log: silentLogger });
+  const acceptedAt = Date.now();
+  for (let start = 0; start < count; start += 1000) {
+    const batch = [];
+    for (let n = start; n < Math.min(count, start + 1000); n++) {
+      const body = encodeAcctRequest({
+        flags: AcctFlags.Stop, authenMethod: AuthenMethod.TacacsPlus, privLvl: 1, authenType: AuthenType.Ascii, authenService: AuthenService.Login,
+        user: "bench", port: "tty0", remAddr: "10.0.0.1",
+        args: [{ name: "service", value: "shell", mandatory: true }, { name: "cmd", value: "show", mandatory: true }, { name: "task_id", value: `backlog-${n}`, mandatory: true }, { name: "stop_time", value: String(Math.floor(acceptedAt / 1000)), mandatory: true }],
+      });
+      batch.push(spool.append({ version: VERSION_DEFAULT, acceptedAt, body }));
+    }
+    await Promise.all(batch);
+  }
+  await spool.close();
+}
+
+try {
+  let server = await ServerProcess.start(["--key", SHARED_SECRET]);
+  const base = ["--server-addr", `${LOOPBACK}:${server.port}`, "--shared-secret", SHARED_SECRET];
+
+  // 1. A/B: no spool vs spool configured, idle.
+  if (parts.has("ab")) {
+    const agents = { none: await AgentProcess.start(base), spool: await AgentProcess.start([...base, "--accounting-spool-dir", spoolDir("idle-spool")]) };
+    for (const agent of Object.values(agents)) await measureLoad(closed(agent, 2000, 0), { agent: agent.pid });
+    const ab: Record<string, MeasuredLoad[]> = { none: [], spool: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const name of r % 2 === 0 ? (["none", "spool"] as const) : (["spool", "none"] as const)) {
+        const m = await measureLoad(closed(agents[name], durationMs), { agent: agents[name].pid, server: server.pid });
+        ab[name]!.push(m);
+        console.log(line(`round ${r} ${name}`, m));
+      }
+    }
+    const med = (name: string, key: "rps" | "p50Us" | "p99Us") => median(ab[name]!.map((m) => m[key]));
+    for (const name of ["none", "spool"]) console.log(`A/B ${name}: median ${med(name, "rps")} RPC/s, p50 ${med(name, "p50Us")} µs, p99 ${med(name, "p99Us")} µs`);
+    console.log(`A/B spool idle / none: RPC/s ${round(med("spool", "rps") / med("none", "rps"), 3)}, p99 ${round(med("spool", "p99Us") / med("none", "p99Us"), 3)}`);
+    await agents.none.stop();
+    await agents.spool.stop();
+  }
+
+  // 2. Spooling: no server (killed: open connections die too); every record is written and fsync'd before its answer.
+  if (parts.has("spooling")) {
+    await server.kill();
+    const spooling = await AgentProcess.start([...base, "--accounting-spool-dir", spoolDir("spooling-spool")]);
+    const rssSpooling = rssSampler(spooling.pid);
+    const spooled = await measureLoad(closed(spooling, durationMs), { agent: spooling.pid });
+    const after = await spoolStatus(spooling);
+    console.log(line("spooling (server down), 64 callers", spooled));
+    console.log(`spooling: ${spooled.rps} durable records/s; ${after.appended} appended in ${after.syncs} fsyncs (${round(after.appended! / Math.max(1, after.syncs!), 1)} records/fsync); agent RSS peak ${round(rssSpooling.stop(), 1)} MB`);
+    await spooling.stop();
+    server = await server.restart();
+  }
+
+  // 3. Drain a backlog while live accounting runs at 500/s.
+  if (parts.has("drain")) {
+  const live = (agent: AgentProcess, ms: number) => ({ client: { kind: "grpc" as const, endpoint: agent.api, sessions: 1 }, load: { open: 500 }, warmupMs: 500, durationMs: ms });
+  const quiet = await AgentProcess.start(base);
+  const baseline = await measureLoad(live(quiet, durationMs), { agent: quiet.pid });
+  console.log(line("live 500/s, no backlog", baseline));
+  await quiet.stop();
+  const dir = spoolDir("backlog-spool");
+  const filledAt = performance.now();
+  await prefill(dir, backlog);
+  console.log(`backlog: ${backlog} records written in ${round(performance.now() - filledAt)} ms`);
+  const draining = AgentProcess.spawn([...base, "--accounting-spool-dir", dir]);
+  const startedAt = performance.now();
+  await draining.waitHealthy();
+  const rssStart = rssMb(draining.pid);
+  const rssDrain = rssSampler(draining.pid);
+  const liveRun = measureLoad(live(draining, durationMs), { agent: draining.pid });
+  let left = backlog;
+  while (left > 0 && performance.now() - startedAt < 90_000) {
+    await Bun.sleep(50);
+    left = (await spoolStatus(draining)).records!;
+  }
+  const drainMs = performance.now() - startedAt;
+  const during = await liveRun;
+  console.log(line("live 500/s while draining", during));
+  console.log(`drain: ${backlog - left} of ${backlog} records in ${round(drainMs)} ms = ${round(((backlog - left) * 1000) / drainMs)} records/s (live p99 ${during.p99Us} µs vs ${baseline.p99Us} µs without backlog: ${round(during.p99Us / baseline.p99Us, 2)}×); agent RSS ${round(rssStart, 1)} MB at start, peak ${round(rssDrain.stop(), 1)} MB`);
+  }
+} finally {
+  await cleanupAll();
+}
