@@ -13,10 +13,11 @@ import type { UpstreamEngine } from "../upstream/types";
 import type { AccountingDelivery } from "../accounting";
 import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
 import { agentRoutes } from "./agent-service";
-import { healthRoutes } from "./health";
+import { AgentHealth, healthRoutes } from "./health";
 import { GrpcServer, type ApiCounters } from "./server";
 
 export { GrpcError, Status, statusName } from "./status";
+export { AgentHealth } from "./health";
 
 /** Deadline of calls whose client sends no grpc-timeout. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   accounting?: AccountingDelivery;
   /** Requests and connections counted in place, for the metrics endpoint. */
   metrics?: EntryPointMetrics;
+  /** What grpc.health.v1 answers; by default readiness follows the engine, startup is done. */
+  health?: AgentHealth;
 }
 
 export interface ApiServer {
@@ -50,7 +53,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const log = options.log ?? silentLogger;
   const metrics = options.metrics ?? newEntryPointMetrics();
   const server = new GrpcServer({
-    routes: [...agentRoutes(options.engine, log, undefined, options.accounting, metrics), ...healthRoutes()],
+    routes: [...agentRoutes(options.engine, log, undefined, options.accounting, metrics), ...healthRoutes(options.health ?? new AgentHealth(options.engine))],
     connectionCounts: metrics.connections,
     maxConcurrentCalls: options.limits.maxApiStreams,
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),

@@ -368,8 +368,8 @@ test("passwords never reach a log line or a grpc-message", async () => {
 
 test("idle connections are closed; a connection with a call in flight is kept", async () => {
   const { GrpcServer } = await import("./server");
-  const { healthRoutes } = await import("./health");
-  const server = new GrpcServer({ routes: healthRoutes(), maxConcurrentCalls: 4, maxMessageBytes: 1024, defaultTimeoutMs: 1000, idleTimeoutMs: 150, log: silentLogger });
+  const { AgentHealth, healthRoutes } = await import("./health");
+  const server = new GrpcServer({ routes: healthRoutes(new AgentHealth(new FakeEngine())), maxConcurrentCalls: 4, maxMessageBytes: 1024, defaultTimeoutMs: 1000, idleTimeoutMs: 150, log: silentLogger });
   const endpoint = await server.listen({ kind: "unix", path: join(dir, "idle.sock") }, 0o600);
   try {
     const quiet = connect(endpoint);

@@ -5,7 +5,7 @@
  */
 import { formatEndpoint, type Endpoint } from "../common/endpoint";
 import { logger, setVerbosity } from "../common/log";
-import { startApiServer, type ApiServer } from "../api";
+import { AgentHealth, startApiServer, type ApiServer } from "../api";
 import { loadConfig, type BuildInfo, type RuntimeConfig } from "../config";
 import { startProxy, type ProxyServer } from "../proxy";
 import { connectorFor } from "../transport";
@@ -14,6 +14,7 @@ import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
 import { wipeReplacedPskKeys } from "./replaced-secrets";
 import { sdNotify } from "./sd-notify";
+import { statusLine } from "./systemd-status";
 import { errorMessage } from "../common/error-message";
 import { AccountingDelivery, Spool } from "../accounting";
 import { systemClock } from "../upstream/clock";
@@ -55,6 +56,7 @@ interface Running {
   proxy?: ProxyServer;
   metrics?: MetricsServer;
   reloads: ReloadCounts;
+  health: AgentHealth;
 }
 
 const log = logger("daemon");
@@ -86,7 +88,10 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
 
 async function start(config: RuntimeConfig, build: BuildInfo): Promise<Running> {
   const engine = createEngine(config.engine, { connectorFor, logger: logger("upstream") });
-  const running: Running = { config, engine, reloads: { succeeded: 0, failed: 0, lastSuccessSeconds: Math.floor(Date.now() / 1000) } };
+  const health = new AgentHealth(engine, false);
+  const running: Running = { config, engine, health, reloads: { succeeded: 0, failed: 0, lastSuccessSeconds: Math.floor(Date.now() / 1000) } };
+  // systemctl status shows the failover state; one datagram per change, never per request.
+  engine.onStateChange((status) => void sdNotify(`STATUS=${statusLine(status)}`));
   const entryPoints: Record<string, EntryPointMetrics> = {};
   try {
     running.accounting = accountingDelivery(config, engine);
@@ -99,6 +104,7 @@ async function start(config: RuntimeConfig, build: BuildInfo): Promise<Running> 
         log: logger("api"),
         ...(running.accounting ? { accounting: running.accounting } : {}),
         metrics: (entryPoints.api = newEntryPointMetrics()),
+        health,
       });
       log.info(`client API listening on ${formatEndpoint(running.api.endpoint)}`);
     }
@@ -158,9 +164,9 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
     running.reloads.succeeded += 1;
     running.reloads.lastSuccessSeconds = Math.floor(Date.now() / 1000);
     warnAboutInsecureSettings(outcome.config);
-    log.info(`configuration reloaded: ${outcome.config.engine.servers.length} upstream server(s) from ${outcome.config.source}`);
+    log.warn(`configuration reloaded: ${outcome.config.engine.servers.length} upstream server(s) from ${outcome.config.source}`);
   }
-  sdNotify("READY=1");
+  sdNotify(`READY=1\nSTATUS=${statusLine(running.engine.status())}`);
 }
 
 /** Runs until SIGTERM/SIGINT; returns the exit status. */
@@ -184,10 +190,13 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     log.error(`cannot start: ${errorMessage(error)}`);
     return START_FAILURE_EXIT;
   }
-  sdNotify("READY=1");
+  sdNotify(`READY=1\nSTATUS=starting: connecting to the upstream servers`);
   log.info(`tacacsrs-agentd ${build.version} serving with ${config.engine.servers.length} upstream server(s) from ${config.source}`);
   // Startup warm-up runs after the listeners are up: requests are accepted meanwhile.
-  void running.engine.warmUp();
+  void running.engine.warmUp().then(() => {
+    running.health.startupDone();
+    sdNotify(`STATUS=${statusLine(running.engine.status())}`);
+  });
 
   return new Promise((resolve) => {
     let stopping = false;

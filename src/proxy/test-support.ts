@@ -41,6 +41,10 @@ export class ScriptedEngine implements UpstreamEngine {
     return { version, type, seqNo, flags, sessionId: UPSTREAM_SESSION_ID, body };
   }
 
+  onStateChange(): () => void {
+    return () => {};
+  }
+
   async start(request: StartRequest): Promise<UpstreamSession> {
     this.handedOver.push(request.body);
     this.starts.push({ ...request, body: request.body.slice() });

@@ -39,9 +39,12 @@ export const COMMANDS: readonly (readonly [string, string, string])[] = [
   ["authorization", "CMD [ARGS...]", "Ask whether --user may run a command (service=shell)"],
   ["authentication", "", "Check --user's password (PAP); the password comes from --password-stdin, TACON_PASSWORD or a prompt"],
   ["audit-session", "register|unregister", "As root: register or unregister this login's audit session, for command accounting"],
-  ["health", "", "Ask whether the agent is serving (gRPC health)"],
+  ["health", "[readiness|liveness|startup]", "Exit 0 when the agent is ready (a responsive upstream server), else 1; liveness: the agent answers; startup: warm-up done"],
   ["status", "", "Print the agent's upstream servers, failover state and counters"],
 ];
+
+/** grpc.health.v1 names the agent serves besides "" (readiness), see api/health.ts. */
+const HEALTH_PROBES = ["", "readiness", "liveness", "startup"];
 
 export const SUMMARY = "Ask the TACACS+ agent to authenticate, authorize or account.";
 
@@ -122,8 +125,11 @@ async function buildCall(verb: string, positionals: string[], args: Args, env: R
       const taskBase = args["task-id"] === undefined ? {} : { taskBase: String(args["task-id"]) };
       return ["RegisterAuditSession", { session: { sessionId, loginUid, user: requireUser(args), ...common, privilegeLevel, ...taskBase } }];
     }
-    case "health":
-      return ["HealthCheck", {}];
+    case "health": {
+      const [probe = "", ...rest] = positionals;
+      if (rest.length > 0 || !HEALTH_PROBES.includes(probe)) throw new UsageError("health takes at most one argument: readiness, liveness or startup");
+      return ["HealthCheck", { service: probe }];
+    }
     case "status":
       return ["Status", {}];
     default:

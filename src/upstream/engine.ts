@@ -112,6 +112,7 @@ class Engine implements UpstreamEngine {
   #state: FailoverState = initialFailoverState;
   #probeTimer: unknown;
   #closed = false;
+  readonly #stateListeners = new Set<(status: EngineStatus) => void>();
   readonly #connectorFor: (security: TransportSecurity) => Connector;
   readonly #clock: Clock;
   readonly #random: Random;
@@ -230,6 +231,11 @@ class Engine implements UpstreamEngine {
     };
   }
 
+  onStateChange(listener: (status: EngineStatus) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => void this.#stateListeners.delete(listener);
+  }
+
   async warmUp(): Promise<void> {
     const pools = this.#pools;
     for (const [index, pool] of pools.entries()) {
@@ -292,7 +298,12 @@ class Engine implements UpstreamEngine {
     else this.#cancelProbe();
     if (before.name === next.name && startIndex(before) === startIndex(next)) return;
     const name = (index: number): string => this.#pools[index]?.server.name ?? `server ${index}`;
-    this.#log.info(`failover: ${describeFailoverState(before, name)} → ${describeFailoverState(next, name)}`);
+    // One warning per state change, never one per request: an outage does not flood the journal.
+    this.#log.warn(`failover: ${describeFailoverState(before, name)} → ${describeFailoverState(next, name)}`);
+    if (this.#stateListeners.size > 0) {
+      const status = this.status();
+      for (const listener of this.#stateListeners) listener(status);
+    }
   }
 
   #scheduleProbe(): void {

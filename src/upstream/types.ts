@@ -128,6 +128,11 @@ export interface UpstreamEngine {
    */
   start(request: StartRequest): Promise<UpstreamSession>;
   status(): EngineStatus;
+  /**
+   * Calls `listener` after every failover state change (the state's name or the server new
+   * requests go to), e.g. for health and systemd status; returns the unsubscribe function.
+   */
+  onStateChange(listener: (status: EngineStatus) => void): () => void;
   /** Connects in order and stops at the first success (startup warm-up). Never throws. */
   warmUp(): Promise<void>;
   /** Replaces the server list (SIGHUP); sessions in flight finish on their connections. */

@@ -73,7 +73,8 @@ export async function startAgent(
   };
   if (options.waitHealthy !== false) {
     const until = Date.now() + 10_000;
-    while ((await agent.tacon(["health", "--timeout-seconds", "1"])).exit !== 0) {
+    // Liveness, not readiness: an agent whose upstream servers are all down answers, truthfully, NOT_SERVING.
+    while ((await agent.tacon(["health", "liveness", "--timeout-seconds", "1"])).exit !== 0) {
       if (child.exitCode !== null || Date.now() > until) {
         await agent.stop();
         throw new Error(`the agent did not become healthy (exit ${child.exitCode}):\n${log}`);

@@ -75,6 +75,10 @@ export class FakeEngine implements UpstreamEngine {
     return this.requests.filter((request) => request.cancellation?.cancelled).length;
   }
 
+  onStateChange(): () => void {
+    return () => {};
+  }
+
   async start(request: StartRequest): Promise<UpstreamSession> {
     this.handedOver.push(request.body);
     this.requests.push({ ...request, body: request.body.slice() });

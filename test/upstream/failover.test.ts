@@ -138,7 +138,7 @@ test("a probe brings traffic back to the recovered preferred server", async () =
   expect(preferred.counters.connectionsAccepted).toBe(1); // the probe's connection...
   expect((await agent.start(authorization())).server).toBe("preferred");
   expect(preferred.counters.connectionsAccepted).toBe(1); // ...carries the next request
-  expect(log.lines.some((l) => l.startsWith("info") && l.includes("FailedOver (backup) → PreferredActive (preferred)"))).toBe(true);
+  expect(log.lines.some((l) => l.startsWith("warn") && l.includes("FailedOver (backup) → PreferredActive (preferred)"))).toBe(true);
 });
 
 test("warm-up connects in order and stops at the first success; it never throws", async () => {
