@@ -13,6 +13,7 @@ import { createEngine } from "../upstream/engine";
 import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
 import { wipeReplacedPskKeys } from "./replaced-secrets";
+import { pskCounters } from "../transport/psk/counters";
 import { sdNotify } from "./sd-notify";
 import { statusLine } from "./systemd-status";
 import { errorMessage } from "../common/error-message";
@@ -82,7 +83,11 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
   registry
     .counter("tacacsrs_metrics_scrapes", "Scrapes of this endpoint answered", () => counts.scrapes)
     .counter("tacacsrs_metrics_rejected_requests", "Requests to this endpoint answered 400/404/405/431", () => counts.rejected)
-    .counter("tacacsrs_metrics_connections_refused", "Connections to this endpoint refused at its connection limit", () => counts.refusedConnections);
+    .counter("tacacsrs_metrics_connections_refused", "Connections to this endpoint refused at its connection limit", () => counts.refusedConnections)
+    .counter("tacacsrs_tls_psk_key_updates_received", "TLS PSK KeyUpdates received from servers (more than 32 in a row close the connection)", () => pskCounters.keyUpdatesReceived)
+    .counter("tacacsrs_tls_psk_key_updates_sent", "TLS PSK KeyUpdates sent (answers and rekeys)", () => pskCounters.keyUpdatesSent)
+    .counter("tacacsrs_tls_psk_rekeys_at_record_limit", "TLS PSK KeyUpdates sent because a key had protected 2^23 records (RFC 8446 §5.5)", () => pskCounters.rekeysAtRecordLimit)
+    .counter("tacacsrs_tls_psk_failures_after_handshake", "TLS PSK connections ended with an alert after the handshake (plaintext alert, KeyUpdate flood, record limit)", () => pskCounters.failuresAfterHandshake);
   return startMetricsServer({ endpoint, socketMode: running.config.socketMode, registry, counts, log: logger("metrics") });
 }
 

@@ -4,6 +4,9 @@
  * an unprotected close_notify, and a KeyUpdate flood while the API must stay responsive.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { callUnary } from "../../src/api/client";
 import { ALERT } from "../../src/transport/psk/alerts";
 import { startAgent, type AgentProcess } from "../support/agent-process";
@@ -16,9 +19,11 @@ afterEach(async () => {
   for (const step of cleanups.splice(0).reverse()) await step();
 });
 
-async function stack(misbehave: FrontMisbehaviour): Promise<{ front: PskFront; agent: AgentProcess }> {
+async function stack(misbehave: FrontMisbehaviour): Promise<{ front: PskFront; agent: AgentProcess; metrics: () => Promise<string> }> {
   const backend = await startTacacsServer({});
   cleanups.push(() => backend.stop());
+  const dir = mkdtempSync(join(tmpdir(), "h21-psk-front-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const front = startPskFront({ key: new Uint8Array(Buffer.from(KEY_HEX, "hex")), backendPort: backend.port, misbehave });
   cleanups.push(() => front.stop());
   // prettier-ignore
@@ -27,9 +32,11 @@ async function stack(misbehave: FrontMisbehaviour): Promise<{ front: PskFront; a
     "--psk-identity", "h21-misbehaving", "--psk-key", `hex:${KEY_HEX}`,
     // Generous: on a loaded machine the test process needs seconds to build a 100,000-record flood.
     "--connect-timeout-seconds", "5", "--request-timeout-seconds", "20", "-vv",
-  ]);
+    "--metrics-endpoint", join(dir, "metrics.sock"),
+  ], {}, { dir });
   cleanups.push(() => agent.stop());
-  return { front, agent };
+  const metrics = async (): Promise<string> => (await fetch("http://localhost/metrics", { unix: join(dir, "metrics.sock") } as RequestInit)).text();
+  return { front, agent, metrics };
 }
 
 const accounting = (agent: AgentProcess) => agent.tacon(["--user", "alice", "--port", "tty0", "--timeout-seconds", "25", "accounting", "show", "version"]);
@@ -63,7 +70,7 @@ describe("the compiled agent against a misbehaving PSK server", () => {
   }, 20_000);
 
   test("a KeyUpdate flood: at most one KeyUpdate back, closed after 32, and health checks stay fast (median under 100 ms)", async () => {
-    const { front, agent } = await stack({ kind: "key-update-flood", count: 100_000, requested: true });
+    const { front, agent, metrics } = await stack({ kind: "key-update-flood", count: 100_000, requested: true });
     const health = (): Promise<unknown> => callUnary({ kind: "unix", path: agent.socket }, "HealthCheck", {}, 10_000);
     await health(); // the test's own HTTP/2 client warmed up before the flood
     const request = accounting(agent);
@@ -88,5 +95,10 @@ describe("the compiled agent against a misbehaving PSK server", () => {
       expect(connection.clientKeyUpdates.length).toBeLessThanOrEqual(1);
       expect({ alerts: connection.clientAlerts, error: connection.error }).toEqual({ alerts: [ALERT.unexpected_message], error: undefined });
     }
+    // The operator sees it: at least 33 KeyUpdates per flooded connection, each ended by us.
+    const scraped = await metrics();
+    const value = (name: string): number => Number(new RegExp(`^${name}_total (\\d+)$`, "m").exec(scraped)?.[1] ?? Number.NaN);
+    expect(value("tacacsrs_tls_psk_key_updates_received")).toBeGreaterThanOrEqual(33 * flooded.length);
+    expect(value("tacacsrs_tls_psk_failures_after_handshake")).toBe(flooded.length);
   }, 60_000);
 });

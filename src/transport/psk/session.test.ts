@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { FakePskServer, messagesOf } from "../../../test/support/psk-fake-server";
 import { ALERT, PeerAlert, TlsFailure, encodeAlert } from "./alerts";
+import { pskCounters } from "./counters";
 import type { PskHandshakeConfig } from "./handshake";
 import { HANDSHAKE, encodeHandshake } from "./messages";
 import { CONTENT, RecordLayer, type KeyLimits, type Record } from "./record-layer";
@@ -192,6 +193,7 @@ describe("KeyUpdate floods (RFC 8446 §4.6.3)", () => {
 
   test("up to 32 KeyUpdates between application data are taken; the 33rd in a row is unexpected_message", () => {
     const h = connected();
+    const before = { ...pskCounters };
     for (let round = 0; round < 3; round++) {
       h.session.receive(h.server.keyUpdates(32, true));
       h.session.receive(h.server.records.encode(CONTENT.application_data, Buffer.from(`${round}`)));
@@ -202,6 +204,9 @@ describe("KeyUpdate floods (RFC 8446 §4.6.3)", () => {
     expect(h.ended).toEqual([]);
     h.session.receive(h.server.keyUpdates(33, true));
     expect((h.ended[0]?.error as TlsFailure).alert).toBe(ALERT.unexpected_message);
+    expect(pskCounters.keyUpdatesReceived - before.keyUpdatesReceived).toBe(3 * 32 + 33);
+    expect(pskCounters.keyUpdatesSent - before.keyUpdatesSent).toBe(3);
+    expect(pskCounters.failuresAfterHandshake - before.failuresAfterHandshake).toBe(1);
     expect(h.fromClient()).toEqual([{ type: CONTENT.alert, fragment: Uint8Array.of(2, ALERT.unexpected_message), protected: true }]);
   });
 });
@@ -211,10 +216,13 @@ describe("record limits per key (RFC 8446 §5.5)", () => {
 
   test("our write key is updated after the lowered limit: the server sees a KeyUpdate every 4 records", () => {
     const h = connected(LIMITS);
+    const before = { ...pskCounters };
     for (let index = 0; index < 10; index++) h.session.write(Buffer.from(`${index}`));
     const records = h.fromClient();
     expect(records.map((record) => (record.type === CONTENT.handshake ? "K" : "A")).join("")).toBe("AAAAKAAAAKAA");
     expect(h.server.clientKeyUpdates).toEqual([false, false]);
+    expect(pskCounters.rekeysAtRecordLimit - before.rekeysAtRecordLimit).toBe(2);
+    expect(pskCounters.keyUpdatesSent - before.keyUpdatesSent).toBe(2);
     expect(records.filter((record) => record.type === CONTENT.application_data).map((record) => Buffer.from(record.fragment).toString()).join("")).toBe("0123456789");
   });
 

@@ -4,6 +4,7 @@
  * the record layer, alerts both ways (RFC 8446 §6) and close_notify.
  */
 import { ALERT, PeerAlert, TlsFailure, encodeAlert } from "./alerts";
+import { pskCounters } from "./counters";
 import {
   defaultDeps,
   discardReplacedSecrets,
@@ -107,8 +108,11 @@ export class PskClientSession {
    */
   #updateKeysIfDue(): void {
     const ask = !this.#keyUpdateAsked && this.#records.readKeyWornOut;
-    if (!this.#keyUpdateOwed && !ask && !this.#records.writeKeyWornOut) return;
+    const worn = this.#records.writeKeyWornOut;
+    if (!this.#keyUpdateOwed && !ask && !worn) return;
     this.#step(updateWriteKeys(this.#state!, ask));
+    pskCounters.keyUpdatesSent++;
+    if (worn) pskCounters.rekeysAtRecordLimit++;
     this.#keyUpdateOwed = false;
     this.#keyUpdateAsked ||= ask;
   }
@@ -185,6 +189,7 @@ export class PskClientSession {
     const messages = this.#handshake.push(fragment, MAX_HANDSHAKE_MESSAGE);
     messages.forEach((message, index) => {
       if (this.#ended || !this.#state) return;
+      if (message.type === HANDSHAKE.key_update) pskCounters.keyUpdatesReceived++;
       if (message.type === HANDSHAKE.key_update && ++this.#keyUpdatesInARow > MAX_KEY_UPDATES_IN_A_ROW) {
         throw new TlsFailure(ALERT.unexpected_message, `more than ${MAX_KEY_UPDATES_IN_A_ROW} KeyUpdates without application data in between`);
       }
@@ -245,6 +250,7 @@ export class PskClientSession {
   }
 
   #fail(error: unknown): void {
+    if (error instanceof TlsFailure && this.connected) pskCounters.failuresAfterHandshake++;
     if (error instanceof TlsFailure) this.#sendAlert(error.alert);
     this.#end(error instanceof Error ? error : new Error(String(error)));
   }
