@@ -1,5 +1,6 @@
 /** Connection without sockets: a scripted in-memory stream and a manual clock. */
 import { expect, test } from "bun:test";
+import { Cancellation } from "../common/cancellation";
 import { silentLogger } from "../common/log";
 import { Secret } from "../common/secret";
 import {
@@ -52,6 +53,7 @@ function setup(server: Partial<UpstreamServer> = {}, offer = true) {
   const clock = new ManualClock();
   const counters = newCounters();
   const changes: string[] = [];
+  const ended = { sessions: 0 };
   const ctx: ServerContext = {
     server: { name: "unit", host: "127.0.0.1", port: 49, sharedSecret: Secret.fromText(KEY), security: { kind: "tcp" }, singleConnection: true, timeoutMs: 1000, ...server },
     counters,
@@ -60,11 +62,11 @@ function setup(server: Partial<UpstreamServer> = {}, offer = true) {
     log: silentLogger,
     maxBodyBytes: undefined,
     onStateChange: (c) => changes.push(c.state.name),
-    onSessionEnded: () => {},
+    onSessionEnded: () => void ended.sessions++,
   };
   const wire = new Wire();
   const connection = new Connection(ctx, offer);
-  return { clock, counters, changes, wire, connection };
+  return { clock, counters, changes, wire, connection, ended };
 }
 
 function outcome(promise: Promise<ReplyPacket>) {
@@ -255,4 +257,34 @@ test("a connection keeps its own copy of the key: wiping the configured secret d
   wire.reply(slot.id, 2, Flags.SingleConnect);
   await tick();
   expect(pending.reply).toBeDefined();
+});
+
+test("a request the caller gave up on a multiplexed connection keeps its session (and slot) until the reply or the server's timeout", async () => {
+  const { wire, connection, clock, counters, ended } = setup();
+  await connection.open(wire.connector, 100);
+  const first = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
+  void connection.send(first, new Uint8Array([0]), Number.MAX_SAFE_INTEGER);
+  wire.reply(100, 2, Flags.SingleConnect);
+  expect(ended.sessions).toBe(1);
+  const cancellation = new Cancellation();
+  const cancelled = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
+  const cancelledOutcome = outcome(connection.send(cancelled, new Uint8Array([0]), Number.MAX_SAFE_INTEGER, cancellation));
+  const late = connection.startSession(PacketType.Authorization, VERSION_DEFAULT);
+  const lateOutcome = outcome(connection.send(late, new Uint8Array([0]), clock.now() + 100));
+  cancellation.cancel(new Error("the caller went away"));
+  clock.advance(100);
+  await tick();
+  expect(cancelledOutcome.error?.kind).toBe("cancelled");
+  expect(lateOutcome.error?.kind).toBe("deadline");
+  // The engine ends failed sessions; the server is still working on these two.
+  connection.endSession(cancelled);
+  connection.endSession(late);
+  expect(ended.sessions).toBe(1);
+  wire.reply(cancelled.id, 2, Flags.SingleConnect);
+  expect(ended.sessions).toBe(2);
+  clock.advance(900);
+  await tick();
+  expect(ended.sessions).toBe(3);
+  expect(counters.connectionTimeouts).toBe(0);
+  expect(connection.state.name).toBe("Multiplexing");
 });

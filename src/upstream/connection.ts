@@ -55,6 +55,11 @@ interface Exchange {
   readonly reject: (error: ExchangeError) => void;
   readonly cancellation: Cancellation | undefined;
   onCancel: CancelListener | undefined;
+  /**
+   * The caller gave up (cancelled, or its deadline passed) while the server still works on the
+   * session: the exchange only waits for the reply or the server's timeout, then ends the session.
+   */
+  orphan: boolean;
   /** Set by the DeadlineSweeper (-1 before): declared so every exchange has the same shape. */
   sweepIndex: number;
 }
@@ -172,12 +177,13 @@ export class Connection {
         reject,
         cancellation,
         onCancel: undefined,
+        orphan: false,
         sweepIndex: -1,
       };
       slot.exchange = exchange;
       this.#sweeper.add(exchange);
       if (cancellation) {
-        exchange.onCancel = () => this.#abandon(exchange, new ExchangeError("request cancelled", "cancelled", true));
+        exchange.onCancel = () => this.#abandon(exchange, new ExchangeError("request cancelled", "cancelled", true), true);
         cancellation.onCancel(exchange.onCancel);
       }
       stream.write(packet);
@@ -210,6 +216,8 @@ export class Connection {
   /** Ends a session and frees its id; a per-session connection closes with its session. Idempotent. */
   endSession(slot: SessionSlot): void {
     if (slot.ended) return;
+    // The server still works on a request the caller gave up: it ends with the reply or the timeout (#abandon).
+    if (slot.exchange?.orphan) return;
     slot.ended = true;
     this.#sessions.delete(slot.id);
     const pending = slot.exchange;
@@ -262,19 +270,30 @@ export class Connection {
     return exchange;
   }
 
-  /** The caller gave up on an exchange: it fails alone and its session ends; a late reply is dropped. */
-  #abandon(exchange: Exchange, error: ExchangeError): void {
-    if (exchange.slot.exchange !== exchange) return;
+  /**
+   * An exchange fails alone and its session ends; a late reply is dropped. When the caller gave
+   * up (`callerGaveUp`) on a multiplexed connection, the server is still working on the session:
+   * it keeps its id and its --max-sessions-in-flight slot until the reply or the server's timeout,
+   * so cancelled calls cannot pile up unbounded work upstream (rapid reset through the API).
+   */
+  #abandon(exchange: Exchange, error: ExchangeError, callerGaveUp = false): void {
+    const slot = exchange.slot;
+    if (slot.exchange !== exchange) return;
     this.#settle(exchange).reject(error);
-    this.endSession(exchange.slot);
+    if (!callerGaveUp || this.#state.name !== "Multiplexing") return this.endSession(slot);
+    const end = () => this.abort(slot);
+    const orphan: Exchange = { ...exchange, deadline: exchange.sentAt + this.#ctx.server.timeoutMs, callerDeadline: false, resolve: end, reject: end, cancellation: undefined, onCancel: undefined, orphan: true, sweepIndex: -1 };
+    slot.exchange = orphan;
+    this.#sweeper.add(orphan);
   }
 
   #expire(exchange: Exchange): void {
     if (exchange.slot.exchange !== exchange) return;
+    if (exchange.orphan) return this.#abandon(exchange, new ExchangeError("no reply to an abandoned request", "timeout", true));
     const name = this.#ctx.server.name;
     const waited = exchange.deadline - exchange.sentAt;
     if (exchange.callerDeadline) {
-      this.#abandon(exchange, new ExchangeError(`no reply from ${name} before the request's deadline (${waited} ms)`, "deadline", true));
+      this.#abandon(exchange, new ExchangeError(`no reply from ${name} before the request's deadline (${waited} ms)`, "deadline", true), true);
       return;
     }
     this.#ctx.counters.connectionTimeouts++;

@@ -9,7 +9,7 @@ import { callUnary } from "../../src/api/client";
 import type { Endpoint } from "../../src/common/endpoint";
 import { FrameType, PREFACE, frame, grpcHeaders, headerBlock, settings } from "../reliability/h2-frames";
 import { startAgent, type AgentProcess } from "./agent-process";
-import { startTacacsServer } from "./tacacs-server";
+import { startTacacsServer, type TestServer } from "./tacacs-server";
 
 export const FrameFlag = { EndStream: 0x1, Ack: 0x1, EndHeaders: 0x4, Padded: 0x8 } as const;
 export const H2Error = { NO_ERROR: 0, PROTOCOL_ERROR: 1, FLOW_CONTROL_ERROR: 3, SETTINGS_TIMEOUT: 4, STREAM_CLOSED: 5, REFUSED_STREAM: 7, CANCEL: 8, ENHANCE_YOUR_CALM: 11 } as const;
@@ -170,10 +170,14 @@ export function successRate(result: CheckerResult): number {
 }
 
 /** A test TACACS+ server and the compiled agent with default limits in front of it; both stopped by `cleanups`. */
-export async function agentUnderAttack(secret: string, cleanups: (() => unknown)[]): Promise<{ agent: AgentProcess; api: Endpoint & { kind: "unix" } }> {
-  const server = await startTacacsServer({ key: secret });
+export async function agentUnderAttack(
+  secret: string,
+  cleanups: (() => unknown)[],
+  serverDelayMs = 0,
+): Promise<{ agent: AgentProcess; api: Endpoint & { kind: "unix" }; server: TestServer }> {
+  const server = await startTacacsServer({ key: secret, faults: { delayMs: serverDelayMs } });
   cleanups.push(() => server.stop());
   const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`], { TACACSRS_SHARED_SECRET: secret });
   cleanups.push(() => agent.stop());
-  return { agent, api: { kind: "unix", path: agent.socket } };
+  return { agent, api: { kind: "unix", path: agent.socket }, server };
 }
