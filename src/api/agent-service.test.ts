@@ -166,11 +166,12 @@ describe("Accounting → REQUEST", () => {
     expect(request.args.slice(4).map((a) => `${a.name}=${a.value}`)).toEqual(["task_id=42", "start_time=1700000000", "stop_time=1700000100"]);
   });
 
-  test("elapsed_time and status (exit status) when set, zero included; absent (null) when not", () => {
+  test("elapsed_time and status (exit status) from command_end, zero included; none without it, no status when unknown", () => {
     const stop = (extra: object) => decodeAcctRequest(accountingRequest({ ...acct, ...extra }).body).args.slice(4).map((a) => `${a.name}=${a.value}`);
-    expect(stop({ elapsedTime: 0, exitStatus: 0 })).toEqual(["elapsed_time=0", "status=0"]);
-    expect(stop({ elapsedTime: { toNumber: () => 3 }, exitStatus: 130 })).toEqual(["elapsed_time=3", "status=130"]);
-    expect(stop({ elapsedTime: null, exitStatus: null })).toEqual([]);
+    expect(stop({ commandEnd: { elapsedTime: 0, exitStatus: 0 } })).toEqual(["elapsed_time=0", "status=0"]);
+    expect(stop({ commandEnd: { elapsedTime: { toNumber: () => 3 }, exitStatus: 130 } })).toEqual(["elapsed_time=3", "status=130"]);
+    expect(stop({ commandEnd: { elapsedTime: 1, exitStatus: -1 } })).toEqual(["elapsed_time=1"]);
+    expect(stop({ commandEnd: null })).toEqual([]);
   });
 
   test("a session record (service set, no command): service and protocol, no cmd", () => {

@@ -73,9 +73,8 @@ interface AccountingRequest {
   startTime: Uint64;
   stopTime: Uint64;
   privilegeLevel: number;
-  /** Optional (proto3 `optional`): null when not sent. */
-  elapsedTime?: Uint64 | null;
-  exitStatus?: number | null;
+  /** How a supervised command ended (STOP only); null when not sent. */
+  commandEnd?: { elapsedTime: Uint64; exitStatus: number } | null;
   service: string;
   protocol: string;
 }
@@ -204,8 +203,11 @@ export function accountingRequest(request: AccountingRequest): StartBody {
   const stopTime = toNumber(request.stopTime);
   if (startTime !== 0) args.push(checkArg("start_time", { name: "start_time", value: String(startTime), mandatory: true }));
   if (stopTime !== 0) args.push(checkArg("stop_time", { name: "stop_time", value: String(stopTime), mandatory: true }));
-  if (request.elapsedTime != null) args.push({ name: "elapsed_time", value: String(toNumber(request.elapsedTime)), mandatory: true });
-  if (request.exitStatus != null) args.push({ name: "status", value: String(request.exitStatus), mandatory: true });
+  const end = request.commandEnd;
+  if (end != null) {
+    args.push({ name: "elapsed_time", value: String(toNumber(end.elapsedTime)), mandatory: true });
+    if (end.exitStatus >= 0) args.push({ name: "status", value: String(end.exitStatus), mandatory: true });
+  }
   checkArgCount("command_arguments", args.length);
   const privLvl = checkPrivLvl("privilege_level", request.privilegeLevel);
   checkCommonNames(request, false);

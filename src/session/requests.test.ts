@@ -30,10 +30,10 @@ describe("requests of a held exec", () => {
     const t = target("/usr/bin/sleep", ["1"]);
     const start = accountingRequest(session, t, "9.x-1", 1_700_000_000_500);
     expect(start).toMatchObject({ recordType: "ACCOUNTING_RECORD_TYPE_START", taskId: "9.x-1", startTime: 1_700_000_000, command: "/usr/bin/sleep", commandArguments: ["1"] });
-    expect(start).not.toHaveProperty("exitStatus");
+    expect(start).not.toHaveProperty("commandEnd");
     const stop = accountingRequest(session, t, "9.x-1", 1_700_000_000_500, { stopTimeMs: 1_700_000_002_000, elapsedMs: 1500, status: 0 });
-    expect(stop).toMatchObject({ recordType: "ACCOUNTING_RECORD_TYPE_STOP", stopTime: 1_700_000_002, elapsedTime: 2, exitStatus: 0 });
-    expect(accountingRequest(session, t, "t", 0, { stopTimeMs: 1, elapsedMs: 1, status: undefined })).not.toHaveProperty("exitStatus");
+    expect(stop).toMatchObject({ recordType: "ACCOUNTING_RECORD_TYPE_STOP", stopTime: 1_700_000_002, commandEnd: { elapsedTime: 2, exitStatus: 0 } });
+    expect(accountingRequest(session, t, "t", 0, { stopTimeMs: 1, elapsedMs: 1, status: undefined }).commandEnd).toEqual({ elapsedTime: 0, exitStatus: -1 });
   });
 
   test("wait statuses as a shell's $?", () => {

@@ -80,8 +80,7 @@ export function accountingRequest(session: SessionIdentity, target: ExecTarget, 
   };
   if (end !== undefined) {
     request.stopTime = Math.floor(end.stopTimeMs / 1000);
-    request.elapsedTime = Math.round(end.elapsedMs / 1000);
-    if (end.status !== undefined) request.exitStatus = end.status;
+    request.commandEnd = { elapsedTime: Math.round(end.elapsedMs / 1000), exitStatus: end.status ?? -1 };
   }
   return request;
 }
