@@ -77,6 +77,15 @@ describe("audit session RPCs", () => {
     expect((await rejection(call("RegisterAuditSession", {}))).message).toContain("session");
   });
 
+  test("another login's registration of the same audit session is ALREADY_EXISTS; its unregistration finds nothing", async () => {
+    const { call } = service();
+    await call("RegisterAuditSession", { session });
+    const error = await rejection(call("RegisterAuditSession", { session: { ...session, user: "root", taskBase: "sudo-9" } }));
+    expect(error.code).toBe(Status.ALREADY_EXISTS);
+    expect(await call("UnregisterAuditSession", { sessionId: 42, taskBase: "sudo-9" })).toEqual({ found: false });
+    expect(await call("UnregisterAuditSession", { sessionId: 42, taskBase: "ssh-42" })).toEqual({ found: true });
+  });
+
   test("an empty task base gets one from the session id and the registration time", async () => {
     const { call } = service(() => 1_700_000_123_456);
     await call("RegisterAuditSession", { session: { ...session, taskBase: "" } });

@@ -99,7 +99,11 @@ export class AuditService {
         handle: async (request, context) => {
           requireRoot(context, registry, "registering an audit session");
           const session = auditSession((request as { session?: SessionMessage }).session, this.clock.now());
-          if (!registry.register(session)) {
+          const outcome = registry.register(session);
+          if (outcome === "exists") {
+            throw new GrpcError(Status.ALREADY_EXISTS, `audit session ${session.sessionId} is registered for another login (task base); the first login of an audit session owns it`);
+          }
+          if (outcome === "full") {
             const limit = registry.limits.maxSessions;
             this.log.warn(`api: audit session ${session.sessionId} not registered: ${limit} sessions are registered, the limit (MAX_AUDIT_SESSIONS)`);
             throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many audit sessions registered (limit ${limit})`);
@@ -113,8 +117,8 @@ export class AuditService {
         kind: "unary",
         handle: async (request, context) => {
           requireRoot(context, registry, "unregistering an audit session");
-          const sessionId = checkSessionId("session_id", (request as { sessionId: number }).sessionId);
-          return { found: registry.unregister(sessionId) };
+          const { sessionId, taskBase } = request as { sessionId: number; taskBase: string };
+          return { found: registry.unregister(checkSessionId("session_id", sessionId), taskBase) };
         },
       },
       {

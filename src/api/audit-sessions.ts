@@ -35,6 +35,8 @@ export interface AuditSessionCounters {
   expired: number;
   /** Registrations refused because the registry was full. */
   rejectedFull: number;
+  /** Registrations refused because another login (task base) holds the session (e.g. sudo inside ssh). */
+  alreadyRegistered: number;
   lookups: number;
   lookupsFound: number;
   /** Calls refused because the caller was not root (or not on the Unix socket). */
@@ -47,7 +49,7 @@ interface Entry {
 }
 
 export class AuditSessionRegistry {
-  readonly counters: AuditSessionCounters = { registered: 0, unregistered: 0, expired: 0, rejectedFull: 0, lookups: 0, lookupsFound: 0, denied: 0 };
+  readonly counters: AuditSessionCounters = { registered: 0, unregistered: 0, expired: 0, rejectedFull: 0, alreadyRegistered: 0, lookups: 0, lookupsFound: 0, denied: 0 };
   /** Insertion order is least recently used first (a lookup moves its entry to the end). */
   readonly #entries = new Map<number, Entry>();
 
@@ -60,25 +62,36 @@ export class AuditSessionRegistry {
     return this.#entries.size;
   }
 
-  /** Registers (or replaces) a session, stamped with the time; false when the registry is full. */
-  register(registration: Omit<AuditSession, "registeredAtMs">): boolean {
+  /**
+   * Registers a session, stamped with the time. The first login of an audit session owns it:
+   * a registration with another task base (sudo or su inside an ssh login share its `ses`) is
+   * refused ("exists"); the same task base registers again. "full": the bound was reached.
+   */
+  register(registration: Omit<AuditSession, "registeredAtMs">): "registered" | "exists" | "full" {
     const now = this.clock.now();
-    const session = { ...registration, registeredAtMs: now };
     this.#expire(now);
-    const known = this.#entries.delete(session.sessionId);
-    if (!known && this.#entries.size >= this.limits.maxSessions) {
-      this.counters.rejectedFull++;
-      return false;
+    const known = this.#entries.get(registration.sessionId);
+    if (known !== undefined && known.session.taskBase !== registration.taskBase) {
+      this.counters.alreadyRegistered++;
+      return "exists";
     }
-    this.#entries.set(session.sessionId, { session, lastUsed: now });
+    if (known === undefined && this.#entries.size >= this.limits.maxSessions) {
+      this.counters.rejectedFull++;
+      return "full";
+    }
+    this.#entries.delete(registration.sessionId);
+    this.#entries.set(registration.sessionId, { session: { ...registration, registeredAtMs: now }, lastUsed: now });
     this.counters.registered++;
-    return true;
+    return "registered";
   }
 
-  unregister(sessionId: number): boolean {
-    const found = this.#entries.delete(sessionId);
-    if (found) this.counters.unregistered++;
-    return found;
+  /** Forgets a session; with `taskBase`, only the registration of that login. */
+  unregister(sessionId: number, taskBase = ""): boolean {
+    const entry = this.#entries.get(sessionId);
+    if (entry === undefined || (taskBase !== "" && entry.session.taskBase !== taskBase)) return false;
+    this.#entries.delete(sessionId);
+    this.counters.unregistered++;
+    return true;
   }
 
   /**

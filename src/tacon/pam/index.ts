@@ -11,6 +11,7 @@
  */
 import { ApiCallError, callUnaryDirect } from "../../api/client";
 import { Facility, Severity, syslog } from "../../common/syslog";
+import { currentAuditSessionOrNone } from "../audit-session";
 import { AuthtokError, readAuthtok } from "./authtok";
 import { pamContext, PamContextError, sessionTaskId, type PamContext } from "./context";
 import { logSocketOf, parsePamOptions, PamOptionError, type PamOptions } from "./options";
@@ -72,6 +73,7 @@ export async function runPam(words: string[], env: Record<string, string | undef
     readPassword: async () => (password = await readAuthtok()),
     taskId: () => sessionTaskId(process.ppid),
     now: () => Math.floor(Date.now() / 1000),
+    auditSession: currentAuditSessionOrNone,
   };
   let outcome: Outcome;
   try {

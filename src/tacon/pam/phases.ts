@@ -7,8 +7,12 @@
  *   account        Authorization service=<service> protocol=<protocol> cmd=      PASS_ADD/PASS_REPL → 0
  *   open_session   Accounting START, task_id, start_time                          failures: logged, 0
  *   close_session  Accounting STOP, same task_id, stop_time                       (accounting=required: fail)
+ *
+ * The session phases also register the login's audit session with the agent (and remove it),
+ * for the audit plugin's command accounting (README "Command accounting"); that never blocks.
  */
 import type { ApiMethod } from "../../api/client";
+import { registerLogin, unregisterLogin, type AuditSessionIds } from "../audit-session";
 import type { PamContext } from "./context";
 import type { PamOptions } from "./options";
 
@@ -45,6 +49,8 @@ export interface PhaseInput {
   taskId: () => string;
   /** Seconds since the epoch. */
   now: () => number;
+  /** This process's audit session (/proc/self), undefined without one (no pam_loginuid). */
+  auditSession: () => AuditSessionIds | undefined;
 }
 
 type Fields = Record<string, unknown>;
@@ -126,12 +132,23 @@ async function sessionRecord({ context, options, call, taskId, now }: PhaseInput
   return { exit: PAM_EXIT.ok, log: { severity: "warning", text: `${text}; the session goes on (accounting=best-effort)` } };
 }
 
-export function openSession(input: PhaseInput): Promise<Outcome> {
-  return sessionRecord(input, "start");
+/** The outcome, with a command-accounting problem added to its log line (as a warning when it had none). */
+function withNote(outcome: Outcome, problem: string | undefined): Outcome {
+  if (problem === undefined) return outcome;
+  if (outcome.log === undefined) return { exit: outcome.exit, log: { severity: "warning", text: problem } };
+  return { exit: outcome.exit, log: { severity: outcome.log.severity, text: `${outcome.log.text}; ${problem}` } };
 }
 
-export function closeSession(input: PhaseInput): Promise<Outcome> {
-  return sessionRecord(input, "stop");
+export async function openSession(input: PhaseInput): Promise<Outcome> {
+  const outcome = await sessionRecord(input, "start");
+  const { context, options } = input;
+  const login = { user: context.user, port: context.port, remoteAddress: context.remoteAddress, privilegeLevel: options.privilegeLevel, taskBase: input.taskId() };
+  return withNote(outcome, await registerLogin(input.call, input.auditSession(), login));
+}
+
+export async function closeSession(input: PhaseInput): Promise<Outcome> {
+  const outcome = await sessionRecord(input, "stop");
+  return withNote(outcome, await unregisterLogin(input.call, input.auditSession(), input.taskId()));
 }
 
 export const PHASES = { auth: authenticate, account, open_session: openSession, close_session: closeSession } as const;
