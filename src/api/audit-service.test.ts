@@ -40,7 +40,7 @@ describe("audit session RPCs", () => {
     const { audit, call } = service();
     expect(await call("RegisterAuditSession", { session })).toEqual({});
     expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022 })).toEqual({ found: true, session: { ...session, registeredAtMs: 1_000_000 } });
-    expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022, eventTimeMs: 999_999 })).toEqual({ found: false });
+    expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022, eventTimeMs: 999_000 })).toEqual({ found: false });
     expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 1000 })).toEqual({ found: false });
     expect(await call("UnregisterAuditSession", { sessionId: 42 })).toEqual({ found: true });
     expect(await call("LookupAuditSession", { sessionId: 42, loginUid: 61022 })).toEqual({ found: false });

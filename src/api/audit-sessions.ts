@@ -14,6 +14,13 @@ export const MAX_AUDIT_SESSIONS = 65_536;
 /** A session nobody looked up for this long is forgotten (its logout was missed). */
 export const AUDIT_SESSION_IDLE_MS = 24 * 3600_000;
 
+/**
+ * Audit records are stamped with the kernel's coarse clock (ktime_get_coarse_real_ts64 at
+ * syscall entry), up to one tick (10 ms at HZ=100) behind the real time: an exec that follows a
+ * registration may carry a time just before it.
+ */
+export const AUDIT_CLOCK_SLACK_MS = 10;
+
 export interface AuditSession {
   /** The kernel's audit session id (`ses`). */
   sessionId: number;
@@ -104,7 +111,7 @@ export class AuditSessionRegistry {
     this.counters.lookups++;
     const entry = this.#entries.get(sessionId);
     if (entry === undefined || entry.session.loginUid !== loginUid) return undefined;
-    if (eventTimeMs !== 0 && eventTimeMs < entry.session.registeredAtMs) return undefined;
+    if (eventTimeMs !== 0 && eventTimeMs + AUDIT_CLOCK_SLACK_MS < entry.session.registeredAtMs) return undefined;
     this.#entries.delete(sessionId);
     entry.lastUsed = now;
     this.#entries.set(sessionId, entry);

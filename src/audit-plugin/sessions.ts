@@ -7,6 +7,7 @@
  * from before the registration (the login's own PAM helpers) are not the session's. Without a registration, the fallback policy
  * (a minimum login uid, or membership of a group) accounts the exec under the local user name.
  */
+import { AUDIT_CLOCK_SLACK_MS } from "../api/audit-sessions";
 import type { SessionInfo } from "./accounting";
 import { UNSET, type ExecEvent } from "./exec-event";
 
@@ -45,7 +46,7 @@ export class SessionResolver {
     const cached = this.#cache.get(key);
     const now = this.now();
     // Events are sent out of order (several in flight): one from before the registration asks the agent.
-    if (cached !== undefined && cached.until > now && event.timeMs >= cached.session.registeredAtMs) return { session: cached.session };
+    if (cached !== undefined && cached.until > now && event.timeMs + AUDIT_CLOCK_SLACK_MS >= cached.session.registeredAtMs) return { session: cached.session };
     const session = await this.lookup(event.ses, event.auid, event.timeMs);
     if (session !== undefined) {
       this.#remember(key, session, now);

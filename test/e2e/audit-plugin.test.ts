@@ -57,6 +57,9 @@ describe.skipIf(unavailable !== undefined)(`audit plugin with the real auditd${u
     }
     const ses = Number(out.trim().split("\n")[0]);
     expect(ses).toBeGreaterThan(0);
+    // The exec of cat (which printed the id) must be clearly before the registration: audit times
+    // may lag by a clock tick (AUDIT_CLOCK_SLACK_MS), within which an exec counts as after.
+    await Bun.sleep(50);
     await register(ses);
     shell.stdin.write("go\n");
     shell.stdin.end();
@@ -134,7 +137,10 @@ describe.skipIf(unavailable !== undefined)(`audit plugin with the real auditd${u
         await api("RegisterAuditSession", { session: { sessionId: id, loginUid: AUID, user: "tacuser22s", port: "pts/23", remoteAddress: "192.0.2.23", privilegeLevel: 15, taskBase: "e2e22s" } });
       });
       // setpriv (ended by its exec of the shell), the shell, /bin/true and sh -c: a START and a STOP each.
-      await until(() => recordsOf("tacuser22s").length >= 8, 20_000, "8 accounting records of tacuser22s");
+      await until(() => recordsOf("tacuser22s").length >= 8, 20_000, "8 accounting records of tacuser22s").catch(async (error: Error) => {
+        const seen = recordsOf("tacuser22s").map((r) => `${r.flags} ${argsOf(r).filter((a) => /^(cmd|task_id)=/.test(a)).join(" ")}`);
+        throw new Error(`${error.message}; received: ${JSON.stringify(seen)}; ${(await agent.tacon(["status"])).stdout.split("\n").at(-2)}`);
+      });
       await Bun.sleep(500);
       const records = recordsOf("tacuser22s");
       expect(records.length).toBe(8);
