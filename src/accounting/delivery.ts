@@ -9,13 +9,18 @@
  *   queued. A full spool or a failed write refuses it with a retriable error.
  * - Otherwise the caller's answer is what it is today.
  *
+ * Fan-out (--accounting-fan-out): a live record goes to every collector at once (`fanOut`); the
+ * caller gets the reply of the first collector in server order that took it. A collector that
+ * missed it gets it from its own spool (a subdirectory, its own cursor and replay), in order once
+ * it is back, without holding up the others.
+ *
  * Delivery guarantee: exactly once within a run; at least once across a crash (a record sent but
  * not yet acknowledged in the cursor file is sent again after a restart).
  */
 import type { Logger } from "../common/log";
 import { AcctStatus, CodecError, PacketType, replyStatus } from "../protocol";
 import type { Clock } from "../upstream/clock";
-import type { UpstreamEngine } from "../upstream/types";
+import { UpstreamError, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
 import { journalFields, journalLine, type JournalOutcome } from "./journal";
 import { Replayer, type ReplayStats } from "./replay";
 import { Spool, SpoolFullError, SpoolWriteError, type SpoolEntry, type SpoolStats } from "./spool";
@@ -30,12 +35,27 @@ export type LiveOutcome = { kind: "answered"; server: string; replyBody: Uint8Ar
 /** What the service answers: as it would without this layer, queued, or refused (retriable). */
 export type Verdict = { kind: "pass" } | { kind: "queued" } | { kind: "refused"; message: string };
 
-export interface AccountingStats extends SpoolStats, ReplayStats {}
+/** A fanned-out record: the preferred collector's reply, or a verdict, or the last error. */
+export type FanOutResult = { kind: "answered"; server: string; replyBody: Uint8Array } | Exclude<Verdict, { kind: "pass" }> | { kind: "failed"; error: UpstreamError };
+
+export interface AccountingStats extends SpoolStats, ReplayStats {
+  /** Fan-out: records a collector missed and could not be spooled for it (no spool, or full). */
+  fanOutMissed: number;
+}
+
+/** One collector of the fan-out, with its own spool when a spool is configured. */
+export interface FanOutCollector {
+  /** The server's name (UpstreamServer.name). */
+  server: string;
+  spool?: Spool;
+}
 
 export interface AccountingDeliveryOptions {
   engine: UpstreamEngine;
   /** The spool, already opened (recovered); absent: no spooling. */
   spool?: Spool;
+  /** --accounting-fan-out: the collectors in server order; absent: ordered failover as usual. */
+  fanOut?: FanOutCollector[];
   /** Writes one journal line (--accounting-log); absent: no journal. */
   journal?: (line: string) => void;
   clock: Clock;
@@ -48,58 +68,130 @@ export interface AccountingDeliveryOptions {
   replayPerSecond: number;
 }
 
+/** A spool and its replay: to whichever server answers (`server` undefined) or to one collector. */
+interface Lane {
+  server: string | undefined;
+  spool: Spool | undefined;
+  replayer: Replayer | undefined;
+}
+
 export class AccountingDelivery {
-  readonly #replayer: Replayer | undefined;
+  readonly #main: Lane;
+  readonly #collectors: Lane[] | undefined;
+  #fanOutMissed = 0;
 
   constructor(private readonly options: AccountingDeliveryOptions) {
-    const { spool } = options;
-    this.#replayer = spool && new Replayer(spool, (entry) => this.#replay(entry), { window: options.replayWindow, maxPerSecond: options.replayPerSecond, clock: options.clock, log: options.log });
-    if (spool && spool.records > 0) this.#replayer!.wake();
+    this.#main = this.#lane(undefined, options.spool);
+    this.#collectors = options.fanOut?.map((collector) => this.#lane(collector.server, collector.spool));
+  }
+
+  get fanOutEnabled(): boolean {
+    return this.#collectors !== undefined;
+  }
+
+  #lane(server: string | undefined, spool: Spool | undefined): Lane {
+    const { options } = this;
+    const replayer = spool && new Replayer(spool, (entry) => this.#replay(server, entry), { window: options.replayWindow, maxPerSecond: options.replayPerSecond, clock: options.clock, log: options.log });
+    if (spool && spool.records > 0) replayer!.wake();
+    return { server, spool, replayer };
   }
 
   /** Settles a live record (its REQUEST body, version byte) after the engine's attempt. Reads `body` synchronously only. */
   async settle(version: number, body: Uint8Array, outcome: LiveOutcome): Promise<Verdict> {
-    const { spool, journal } = this.options;
     if (outcome.kind === "answered" && !isErrorReply(outcome.replyBody)) {
-      this.#replayer?.nudge();
+      this.#main.replayer?.nudge();
       this.#journal(body, { delivered: outcome.server });
       return { kind: "pass" };
     }
-    if (!spool || (outcome.kind === "failed" && !outcome.retriable)) return { kind: "pass" };
-    const acceptedAt = this.options.clock.now();
-    let stamped: Uint8Array;
-    try {
-      stamped = stampTime(body, acceptedAt);
-    } catch (error) {
-      if (error instanceof CodecError) return { kind: "pass" };
-      throw error;
-    }
-    const fields = journal && journalFields(stamped);
-    try {
-      await spool.append({ version, acceptedAt, body: stamped });
-    } catch (error) {
-      if (error instanceof SpoolFullError || error instanceof SpoolWriteError) return { kind: "refused", message: error.message };
-      throw error;
-    }
-    this.#replayer!.wake();
-    if (fields) journal!(journalLine(fields, { queued: true }));
-    return { kind: "queued" };
+    if (!this.#main.spool || (outcome.kind === "failed" && !outcome.retriable)) return { kind: "pass" };
+    const stamped = this.#stamp(body);
+    if (!stamped) return { kind: "pass" };
+    const fields = this.options.journal && journalFields(stamped.body);
+    const verdict = await this.#spool(this.#main, version, stamped);
+    if (verdict.kind === "queued" && fields) this.options.journal!(journalLine(fields, { queued: true }));
+    return verdict;
+  }
+
+  /**
+   * Fan-out: sends the record to every collector at once (not cancelled when the caller leaves:
+   * the record must reach them all), spools it for each collector that missed it.
+   */
+  async fanOut(version: number, body: Uint8Array, deadline: number): Promise<FanOutResult> {
+    const collectors = this.#collectors ?? [];
+    const request = { type: PacketType.Accounting, version, body, deadline, resendable: false };
+    const attempts = await Promise.all(collectors.map((lane) => this.options.engine.startOn(lane.server!, request).then(took, failed)));
+    const stamped = attempts.some((attempt) => !attempt.ok) ? this.#stamp(body) : undefined;
+    const queued: string[] = [];
+    let refused: string | undefined;
+    await Promise.all(
+      attempts.map(async (attempt, index) => {
+        const lane = collectors[index]!;
+        if (attempt.ok) return lane.replayer?.nudge();
+        const verdict = lane.spool && stamped ? await this.#spool(lane, version, stamped) : undefined;
+        if (verdict?.kind === "queued") return void queued.push(lane.server!);
+        if (verdict?.kind === "refused") refused = verdict.message;
+        this.#fanOutMissed++;
+        this.options.log.warn(`accounting fan-out: ${lane.server} missed a record (${verdict?.kind === "refused" ? verdict.message : attempt.ok ? "" : attempt.error.message})`);
+      }),
+    );
+    const delivered = attempts.filter((attempt) => attempt.ok).map((attempt) => attempt.server);
+    this.#journal(stamped?.body ?? body, { fanOut: { delivered, queued } });
+    const first = attempts.find((attempt) => attempt.ok);
+    if (first?.ok) return { kind: "answered", server: first.server, replyBody: first.replyBody };
+    if (queued.length > 0) return { kind: "queued" };
+    if (refused !== undefined) return { kind: "refused", message: refused };
+    const last = attempts.at(-1);
+    return { kind: "failed", error: last && !last.ok ? last.error : new UpstreamError("no accounting collector is configured", "", false, "unavailable") };
   }
 
   /** A server answered some request (any type): a waiting backlog is tried now. */
   serverAnswered(): void {
-    this.#replayer?.nudge();
+    this.#main.replayer?.nudge();
+    for (const lane of this.#collectors ?? []) lane.replayer?.nudge();
   }
 
-  /** Spool depth and delivery counters; undefined without a spool. */
+  /** Spool depth and delivery counters over every spool; undefined without a spool. */
   stats(): AccountingStats | undefined {
-    const { spool } = this.options;
-    return spool && { ...spool.snapshot(), ...this.#replayer!.stats };
+    const lanes = [this.#main, ...(this.#collectors ?? [])].filter((lane) => lane.spool);
+    if (lanes.length === 0) return undefined;
+    const total = { fanOutMissed: this.#fanOutMissed } as AccountingStats;
+    for (const lane of lanes) {
+      const figures: Record<string, number> = { ...lane.spool!.snapshot(), ...lane.replayer!.stats };
+      for (const [name, value] of Object.entries(figures)) {
+        const key = name as keyof AccountingStats;
+        total[key] = name === "oldestAgeSeconds" || name === "maxBytes" ? Math.max(total[key] ?? 0, value) : (total[key] ?? 0) + value;
+      }
+    }
+    return total;
   }
 
   async close(): Promise<void> {
-    this.#replayer?.close();
-    await this.options.spool?.close();
+    for (const lane of [this.#main, ...(this.#collectors ?? [])]) {
+      lane.replayer?.close();
+      await lane.spool?.close();
+    }
+  }
+
+  /** The body with its time argument, and the acceptance time; undefined for a body that is no accounting REQUEST. */
+  #stamp(body: Uint8Array): { body: Uint8Array; acceptedAt: number } | undefined {
+    const acceptedAt = this.options.clock.now();
+    try {
+      return { body: stampTime(body, acceptedAt), acceptedAt };
+    } catch (error) {
+      if (error instanceof CodecError) return undefined;
+      throw error;
+    }
+  }
+
+  async #spool(lane: Lane, version: number, stamped: { body: Uint8Array; acceptedAt: number }): Promise<Verdict> {
+    try {
+      await lane.spool!.append({ version, acceptedAt: stamped.acceptedAt, body: stamped.body });
+    } catch (error) {
+      if (error instanceof SpoolFullError || error instanceof SpoolWriteError) return { kind: "refused", message: error.message };
+      throw error;
+    }
+    lane.replayer!.wake();
+    return { kind: "queued" };
   }
 
   #journal(body: Uint8Array, outcome: JournalOutcome): void {
@@ -109,23 +201,33 @@ export class AccountingDelivery {
     if (fields) journal(journalLine(fields, outcome));
   }
 
-  /** One replayed record: true when a server took it (any reply but ERROR). */
-  async #replay(entry: SpoolEntry): Promise<boolean> {
+  /** One replayed record, to `server` or (undefined) with failover: true when a server took it (any reply but ERROR). */
+  async #replay(server: string | undefined, entry: SpoolEntry): Promise<boolean> {
     const { engine, clock } = this.options;
+    const request = { type: PacketType.Accounting, version: entry.version, body: entry.body, deadline: clock.now() + this.options.requestTimeoutMs, resendable: false };
     try {
-      const session = await engine.start({
-        type: PacketType.Accounting,
-        version: entry.version,
-        body: entry.body,
-        deadline: clock.now() + this.options.requestTimeoutMs,
-        resendable: false,
-      });
+      const session = await (server === undefined ? engine.start(request) : engine.startOn(server, request));
       session.end();
       return !isErrorReply(session.reply.body);
     } catch {
       return false;
     }
   }
+}
+
+type Attempt = { ok: true; server: string; replyBody: Uint8Array } | { ok: false; error: UpstreamError };
+
+/** A collector's answer: taken unless it is ERROR (the session ends here; the reply is copied). */
+function took(session: UpstreamSession): Attempt {
+  const replyBody = session.reply.body.slice();
+  session.end();
+  if (isErrorReply(replyBody)) return { ok: false, error: new UpstreamError(`${session.server} replied ERROR`, session.server, true, "unavailable") };
+  return { ok: true, server: session.server, replyBody };
+}
+
+function failed(error: unknown): Attempt {
+  if (error instanceof UpstreamError) return { ok: false, error };
+  throw error;
 }
 
 function isErrorReply(replyBody: Uint8Array): boolean {

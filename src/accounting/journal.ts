@@ -11,8 +11,8 @@ const FLAG_NAMES: Record<number, string> = {
   [AcctFlags.Watchdog | AcctFlags.Start]: "watchdog-update",
 };
 
-/** Where the record went: the server that took it, or the spool. */
-export type JournalOutcome = { delivered: string } | { queued: true };
+/** Where the record went: the server that took it, or the spool; with fan-out, per collector. */
+export type JournalOutcome = { delivered: string } | { queued: true } | { fanOut: { delivered: string[]; queued: string[] } };
 
 /** The journal fields of an accounting REQUEST body; undefined when it is none (never throws). */
 export function journalFields(body: Uint8Array): Record<string, unknown> | undefined {
@@ -35,6 +35,11 @@ export function journalFields(body: Uint8Array): Record<string, unknown> | undef
 
 /** One line: `accounting {"user":…,"outcome":"delivered","server":…}` (JSON escapes control characters). */
 export function journalLine(fields: Record<string, unknown>, outcome: JournalOutcome): string {
-  const where = "queued" in outcome ? { outcome: "queued" } : { outcome: "delivered", server: outcome.delivered };
+  const where =
+    "fanOut" in outcome
+      ? { outcome: outcome.fanOut.delivered.length > 0 ? "delivered" : "queued", servers: outcome.fanOut.delivered, queued_for: outcome.fanOut.queued }
+      : "queued" in outcome
+        ? { outcome: "queued" }
+        : { outcome: "delivered", server: outcome.delivered };
   return `accounting ${JSON.stringify({ ...fields, ...where })}`;
 }

@@ -267,10 +267,31 @@ function accountingReply(server: string, body: Uint8Array): object {
 function settleAccounting(accounting: AccountingDelivery, start: StartBody): Settle {
   return async (outcome, reply) => {
     const verdict = await accounting.settle(start.version, start.body, outcome);
-    if (verdict.kind === "queued") return { response: { server: "", status: ACCOUNTING_SUCCESS, serverMessage: QUEUED_MESSAGE, data: "", queued: true } };
-    if (verdict.kind === "refused") return serviceError(verdict.message, "", true);
-    return reply;
+    return verdict.kind === "pass" ? reply : verdictReply(verdict);
   };
+}
+
+function verdictReply(verdict: { kind: "queued" } | { kind: "refused"; message: string }): object {
+  if (verdict.kind === "queued") return { response: { server: "", status: ACCOUNTING_SUCCESS, serverMessage: QUEUED_MESSAGE, data: "", queued: true } };
+  return serviceError(verdict.message, "", true);
+}
+
+/** --accounting-fan-out: the record goes to every collector; the preferred one's reply answers. */
+async function fanOutExchange(accounting: AccountingDelivery, start: StartBody, context: CallContext): Promise<object> {
+  const result = await accounting.fanOut(start.version, start.body, context.deadline);
+  switch (result.kind) {
+    case "answered":
+      try {
+        return accountingReply(result.server, result.replyBody);
+      } catch (error) {
+        if (error instanceof CodecError) return serviceError(`${result.server} sent a malformed reply: ${error.message}`, result.server, false);
+        throw error;
+      }
+    case "failed":
+      return serviceError(result.error.message, result.error.server, result.error.retriable);
+    default:
+      return verdictReply(result);
+  }
 }
 
 /** The Status reply's accounting_spool (absent without a spool). */
@@ -503,6 +524,7 @@ export function agentRoutes(
       handle: (request, context) => {
         const started = performance.now();
         const start = build(accountingRequest, request as AccountingRequest, metrics.accounting, started);
+        if (accounting?.fanOutEnabled) return fanOutExchange(accounting, start, context);
         return exchange(engine, start, false, context, accountingReply, metrics.accounting, started, accounting && settleAccounting(accounting, start));
       },
     },

@@ -45,6 +45,7 @@ export const FLAGS = {
   "shutdown-grace-seconds": { type: "string", valueHint: "SECS", description: "How long SIGTERM waits for requests in flight", default: "10" },
   "accounting-spool-dir": { type: "string", valueHint: "DIR", description: "Keep accounting records that no server took on disk in DIR (0700, e.g. /var/lib/tacacsrs-agentd/spool) and deliver them oldest first once a server answers" },
   "accounting-spool-max-bytes": { type: "string", valueHint: "BYTES", description: "Bound of the accounting spool on disk; when full, new records are refused with a retriable error", default: "268435456" },
+  "accounting-fan-out": { type: "string", valueHint: "all|NAME[,NAME...]", description: "Send every accounting record to each of these servers (all, or server names: host:port from --server-addr, the YANG name with --config), not only the active one" },
   "accounting-log": { type: "boolean", description: "Also write every accepted accounting record as one structured line to stderr (the journal under systemd)" },
   verbose: { type: "boolean", alias: "v", description: "More logs: -v warnings, -vv info, -vvv debug, -vvvv trace" },
   "check-config": { type: "boolean", description: "Validate the configuration (files, certificates, keys) and exit" },

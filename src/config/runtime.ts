@@ -47,8 +47,20 @@ const MIN_SPOOL_BYTES = 64 * 1024;
 /** Largest --accounting-spool-max-bytes (8 GiB). */
 const MAX_SPOOL_BYTES = 8 * 1024 * 1024 * 1024;
 
+/** --accounting-fan-out: "all" or server names, returned in server order. */
+function fanOutCollectors(text: string, servers: readonly UpstreamServer[]): string[] {
+  const names = servers.map((server) => server.name);
+  if (text === "all") return names;
+  const wanted = text.split(",").map((name) => name.trim());
+  for (const name of wanted) {
+    if (!names.includes(name)) fail("--accounting-fan-out", `no server is named "${name}" (servers: ${names.join(", ")})`);
+  }
+  if (new Set(wanted).size !== wanted.length) fail("--accounting-fan-out", "a server is named twice");
+  return names.filter((name) => wanted.includes(name));
+}
+
 /** The accounting delivery flags; the spool directory must be usable now (start and --check-config). */
-function accounting(flags: Flags, warnings: string[]): AccountingConfig {
+function accounting(flags: Flags, servers: readonly UpstreamServer[], warnings: string[]): AccountingConfig {
   const spoolDir = flags.given("accounting-spool-dir");
   const spoolMaxBytes = checked(boundedInteger(MIN_SPOOL_BYTES, MAX_SPOOL_BYTES), "--accounting-spool-max-bytes", flags.value("accounting-spool-max-bytes"));
   if (spoolDir === undefined && flags.has("accounting-spool-max-bytes")) warnings.push("--accounting-spool-max-bytes: unused without --accounting-spool-dir");
@@ -56,7 +68,13 @@ function accounting(flags: Flags, warnings: string[]): AccountingConfig {
     const problem = spoolDirectoryProblem(spoolDir);
     if (problem) fail(`--accounting-spool-dir ${spoolDir}`, problem);
   }
-  return { ...(spoolDir === undefined ? {} : { spoolDir }), spoolMaxBytes, journal: flags.on("accounting-log") };
+  const fanOut = flags.given("accounting-fan-out");
+  return {
+    ...(spoolDir === undefined ? {} : { spoolDir }),
+    spoolMaxBytes,
+    ...(fanOut === undefined ? {} : { fanOut: fanOutCollectors(fanOut, servers) }),
+    journal: flags.on("accounting-log"),
+  };
 }
 
 interface Services {
@@ -217,7 +235,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     socketMode: mode,
     ...(proxySharedSecret ? { proxySharedSecret } : {}),
     limits: limitValues,
-    accounting: accounting(flags, warnings),
+    accounting: accounting(flags, servers, warnings),
     verbosity: Math.min(flags.scanned.verbosity, 4),
     source: configPath ?? "command line",
   };

@@ -14,6 +14,8 @@ export interface AccountingConfig {
   /** --accounting-spool-dir: checked usable at load time; absent: no spool. */
   spoolDir?: string;
   spoolMaxBytes: number;
+  /** --accounting-fan-out: the collectors by server name, in server order; absent: no fan-out. */
+  fanOut?: string[];
   /** --accounting-log: one journal line per accepted record. */
   journal: boolean;
 }

@@ -19,22 +19,37 @@ import { statusLine } from "./systemd-status";
 import { errorMessage } from "../common/error-message";
 import { AccountingDelivery, Spool } from "../accounting";
 import { systemClock } from "../upstream/clock";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 
 /** Share of --max-sessions-in-flight that replaying the accounting spool may hold. */
 const REPLAY_SHARE = 1 / 16;
 /** Replayed accounting records per second at most: a collector that is back keeps room for live traffic. */
 const REPLAY_PER_SECOND = 5_000;
 
-/** The accounting spool and journal when their flags ask for them (issue 15). */
+/** A fan-out collector's spool: DIR/fan-out-<server name, safe characters only>, created 0700. */
+function collectorDirectory(spoolDir: string, server: string): string {
+  const dir = join(spoolDir, `fan-out-${server.replace(/[^A-Za-z0-9._-]/g, "_")}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** The accounting spool, fan-out and journal when their flags ask for them (issue 15). */
 function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): AccountingDelivery | undefined {
-  const { spoolDir, spoolMaxBytes, journal } = config.accounting;
-  if (spoolDir === undefined && !journal) return undefined;
+  const { spoolDir, spoolMaxBytes, journal, fanOut } = config.accounting;
+  if (spoolDir === undefined && !journal && fanOut === undefined) return undefined;
   const log = logger("accounting");
-  const spool = spoolDir === undefined ? undefined : Spool.open({ dir: spoolDir, maxBytes: spoolMaxBytes, clock: systemClock, log });
+  // With fan-out, each collector has its own spool (own cursor and replay) in a subdirectory; the
+  // bound is shared out equally between them and the main spool (left from runs without fan-out).
+  const shares = 1 + (fanOut?.length ?? 0);
+  const openSpool = (dir: string) => Spool.open({ dir, maxBytes: Math.floor(spoolMaxBytes / shares), clock: systemClock, log });
+  const spool = spoolDir === undefined ? undefined : openSpool(spoolDir);
+  const collectors = fanOut?.map((server) => ({ server, ...(spoolDir === undefined ? {} : { spool: openSpool(collectorDirectory(spoolDir, server)) }) }));
   const slowest = Math.max(...config.engine.servers.map((server) => server.timeoutMs));
   return new AccountingDelivery({
     engine,
     ...(spool ? { spool } : {}),
+    ...(collectors ? { fanOut: collectors } : {}),
     ...(journal ? { journal: (line: string) => void process.stderr.write(`${line}\n`) } : {}),
     clock: systemClock,
     log,

@@ -77,9 +77,9 @@ export function downstreamFlags(upstreamFlags: number, key: DownstreamKey): numb
   return key === undefined ? kept | Flags.Unencrypted : kept;
 }
 
-/** The reply to a record the agent queued in its spool (RFC 8907 §7.2 SUCCESS). */
-function queuedReply(version: number): ReplyPacket {
-  return { version, type: PacketType.Accounting, seqNo: 2, flags: 0, sessionId: 0, body: encodeAcctReply({ status: AcctStatus.Success, serverMsg: QUEUED_MESSAGE, data: "" }) };
+/** An accounting reply the agent makes: a record queued in its spool (RFC 8907 §7.2 SUCCESS), or a fan-out collector's body. */
+function accountingReplyPacket(version: number, body = encodeAcctReply({ status: AcctStatus.Success, serverMsg: QUEUED_MESSAGE, data: "" })): ReplyPacket {
+  return { version, type: PacketType.Accounting, seqNo: 2, flags: 0, sessionId: 0, body };
 }
 
 /**
@@ -261,12 +261,24 @@ export class ConnectionBridge {
         (verdict) =>
           this.#guard(() => {
             if (verdict.kind !== "pass") session?.end();
-            if (verdict.kind === "queued") return this.#onReply(queuedReply(downstream.version));
+            if (verdict.kind === "queued") return this.#onReply(accountingReplyPacket(downstream.version));
             if (verdict.kind === "refused") return this.#onUpstreamFailure(new Error(verdict.message));
             answer();
           }),
         (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
       );
+    if (accounting.fanOutEnabled) {
+      accounting.fanOut(downstream.version, request.body, request.deadline).then(
+        (result) =>
+          this.#guard(() => {
+            if (result.kind === "answered") return this.#onReply(accountingReplyPacket(downstream.version, result.replyBody));
+            if (result.kind === "queued") return this.#onReply(accountingReplyPacket(downstream.version));
+            this.#onUpstreamFailure(result.kind === "failed" ? result.error : new Error(result.message));
+          }),
+        (error: unknown) => this.#guard(() => this.#onUpstreamFailure(error)),
+      );
+      return;
+    }
     this.options.engine.start(request).then(
       (session) => {
         void settle({ kind: "answered", server: session.server, replyBody: session.reply.body }, () => {

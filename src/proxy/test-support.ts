@@ -45,6 +45,10 @@ export class ScriptedEngine implements UpstreamEngine {
     return () => {};
   }
 
+  startOn(_server: string, request: StartRequest): Promise<UpstreamSession> {
+    return this.start(request);
+  }
+
   async start(request: StartRequest): Promise<UpstreamSession> {
     this.handedOver.push(request.body);
     this.starts.push({ ...request, body: request.body.slice() });

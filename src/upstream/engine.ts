@@ -137,6 +137,14 @@ class Engine implements UpstreamEngine {
     return this.#tryFrom(pools, startIndex(this.#state), request, undefined);
   }
 
+  startOn(server: string, request: StartRequest): Promise<UpstreamSession> {
+    if (this.#closed) return Promise.reject(new UpstreamError("the upstream engine is shut down", server, false, "cancelled"));
+    const pool = this.#pools.find((candidate) => candidate.server.name === server);
+    if (!pool) return Promise.reject(new UpstreamError(`no upstream server is named ${server}`, server, true, "unavailable"));
+    // A one-server list: no failover, and failover events for it are ignored (it is not #pools).
+    return this.#tryFrom([pool], 0, request, undefined);
+  }
+
   /*
    * The failover loop as a chain of promises, not async functions: on the common path (a shared
    * connection takes the session at once) a request costs the send's promise and one `then`.

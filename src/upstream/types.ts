@@ -127,6 +127,11 @@ export interface UpstreamEngine {
    * A reply whose status is ERROR fails over to the next server; FAIL and FOLLOW do not.
    */
   start(request: StartRequest): Promise<UpstreamSession>;
+  /**
+   * Sends to the server named `server` only, without failover and without moving the failover
+   * state (accounting fan-out: every collector gets each record). Rejects with UpstreamError.
+   */
+  startOn(server: string, request: StartRequest): Promise<UpstreamSession>;
   status(): EngineStatus;
   /**
    * Calls `listener` after every failover state change (the state's name or the server new

@@ -79,6 +79,10 @@ export class FakeEngine implements UpstreamEngine {
     return () => {};
   }
 
+  startOn(_server: string, request: StartRequest): Promise<UpstreamSession> {
+    return this.start(request);
+  }
+
   async start(request: StartRequest): Promise<UpstreamSession> {
     this.handedOver.push(request.body);
     this.requests.push({ ...request, body: request.body.slice() });
