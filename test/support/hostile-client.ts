@@ -128,6 +128,8 @@ export interface CheckerResult {
   ok: number;
   failed: number;
   errors: string[];
+  /** Milliseconds per successful call. */
+  latencies: number[];
 }
 
 /**
@@ -135,16 +137,20 @@ export interface CheckerResult {
  * an Authorization of the test server's default user), until stopped.
  */
 export function startChecker(api: Endpoint, intervalMs = 150): { stop(): Promise<CheckerResult> } {
-  const result: CheckerResult = { ok: 0, failed: 0, errors: [] };
+  const result: CheckerResult = { ok: 0, failed: 0, errors: [], latencies: [] };
   const pending = new Set<Promise<void>>();
   let n = 0;
   const tick = () => {
+    const started = performance.now();
     const call =
       n++ % 2 === 0
         ? callUnary(api, "HealthCheck", {}, 5000)
         : callUnary(api, "Authorization", { user: "alice", authenticationContext: 1, args: [{ name: "service", value: "shell", mandatory: true }, { name: "cmd", value: "show", mandatory: true }] }, 5000);
     const settled = call.then(
-      () => void result.ok++,
+      () => {
+        result.ok++;
+        result.latencies.push(performance.now() - started);
+      },
       (error: Error) => {
         result.failed++;
         if (result.errors.length < 5) result.errors.push(error.message);
@@ -180,4 +186,10 @@ export async function agentUnderAttack(
   const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`], { TACACSRS_SHARED_SECRET: secret });
   cleanups.push(() => agent.stop());
   return { agent, api: { kind: "unix", path: agent.socket }, server };
+}
+
+/** The 95th percentile of the checker's successful call latencies, in ms. */
+export function p95(result: CheckerResult): number {
+  const sorted = [...result.latencies].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0;
 }

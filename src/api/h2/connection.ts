@@ -72,6 +72,8 @@ export const WRITE_TIMEOUT_MS = 30_000;
 const CONTROL_BURST = 1000;
 const CONTROL_PER_SECOND = 500;
 const CONTROL_PER_REQUEST = 4;
+/** Entries in one SETTINGS frame (a client needs a handful; nghttp2 allows 32). */
+const MAX_SETTINGS_ENTRIES = 32;
 
 /** Connection phases: preface → settings (the first frame must be SETTINGS) → open → going-away → closed. */
 export type ConnectionPhase = "preface" | "settings" | "open" | "going-away" | "closed";
@@ -604,6 +606,10 @@ export class Connection implements StreamOwner {
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length is not a multiple of 6");
+    if (payload.length > 6 * MAX_SETTINGS_ENTRIES) {
+      this.#options.counters.controlFloods++;
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `SETTINGS frame with ${payload.length / 6} entries (at most ${MAX_SETTINGS_ENTRIES})`);
+    }
     const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
     for (let at = 0; at < payload.length; at += 6) {
       const id = view.getUint16(at);

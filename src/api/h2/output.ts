@@ -81,6 +81,9 @@ export class Output {
   end(): void {
     if (this.#closed) return;
     this.flush();
+    // Output still waiting for drain (a GOAWAY at its end): what the transport takes now goes.
+    if (this.#pending.length > 0) this.sink.write(Buffer.concat(this.#pending, this.#pendingBytes));
+    this.#pending = [];
     this.#closed = true;
     this.sink.end();
   }
