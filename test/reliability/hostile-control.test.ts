@@ -6,7 +6,9 @@
  * error on the last DATA frame is answered with one RST_STREAM (the old agent sent two).
  */
 import { afterEach, expect, test } from "bun:test";
-import { agentUnderAttack, H2Error, HEALTH_CHECK, p95, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
+import type { Endpoint } from "../../src/common/endpoint";
+import type { AgentProcess } from "../support/agent-process";
+import { agentUnderAttack, H2Error, HEALTH_CHECK, p95, RawH2, repeated, rssKiB, startChecker, successRate } from "../support/hostile-client";
 import { FrameType, frame, grpcMessage, u32 } from "./h2-frames";
 
 const SECRET = "hostile-control-19";
@@ -21,6 +23,19 @@ async function flood(raw: RawH2, burst: Uint8Array, ms: number): Promise<void> {
   while (!raw.closed && raw.goAway === undefined && Date.now() < until) await raw.write(burst);
 }
 
+/** Floods from every attacker for up to 3 s with a checker running; each attacker must be cut off, the checker unharmed. */
+async function floodAndCheck(label: string, agent: AgentProcess, api: Endpoint, before: number, attackers: RawH2[], burst: (i: number) => Uint8Array): Promise<void> {
+  const checker = startChecker(api, 100);
+  await Promise.all(attackers.map((raw, i) => flood(raw, burst(i), 3000)));
+  await Bun.sleep(300);
+  const result = await checker.stop();
+  console.log(`${label}: GOAWAY codes ${attackers.map((raw) => raw.goAway ?? (raw.closed ? "closed" : "open")).join(",")}, checker ${result.ok} ok / ${result.failed} failed, p95 ${Math.round(p95(result))} ms`);
+  expect(attackers.every(cutOff)).toBe(true);
+  expect(successRate(result)).toBeGreaterThanOrEqual(0.95);
+  expect(p95(result)).toBeLessThan(1000);
+  expect(rssKiB(agent.process.pid) - before).toBeLessThan(64 * 1024);
+}
+
 /**
  * The agent cut the connection off: GOAWAY ENHANCE_YOUR_CALM, or a close alone when the GOAWAY
  * sat behind replies the flooding client had not read yet.
@@ -29,11 +44,6 @@ function cutOff(raw: RawH2): boolean {
   return raw.goAway === H2Error.ENHANCE_YOUR_CALM || (raw.goAway === undefined && raw.closed);
 }
 
-function repeated(one: Uint8Array, times: number): Uint8Array {
-  const out = new Uint8Array(one.length * times);
-  for (let i = 0; i < times; i++) out.set(one, i * one.length);
-  return out;
-}
 
 test("16 KiB SETTINGS frames over many open streams: GOAWAY ENHANCE_YOUR_CALM, other callers unaffected", async () => {
   const { agent, api } = await agentUnderAttack(SECRET, cleanups);
@@ -50,15 +60,7 @@ test("16 KiB SETTINGS frames over many open streams: GOAWAY ENHANCE_YOUR_CALM, o
     new DataView(payload.buffer).setUint32(6 * i + 2, value);
   });
   const settingsBurst = repeated(frame(FrameType.Settings, 0, 0, payload), 8);
-  const checker = startChecker(api, 100);
-  await Promise.all(attackers.map((raw) => flood(raw, settingsBurst, 3000)));
-  await Bun.sleep(300);
-  const result = await checker.stop();
-  console.log(`SETTINGS flood: GOAWAY codes ${attackers.map((raw) => raw.goAway ?? (raw.closed ? "closed" : "open")).join(",")}, checker ${result.ok} ok / ${result.failed} failed, p95 ${Math.round(p95(result))} ms`);
-  expect(attackers.every(cutOff)).toBe(true);
-  expect(successRate(result)).toBeGreaterThanOrEqual(0.95);
-  expect(p95(result)).toBeLessThan(1000);
-  expect(rssKiB(agent.process.pid) - before).toBeLessThan(64 * 1024);
+  await floodAndCheck("SETTINGS flood", agent, api, before, attackers, () => settingsBurst);
 }, 30_000);
 
 test("PING, WINDOW_UPDATE and PRIORITY floods end with GOAWAY ENHANCE_YOUR_CALM; other callers unaffected", async () => {
@@ -72,15 +74,7 @@ test("PING, WINDOW_UPDATE and PRIORITY floods end with GOAWAY ENHANCE_YOUR_CALM;
   ];
   const attackers = await Promise.all(bursts.map(() => RawH2.handshake(agent.socket)));
   cleanups.push(() => attackers.forEach((raw) => raw.close()));
-  const checker = startChecker(api, 100);
-  await Promise.all(attackers.map((raw, i) => flood(raw, bursts[i]!, 3000)));
-  await Bun.sleep(300);
-  const result = await checker.stop();
-  console.log(`control floods: GOAWAY codes ${attackers.map((raw) => raw.goAway ?? (raw.closed ? "closed" : "open")).join(",")}, checker ${result.ok} ok / ${result.failed} failed, p95 ${Math.round(p95(result))} ms`);
-  expect(attackers.every(cutOff)).toBe(true);
-  expect(successRate(result)).toBeGreaterThanOrEqual(0.95);
-  expect(p95(result)).toBeLessThan(1000);
-  expect(rssKiB(agent.process.pid) - before).toBeLessThan(64 * 1024);
+  await floodAndCheck("control floods", agent, api, before, attackers, (i) => bursts[i]!);
 }, 30_000);
 
 test("an error found on the last DATA frame is answered with one RST_STREAM", async () => {

@@ -6,7 +6,7 @@
  * calls on its own connections meanwhile.
  */
 import { afterEach, expect, test } from "bun:test";
-import { agentUnderAttack, H2Error, RawH2, rssKiB, startChecker, successRate } from "../support/hostile-client";
+import { agentUnderAttack, H2Error, RawH2, repeated, rssKiB, startChecker, successRate } from "../support/hostile-client";
 import { FrameType, frame, grpcMessage } from "./h2-frames";
 
 const SECRET = "hostile-memory-19";
@@ -19,10 +19,7 @@ afterEach(async () => {
 
 /** `count` DATA frames of one body byte each on `streamId`, as one buffer. */
 function oneByteFrames(streamId: number, count: number): Uint8Array {
-  const one = frame(FrameType.Data, 0, streamId, Uint8Array.of(0x42));
-  const out = new Uint8Array(one.length * count);
-  for (let i = 0; i < count; i++) out.set(one, i * one.length);
-  return out;
+  return repeated(frame(FrameType.Data, 0, streamId, Uint8Array.of(0x42)), count);
 }
 
 test("a body dripped in 1-byte DATA frames costs about its own size, not ~77 bytes per byte", async () => {

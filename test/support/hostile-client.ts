@@ -193,3 +193,10 @@ export function p95(result: CheckerResult): number {
   const sorted = [...result.latencies].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0;
 }
+
+/** `one` repeated `times` times, as one buffer (a burst of identical frames). */
+export function repeated(one: Uint8Array, times: number): Uint8Array {
+  const out = new Uint8Array(one.length * times);
+  for (let i = 0; i < times; i++) out.set(one, i * one.length);
+  return out;
+}
