@@ -7,7 +7,7 @@
  * A bad option is a PamOptionError naming it; the caller logs it and fails the phase.
  */
 import type { Endpoint } from "../../common/endpoint";
-import { ConfigError } from "../../config";
+import { ConfigError } from "../../config/errors";
 import { parseEndpoint } from "../../config/address";
 
 export class PamOptionError extends Error {
