@@ -4,6 +4,7 @@
  * count `-vvvv` and accepts unknown flags, so scanning is done in argv.ts).
  */
 import { renderUsage, type ArgsDef } from "citty";
+import { stripColour } from "../common/log-format";
 
 /** Flags that may be given more than once; every other flag at most once. */
 export const REPEATABLE = new Set(["server-addr", "verbose"]);
@@ -47,6 +48,7 @@ export const FLAGS = {
   "accounting-spool-max-bytes": { type: "string", valueHint: "BYTES", description: "Bound of the accounting spool on disk; when full, new records are refused with a retriable error", default: "268435456" },
   "accounting-fan-out": { type: "string", valueHint: "all|NAME[,NAME...]", description: "Send every accounting record to each of these servers (all, or server names: host:port from --server-addr, the YANG name with --config), not only the active one" },
   "accounting-log": { type: "boolean", description: "Also write every accepted accounting record as one structured line to stderr (the journal under systemd)" },
+  "log-format": { type: "string", valueHint: "text|json", description: "Log lines as text or one JSON object per line (under systemd both get journal priority prefixes)", default: "text" },
   verbose: { type: "boolean", alias: "v", description: "More logs: -v warnings, -vv info, -vvv debug, -vvvv trace" },
   "check-config": { type: "boolean", description: "Validate the configuration (files, certificates, keys) and exit" },
   "print-config": { type: "boolean", description: "Print the effective configuration as JSON (secrets redacted) and exit" },
@@ -98,6 +100,6 @@ export async function renderHelp(version: string): Promise<string> {
     meta: { name: "tacacsrs-agentd", version, description: DESCRIPTION },
     args: FLAGS,
   });
-  const plain = usage.replace(/\u001b\[[0-9;]*m/g, "").replace(/[ \t]+$/gm, "");
+  const plain = stripColour(usage).replace(/[ \t]+$/gm, "");
   return `${plain}\n${EPILOGUE}`;
 }

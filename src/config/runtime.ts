@@ -16,7 +16,7 @@ import { resolveSecretText } from "./secrets";
 import { oneLineName, splitPemCertificates, validityProblem } from "./tls-material";
 import type { AccountingConfig, Limits, RuntimeConfig } from "./types";
 import { refuseSelfLoop } from "./self-loop";
-import { boundedInteger, checked, seconds, serviceMode, socketMode } from "./values";
+import { boundedInteger, checked, logFormat, seconds, serviceMode, socketMode } from "./values";
 import { serversFromYang } from "./yang/document";
 import { spoolDirectoryProblem } from "../accounting/directory";
 
@@ -237,6 +237,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     limits: limitValues,
     accounting: accounting(flags, servers, warnings),
     verbosity: Math.min(flags.scanned.verbosity, 4),
+    logFormat: checked(logFormat, "--log-format", flags.value("log-format")),
     source: configPath ?? "command line",
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Endpoint } from "../common/endpoint";
 import type { Limits } from "../common/limits";
+import type { LogFormat } from "../common/log-format";
 import type { Secret } from "../common/secret";
 import type { EngineOptions } from "../upstream/types";
 
@@ -34,6 +35,8 @@ export interface RuntimeConfig {
   limits: Limits;
   /** 0 errors only … 4 trace. */
   verbosity: number;
+  /** --log-format: text or one JSON object per line. */
+  logFormat: LogFormat;
   /** Accounting delivery (issue 15): all off unless their flags are given. */
   accounting: AccountingConfig;
   /** Where the upstream list came from, for logs: "command line" or the --config path. */

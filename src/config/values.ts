@@ -38,6 +38,8 @@ export const socketMode = v.pipe(
 
 export const serviceMode = v.picklist(["client-api", "tacacs-proxy", "both"], "expected client-api, tacacs-proxy or both");
 
+export const logFormat = v.picklist(["text", "json"], "expected text or json");
+
 export const pskKeyExchange = v.picklist(["psk-dhe", "psk-only"], "expected psk-dhe or psk-only");
 
 const GROUPS: readonly TlsGroup[] = ["secp384r1", "secp256r1", "x25519"];

@@ -4,7 +4,7 @@
  * the old configuration when the new one is bad.
  */
 import { formatEndpoint, type Endpoint } from "../common/endpoint";
-import { logger, setVerbosity } from "../common/log";
+import { configureLogging, logger, setVerbosity } from "../common/log";
 import { AgentHealth, startApiServer, type ApiServer } from "../api";
 import { loadConfig, type BuildInfo, type RuntimeConfig } from "../config";
 import { startProxy, type ProxyServer } from "../proxy";
@@ -177,6 +177,7 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
     if (listenersChanged(running.config, outcome.config)) {
       log.warn("listener settings changed: they take effect at the next restart");
     }
+    configureLogging(outcome.config.logFormat, env);
     setVerbosity(outcome.config.verbosity);
     running.engine.reconfigure(outcome.config.engine);
     wipeReplacedPskKeys(running.config, outcome.config);
@@ -198,6 +199,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     return outcome.code;
   }
   const { config } = outcome;
+  configureLogging(config.logFormat, env);
   setVerbosity(config.verbosity);
   guardAgainstDefects(log);
   for (const warning of outcome.warnings) log.warn(warning);

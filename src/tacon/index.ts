@@ -8,6 +8,7 @@
  * (the message says whether a retry may help).
  */
 import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
+import { colourAllowed, stripColour } from "../common/log-format";
 import { ApiCallError, callUnary, type ApiMethod } from "../api/client";
 import { parseEndpoint } from "../config/address";
 import { ConfigError } from "../config";
@@ -148,7 +149,8 @@ export async function runTacon(argv: string[], env: Record<string, string | unde
     return EXIT.usage;
   }
   if (args.help) {
-    process.stdout.write(`${await renderUsage(command)}\n`);
+    const usage = await renderUsage(command);
+    process.stdout.write(`${colourAllowed(process.stdout, env) ? usage : stripColour(usage)}\n`);
     return EXIT.ok;
   }
   const [verb = "", ...positionals] = args._.map(String);
