@@ -79,10 +79,15 @@ export class AccountingDelivery {
   readonly #main: Lane;
   readonly #collectors: Lane[] | undefined;
   #fanOutMissed = 0;
+  readonly #unsubscribe: () => void;
 
   constructor(private readonly options: AccountingDeliveryOptions) {
     this.#main = this.#lane(undefined, options.spool);
     this.#collectors = options.fanOut?.map((collector) => this.#lane(collector.server, collector.spool));
+    // The preferred-server probe (or any server answering) ends an outage: try the backlog now.
+    this.#unsubscribe = options.engine.onStateChange((status) => {
+      if (status.state !== "NoResponsiveServer") this.serverAnswered();
+    });
   }
 
   get fanOutEnabled(): boolean {
@@ -166,6 +171,7 @@ export class AccountingDelivery {
   }
 
   async close(): Promise<void> {
+    this.#unsubscribe();
     for (const lane of [this.#main, ...(this.#collectors ?? [])]) {
       lane.replayer?.close();
       await lane.spool?.close();

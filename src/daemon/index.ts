@@ -17,7 +17,7 @@ import { pskCounters } from "../transport/psk/counters";
 import { sdNotify } from "./sd-notify";
 import { statusLine } from "./systemd-status";
 import { errorMessage } from "../common/error-message";
-import { AccountingDelivery, Spool } from "../accounting";
+import { AccountingDelivery, Spool, type AccountingStats } from "../accounting";
 import { systemClock } from "../upstream/clock";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -103,6 +103,17 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
     .counter("tacacsrs_tls_psk_key_updates_sent", "TLS PSK KeyUpdates sent (answers and rekeys)", () => pskCounters.keyUpdatesSent)
     .counter("tacacsrs_tls_psk_rekeys_at_record_limit", "TLS PSK KeyUpdates sent because a key had protected 2^23 records (RFC 8446 §5.5)", () => pskCounters.rekeysAtRecordLimit)
     .counter("tacacsrs_tls_psk_failures_after_handshake", "TLS PSK connections ended with an alert after the handshake (plaintext alert, KeyUpdate flood, record limit)", () => pskCounters.failuresAfterHandshake);
+  // The accounting spool (issue 15): depth and counters, 0 without --accounting-spool-dir.
+  const spool = (name: keyof AccountingStats) => () => running.accounting?.stats()?.[name] ?? 0;
+  registry
+    .gauge("tacacsrs_accounting_spool_records", "Accounting records accepted and not yet delivered", spool("records"))
+    .gauge("tacacsrs_accounting_spool_bytes", "Bytes of the accounting spool on disk (bounded by --accounting-spool-max-bytes)", spool("bytes"))
+    .gauge("tacacsrs_accounting_spool_oldest_age_seconds", "Age of the oldest undelivered accounting record", spool("oldestAgeSeconds"))
+    .counter("tacacsrs_accounting_spool_appended", "Accounting records spooled (durably) since start", spool("appended"))
+    .counter("tacacsrs_accounting_spool_delivered", "Spooled accounting records delivered since start", spool("delivered"))
+    .counter("tacacsrs_accounting_spool_refused_full", "Accounting records refused because the spool was full", spool("refusedFull"))
+    .counter("tacacsrs_accounting_spool_write_errors", "Accounting records refused because the disk refused the write", spool("writeErrors"))
+    .counter("tacacsrs_accounting_fan_out_missed", "Fan-out: records a collector missed that could not be spooled for it", spool("fanOutMissed"));
   return startMetricsServer({ endpoint, socketMode: running.config.socketMode, registry, counts, log: logger("metrics") });
 }
 

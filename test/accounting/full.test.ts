@@ -4,6 +4,7 @@
  * --accounting-log journal copy has one line per accepted record (queued or delivered).
  */
 import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
 import { startAgent } from "../support/agent-process";
 import { startTacacsServer } from "../support/tacacs-server";
 import { SECRET, sendThroughApi, spoolDirectory, waitForRecords, type Outcome } from "./harness";
@@ -19,7 +20,7 @@ test("a full spool refuses new records with a retriable error; accepted ones are
   const dirs = spoolDirectory();
   cleanups.push(dirs.cleanup);
   const agent = await startAgent(
-    ["--server-addr", `127.0.0.1:${server.port}`, "--shared-secret", SECRET, "--accounting-spool-dir", dirs.spool, "--accounting-spool-max-bytes", "65536", "--accounting-log"],
+    ["--server-addr", `127.0.0.1:${server.port}`, "--shared-secret", SECRET, "--accounting-spool-dir", dirs.spool, "--accounting-spool-max-bytes", "65536", "--accounting-log", "--metrics-endpoint", join(dirs.root, "metrics.sock")],
     {},
     { dir: dirs.root },
   );
@@ -39,6 +40,9 @@ test("a full spool refuses new records with a retriable error; accepted ones are
   expect(refusal.stderr).toContain("retriable");
   expect(agent.output()).toContain("is full (--accounting-spool-max-bytes 65536");
   expect((await agent.tacon(["status"])).stdout).toMatch(new RegExp(`accounting spool: ${queued.length} records, \\d+ of 65536 bytes`));
+  const metrics = await (await fetch("http://localhost/metrics", { unix: join(dirs.root, "metrics.sock") })).text();
+  expect(metrics).toMatch(new RegExp(`^tacacsrs_accounting_spool_records ${queued.length}$`, "m"));
+  expect(metrics).toMatch(new RegExp(`^tacacsrs_accounting_spool_refused_full(_total)? ${refused + 1}$`, "m"));
 
   // The server comes back: authentication is answered while the backlog drains.
   server.setFaults({ refuse: false });
