@@ -4,6 +4,7 @@
  * its key material at once and throws a PskMaterialError for a bad one).
  */
 import { createPskConnector } from "./psk/connector";
+import { keyLimitsFromEnvironment } from "./psk/record-layer";
 import { tcpConnector } from "./tcp";
 import { tlsConnector } from "./tls";
 import type { Connector, TransportSecurity } from "./types";
@@ -15,7 +16,7 @@ export function connectorFor(security: TransportSecurity): Connector {
     case "tls":
       return tlsConnector(security);
     case "psk":
-      return createPskConnector(security);
+      return createPskConnector(security, { keyLimits: keyLimitsFromEnvironment(process.env) });
   }
 }
 

@@ -382,6 +382,8 @@ export function startPskFront(options: { key: Uint8Array; backendPort: number; m
         send(socket, server.flight());
       } else if (record.type === CONTENT.handshake && !info.established) {
         onEstablished(socket); // the client Finished
+      } else if (record.type === CONTENT.handshake && record.fragment[0] === HANDSHAKE.key_update && record.fragment[4] === 1) {
+        send(socket, server.keyUpdates(1, false)); // §4.6.3: the client asked us to update
       } else if (record.type === CONTENT.application_data) {
         if (options.misbehave.kind === "plaintext-close-notify") {
           send(socket, new RecordLayer().encode(CONTENT.alert, Uint8Array.of(1, 0)));

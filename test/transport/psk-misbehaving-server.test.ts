@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { callUnary } from "../../src/api/client";
 import { ALERT } from "../../src/transport/psk/alerts";
+import { TEST_REKEY_ENV } from "../../src/transport/psk/record-layer";
 import { startAgent, type AgentProcess } from "../support/agent-process";
 import { startPskFront, type FrontMisbehaviour, type PskFront } from "../support/psk-fake-server";
 import { startTacacsServer } from "../support/tacacs-server";
@@ -19,7 +20,7 @@ afterEach(async () => {
   for (const step of cleanups.splice(0).reverse()) await step();
 });
 
-async function stack(misbehave: FrontMisbehaviour): Promise<{ front: PskFront; agent: AgentProcess; metrics: () => Promise<string> }> {
+async function stack(misbehave: FrontMisbehaviour, env: Record<string, string> = {}): Promise<{ front: PskFront; agent: AgentProcess; metrics: () => Promise<string> }> {
   const backend = await startTacacsServer({});
   cleanups.push(() => backend.stop());
   const dir = mkdtempSync(join(tmpdir(), "h21-psk-front-"));
@@ -33,7 +34,7 @@ async function stack(misbehave: FrontMisbehaviour): Promise<{ front: PskFront; a
     // Generous: on a loaded machine the test process needs seconds to build a 100,000-record flood.
     "--connect-timeout-seconds", "5", "--request-timeout-seconds", "20", "-vv",
     "--metrics-endpoint", join(dir, "metrics.sock"),
-  ], {}, { dir });
+  ], env, { dir });
   cleanups.push(() => agent.stop());
   const metrics = async (): Promise<string> => (await fetch("http://localhost/metrics", { unix: join(dir, "metrics.sock") } as RequestInit)).text();
   return { front, agent, metrics };
@@ -58,6 +59,18 @@ describe("the compiled agent against a misbehaving PSK server", () => {
     expect((await accounting(agent)).exit).toBe(0);
     expect(front.connections.slice(before).some((connection) => connection.established)).toBe(true);
   }, 20_000);
+
+  test("after a (test-lowered) record limit the agent updates its key and asks the server to: the server sees the KeyUpdates", async () => {
+    const { front, agent, metrics } = await stack({ kind: "none" }, { [TEST_REKEY_ENV]: "3" });
+    for (let request = 0; request < 8; request++) expect((await accounting(agent)).exit).toBe(0);
+    const updates = front.connections.flatMap((connection) => connection.clientKeyUpdates);
+    // One shared connection (single-connect), 8 requests and replies: at least 2 of our updates,
+    // some asking the server (whose replies wore its key too) to update.
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates).toContain(true);
+    expect(front.connections.every((connection) => connection.clientAlerts.every((alert) => alert === ALERT.close_notify))).toBe(true);
+    expect(await metrics()).toMatch(/^tacacsrs_tls_psk_rekeys_at_record_limit_total [1-9]/m);
+  }, 30_000);
 
   test("an unprotected close_notify after the handshake is answered with unexpected_message, not taken as a clean close", async () => {
     const { front, agent } = await stack({ kind: "plaintext-close-notify" });

@@ -3,7 +3,7 @@ import { createCipheriv } from "node:crypto";
 import { ALERT, TlsFailure } from "./alerts";
 import { TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384 } from "./cipher-suites";
 import { trafficKeys } from "./key-schedule";
-import { CONTENT, MAX_PLAINTEXT, RecordLayer } from "./record-layer";
+import { CONTENT, DEFAULT_KEY_LIMITS, keyLimitsFromEnvironment, MAX_PLAINTEXT, RecordLayer, TEST_REKEY_ENV } from "./record-layer";
 import { concatBytes } from "./wire";
 
 const SECRET = new Uint8Array(32).fill(0x42);
@@ -144,5 +144,14 @@ describe("framing", () => {
     const reader = new RecordLayer();
     reader.push(Uint8Array.of(23, 3, 3, 0x41, 0x01));
     expect(failure(() => reader.next()).alert).toBe(ALERT.record_overflow);
+  });
+});
+
+describe("keyLimitsFromEnvironment", () => {
+  test("only a smaller positive integer lowers the limits; anything else keeps RFC 8446 §5.5's", () => {
+    expect(keyLimitsFromEnvironment({ [TEST_REKEY_ENV]: "4" })).toEqual({ rekeyAfterRecords: 4, maxRecordsPerKey: 8 });
+    for (const value of [undefined, "", "0", "-3", "2.5", "x", String(2 ** 23), "1e12"]) {
+      expect(keyLimitsFromEnvironment({ [TEST_REKEY_ENV]: value })).toBe(DEFAULT_KEY_LIMITS);
+    }
   });
 });

@@ -38,6 +38,19 @@ export interface KeyLimits {
 
 export const DEFAULT_KEY_LIMITS: KeyLimits = { rekeyAfterRecords: 2 ** 23, maxRecordsPerKey: Math.floor(2 ** 24.5) };
 
+/** Lets end-to-end tests of the compiled agent see a rekey after a few records. */
+export const TEST_REKEY_ENV = "TACACSRS_TEST_PSK_REKEY_AFTER_RECORDS";
+
+/**
+ * The limits, lowered by TEST_REKEY_ENV when it holds a smaller positive integer (the hard limit
+ * becomes twice that). Not an operator setting: it can only make rekeys more frequent.
+ */
+export function keyLimitsFromEnvironment(env: { readonly [name: string]: string | undefined }): KeyLimits {
+  const lowered = Number(env[TEST_REKEY_ENV]);
+  if (!Number.isSafeInteger(lowered) || lowered < 1 || lowered >= DEFAULT_KEY_LIMITS.rekeyAfterRecords) return DEFAULT_KEY_LIMITS;
+  return { rekeyAfterRecords: lowered, maxRecordsPerKey: 2 * lowered };
+}
+
 /** One direction's keys and record sequence number. */
 class DirectionKeys {
   #sequence = 0;
