@@ -97,9 +97,10 @@ describe("the compiled agent against a misbehaving PSK server", () => {
     }
     // The client before the fix answered all 100,000 in one go: the first call waited 4.3 s. On
     // this shared 2-core machine any single call may take an outlier ~100 ms, hence the median.
-    latencies.sort((a, b) => a - b);
-    expect(latencies[latencies.length >> 1]!).toBeLessThan(100);
-    expect(latencies[latencies.length - 1]!).toBeLessThan(1_000);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    if (!(sorted[sorted.length >> 1]! < 100 && sorted[sorted.length - 1]! < 1_000)) {
+      throw new Error(`health call latencies during the flood (ms): ${latencies.map((ms) => ms.toFixed(1)).join(" ")}`);
+    }
     await request;
     const flooded = front.connections.filter((connection) => connection.floodWritten);
     expect(flooded.length).toBeGreaterThan(0);
@@ -112,6 +113,7 @@ describe("the compiled agent against a misbehaving PSK server", () => {
     const scraped = await metrics();
     const value = (name: string): number => Number(new RegExp(`^${name}_total (\\d+)$`, "m").exec(scraped)?.[1] ?? Number.NaN);
     expect(value("tacacsrs_tls_psk_key_updates_received")).toBeGreaterThanOrEqual(33 * flooded.length);
-    expect(value("tacacsrs_tls_psk_failures_after_handshake")).toBe(flooded.length);
+    // ≥: the engine may already be reconnecting (and being flooded) again.
+    expect(value("tacacsrs_tls_psk_failures_after_handshake")).toBeGreaterThanOrEqual(flooded.length);
   }, 60_000);
 });
