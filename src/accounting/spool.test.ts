@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { capturingLogger } from "../../test/support/logging";
 import { ManualClock } from "../upstream/manual-clock";
-import { Spool, SpoolFullError, type SpoolEntry } from "./spool";
+import { Spool, SpoolFullError, SpoolWriteError, type SpoolEntry } from "./spool";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -121,5 +121,38 @@ describe("spool", () => {
     writeFileSync(file, "x");
     expect(() => open(file)).toThrow("is not a directory");
     expect(() => open(join(dir, "missing"))).toThrow("does not exist");
+  });
+});
+
+describe("spool on a full disk", () => {
+  // A 64 KiB tmpfs is the disk; mounting needs root (the CI container runs as root).
+  const canMount = process.getuid?.() === 0;
+  test.skipIf(!canMount)("a write the disk refuses is a clean retriable error; what was accepted stays readable", async () => {
+    const dir = spoolDir();
+    const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tacacsrs-h15-full", dir]);
+    if (mount.exitCode !== 0) throw new Error(`mount failed: ${mount.stderr.toString()}`);
+    try {
+      const { spool, log } = open(dir, { maxBytes: 1 << 20 });
+      const accepted: number[] = [];
+      let failure: unknown;
+      for (let n = 0; n < 2000 && failure === undefined; n++) {
+        await spool.append(record(n, 200)).then(
+          () => accepted.push(n),
+          (error: unknown) => (failure = error),
+        );
+      }
+      expect(failure).toBeInstanceOf(SpoolWriteError);
+      expect(String((failure as Error).message)).toContain("retry later");
+      expect(log.lines.some((line) => line.startsWith("error") && line.includes("write failed"))).toBe(true);
+      expect(spool.snapshot()).toMatchObject({ records: accepted.length, writeErrors: 1 });
+      expect(drain(spool).map((entry) => entry.acceptedAt - 1_000_000)).toEqual(accepted);
+      await spool.close();
+      // The segment ends on a record: a reopen finds no torn tail.
+      const again = open(dir);
+      expect(again.spool.snapshot()).toMatchObject({ records: accepted.length, corruptBytesTruncated: 0 });
+      await again.spool.close();
+    } finally {
+      Bun.spawnSync(["umount", dir]);
+    }
   });
 });
