@@ -10,7 +10,8 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Endpoint } from "../../src/common/endpoint";
-import { ACCOUNTING_PATH, GrpcClient, accountingBody, isResponse } from "./grpc-client";
+import { statusName } from "../../src/api/status";
+import { ACCOUNTING_PATH, GrpcClient, accountingBody, decodeAccountingReply, isResponse, type CallResult } from "./grpc-client";
 import { latencyOf, round, type Latency } from "./stats";
 import { MuxClient, legacyRequest, type TacacsTarget } from "./tacacs-load";
 
@@ -31,6 +32,8 @@ export interface LoadResult extends Latency {
   rps: number;
   requests: number;
   errors: number;
+  /** The errors by class: a gRPC status name, "error reply: …" (the agent's ServiceError), "transport: …", "unanswered". */
+  failures: Record<string, number>;
   /** Open loop: requests not sent because too many were in flight. */
   shed: number;
 }
@@ -43,7 +46,21 @@ export interface LoadResult extends Latency {
 const MAX_IN_FLIGHT = 1024;
 const DRAIN_MS = 5000;
 
-type Issue = (done: (ok: boolean) => void) => void;
+/** `failure` names the class of a failed request; undefined when it succeeded. */
+type Issue = (done: (failure?: string) => void) => void;
+
+/** A failure class: numbers are masked so one cause is one class ("... 256 sessions ..." → "... N sessions ..."). */
+function failureClass(prefix: string, message: string): string {
+  return `${prefix}: ${message.replace(/\d+/g, "N").slice(0, 100)}`;
+}
+
+/** How a gRPC call ended: undefined for an accounting response, else its failure class. */
+function grpcFailure(result: CallResult | Error): string | undefined {
+  if (result instanceof Error) return failureClass("transport", result.message);
+  if (result.status !== 0) return statusName(result.status);
+  if (isResponse(result.message)) return undefined;
+  return failureClass("error reply", decodeAccountingReply(result.message).error?.message ?? "");
+}
 
 async function makeClient(spec: ClientSpec): Promise<{ issue: Issue; close(): void }> {
   if (spec.kind === "grpc") {
@@ -51,14 +68,15 @@ async function makeClient(spec: ClientSpec): Promise<{ issue: Issue; close(): vo
     await client.ready();
     const body = accountingBody();
     return {
-      issue: (done) => client.call(ACCOUNTING_PATH, body, (r) => done(!(r instanceof Error) && r.status === 0 && isResponse(r.message))),
+      issue: (done) => client.call(ACCOUNTING_PATH, body, (r) => done(grpcFailure(r))),
       close: () => client.close(),
     };
   }
   const key = spec.key === undefined ? undefined : new TextEncoder().encode(spec.key);
-  if (spec.kind === "legacy") return { issue: (done) => legacyRequest(spec.target, key, done), close: () => {} };
+  const tacacs = (done: (failure?: string) => void) => (ok: boolean) => done(ok ? undefined : "no accounting reply");
+  if (spec.kind === "legacy") return { issue: (done) => legacyRequest(spec.target, key, tacacs(done)), close: () => {} };
   const mux = await MuxClient.connect(spec.target, key);
-  return { issue: (done) => mux.request(done), close: () => mux.close() };
+  return { issue: (done) => mux.request(tacacs(done)), close: () => mux.close() };
 }
 
 export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") => void = () => {}): Promise<LoadResult> {
@@ -67,6 +85,7 @@ export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") 
   let count = 0;
   let requests = 0;
   let errors = 0;
+  const failures: Record<string, number> = {};
   let shed = 0;
   let inFlight = 0;
   const start = performance.now();
@@ -74,11 +93,15 @@ export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") 
   const measureTo = measureFrom + spec.durationMs;
   let running = true;
 
-  const record = (sentAt: number, ok: boolean) => {
+  const record = (sentAt: number, failure: string | undefined) => {
     const now = performance.now();
     if (now < measureFrom || now > measureTo) return;
     requests++;
-    if (!ok) return void errors++;
+    if (failure !== undefined) {
+      errors++;
+      failures[failure] = (failures[failure] ?? 0) + 1;
+      return;
+    }
     if (count === samples.length) {
       const grown = new Float64Array(samples.length * 2);
       grown.set(samples);
@@ -89,9 +112,9 @@ export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") 
   let drained: () => void = () => {};
   const send = (sentAt: number, then?: () => void) => {
     inFlight++;
-    client.issue((ok) => {
+    client.issue((failure) => {
       inFlight--;
-      record(sentAt, ok);
+      record(sentAt, failure);
       if (running && then) then();
       else if (!running && inFlight === 0) drained();
     });
@@ -127,8 +150,9 @@ export async function runLoad(spec: LoadSpec, phase: (name: "measure" | "done") 
   phase("done");
   if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => (drained = resolve)), sleep(DRAIN_MS)]);
   errors += inFlight; // never answered (counted before close() fails them)
+  if (inFlight > 0) failures.unanswered = inFlight;
   client.close();
-  return { rps: round((count * 1000) / spec.durationMs), requests, errors, shed, ...latencyOf(samples.subarray(0, count)) };
+  return { rps: round((count * 1000) / spec.durationMs), requests, errors, failures, shed, ...latencyOf(samples.subarray(0, count)) };
 }
 
 if (import.meta.main) {

@@ -47,6 +47,7 @@ async function h2load(ctx: Context, agent: AgentProcess, durationMs = ctx.option
     rps: Number(rate[1]),
     requests: Number(done[2]),
     errors: Number(done[4]) + Number(done[5]),
+    failures: { "h2load failed": Number(done[4]), "h2load errored": Number(done[5]) },
     shed: 0,
     p50Us: Number.NaN,
     p99Us: Number.NaN,
@@ -129,6 +130,8 @@ export async function throughput(ctx: Context, scenarios: ReadonlySet<number>): 
     const figures: Record<string, number> = { rps: med((r) => r.rps), p50Us: med((r) => r.p50Us), p99Us: med((r) => r.p99Us), p999Us: med((r) => r.p999Us) };
     for (const name of Object.keys(runs[0]!.cpuUsPerRequest)) figures[name === "meanLatencyUs" ? name : `${name}CpuUs`] = med((r) => r.cpuUsPerRequest[name]!);
     figures.errors = runs.reduce((sum, r) => sum + r.errors, 0);
+    // Every failure named by its class (gRPC status, the agent's error reply, transport, unanswered).
+    for (const r of runs) for (const [name, n] of Object.entries(r.failures)) if (n > 0) figures[`failed ${name}`] = (figures[`failed ${name}`] ?? 0) + n;
     figures.shed = runs.reduce((sum, r) => sum + r.shed, 0);
     report.row(m.scenario, m.name, Object.fromEntries(Object.entries(figures).filter(([, v]) => !Number.isNaN(v))));
   }
