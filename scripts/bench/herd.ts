@@ -14,8 +14,9 @@ export async function herd({ report }: Context): Promise<void> {
   const [preferred, backup] = await Promise.all([ServerProcess.start(["--key", SHARED_SECRET]), ServerProcess.start(["--key", SHARED_SECRET])]);
   const agent = await AgentProcess.start([
     "--server-addr", `${LOOPBACK}:${preferred.port}`, "--server-addr", `${LOOPBACK}:${backup.port}`, "--shared-secret", SHARED_SECRET,
-    // The default bound of 256 sessions in flight per server would turn most of the herd away as "busy".
-    "--connect-timeout-seconds", "2", "--preferred-probe-interval-seconds", "3600", "--max-sessions-in-flight", String(HERD + 24),
+    // The default bound of 256 sessions in flight per server would turn most of the herd away as "busy",
+    // and 1,000 calls are near the default 1,024 concurrent calls, where each connection gets its fair share only.
+    "--connect-timeout-seconds", "2", "--preferred-probe-interval-seconds", "3600", "--max-sessions-in-flight", String(HERD + 24), "--max-api-streams", String(2 * HERD),
   ]);
   const client = new GrpcClient(agent.api, SESSIONS);
   await client.ready();
