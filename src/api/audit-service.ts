@@ -75,6 +75,11 @@ export class AuditService {
     this.registry = registry ?? new AuditSessionRegistry(clock);
   }
 
+  /** The audit plugin's counters as it last reported them (undefined before its first report). */
+  pluginCounters(): Readonly<Record<string, number>> | undefined {
+    return this.#report?.counters as Record<string, number> | undefined;
+  }
+
   /** The `audit` field of StatusReply. */
   status(): object {
     const { counters } = this.registry;

@@ -12,7 +12,9 @@ import type { Limits } from "../common/limits";
 import type { UpstreamEngine } from "../upstream/types";
 import type { AccountingDelivery } from "../accounting";
 import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
+import { systemClock } from "../upstream/clock";
 import { agentRoutes } from "./agent-service";
+import { AuditService } from "./audit-service";
 import { AgentHealth, healthRoutes } from "./health";
 import { GrpcServer, type ApiCounters } from "./server";
 
@@ -44,6 +46,8 @@ export interface ApiServer {
   readonly activeCalls: number;
   /** Refusals per limit and reason (plain live numbers, for Status and metrics). */
   readonly counters: ApiCounters;
+  /** Audit sessions of TACACS+ logins and the audit plugin's last report (command accounting). */
+  readonly audit: AuditService;
   /** Graceful stop: in-flight calls get `graceMs`, then are cancelled; the socket is removed. */
   close(graceMs: number): Promise<void>;
 }
@@ -52,8 +56,9 @@ export interface ApiServer {
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const log = options.log ?? silentLogger;
   const metrics = options.metrics ?? newEntryPointMetrics();
+  const audit = new AuditService(systemClock, log);
   const server = new GrpcServer({
-    routes: [...agentRoutes(options.engine, log, undefined, options.accounting, metrics), ...healthRoutes(options.health ?? new AgentHealth(options.engine))],
+    routes: [...agentRoutes(options.engine, log, audit, options.accounting, metrics), ...healthRoutes(options.health ?? new AgentHealth(options.engine))],
     connectionCounts: metrics.connections,
     maxConcurrentCalls: options.limits.maxApiStreams,
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),
@@ -70,6 +75,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return server.activeCalls;
     },
     counters: server.counters,
+    audit,
     close: (graceMs) => server.close(graceMs),
   };
 }

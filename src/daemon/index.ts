@@ -114,6 +114,23 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
     .counter("tacacsrs_accounting_spool_refused_full", "Accounting records refused because the spool was full", spool("refusedFull"))
     .counter("tacacsrs_accounting_spool_write_errors", "Accounting records refused because the disk refused the write", spool("writeErrors"))
     .counter("tacacsrs_accounting_fan_out_missed", "Fan-out: records a collector missed that could not be spooled for it", spool("fanOutMissed"));
+  // Command accounting (issue 22): registered audit sessions, refusals, and the audit plugin's last report.
+  const auditCounters = () => running.api?.audit.registry.counters;
+  const pluginCounter = (name: string) => running.api?.audit.pluginCounters()?.[name] ?? 0;
+  registry
+    .gauge("tacacsrs_audit_sessions", "TACACS+ login sessions registered for command accounting", () => running.api?.audit.registry.size ?? 0)
+    .counter("tacacsrs_audit_session_registrations", "Audit session registrations accepted", () => auditCounters()?.registered ?? 0)
+    .counter("tacacsrs_audit_session_refusals", "Audit session calls refused, by reason", () => [
+      { labels: { reason: "not_root" }, value: auditCounters()?.denied ?? 0 },
+      { labels: { reason: "full" }, value: auditCounters()?.rejectedFull ?? 0 },
+      { labels: { reason: "already_registered" }, value: auditCounters()?.alreadyRegistered ?? 0 },
+    ])
+    .counter("tacacsrs_audit_sessions_expired", "Audit sessions forgotten after 24 h without a command", () => auditCounters()?.expired ?? 0)
+    .counter("tacacsrs_audit_plugin_events_read", "Exec events the audit plugin read, as it last reported", () => pluginCounter("eventsRead"))
+    .counter("tacacsrs_audit_plugin_events", "The audit plugin's events and records by outcome, as it last reported", () =>
+      ["accounted", "skipped", "dropped", "malformed", "failed"].map((outcome) => ({ labels: { outcome }, value: pluginCounter(outcome) })),
+    )
+    .gauge("tacacsrs_audit_plugin_queue_depth", "Events waiting in the audit plugin's queue at its last report", () => pluginCounter("queueDepth"));
   return startMetricsServer({ endpoint, socketMode: running.config.socketMode, registry, counts, log: logger("metrics") });
 }
 

@@ -6,7 +6,9 @@
  */
 import { $ } from "bun";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startAgent, TACON, type AgentProcess } from "../support/agent-process";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
 
@@ -20,17 +22,20 @@ const outsideSession = readFileSync("/proc/self/sessionid", "utf8").trim() === "
 describe.skipIf(!isRoot)(`tacon audit-session${isRoot ? "" : " (skipped: needs root to set a login uid)"}`, () => {
   let server: TestServer;
   let agent: AgentProcess;
+  const metricsDir = mkdtempSync(join(tmpdir(), "tacacsrs-22-metrics-"));
+  const metrics = join(metricsDir, "metrics.sock");
 
   beforeAll(async () => {
     server = await startTacacsServer({ key: SECRET });
     // A socket every local user may reach: only the credential check stands in the way.
-    agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`, "--socket-mode", "666"], { TACACSRS_SHARED_SECRET: SECRET });
+    agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`, "--socket-mode", "666", "--metrics-endpoint", metrics], { TACACSRS_SHARED_SECRET: SECRET });
     chmodSync(agent.dir, 0o755);
   }, 30_000);
 
   afterAll(async () => {
     await agent?.stop();
     await server?.stop();
+    rmSync(metricsDir, { recursive: true, force: true });
   });
 
   /** Runs tacon commands (joined with &&) in a fresh audit session of login uid AUID, as `asUid`. */
@@ -64,5 +69,13 @@ describe.skipIf(!isRoot)(`tacon audit-session${isRoot ? "" : " (skipped: needs r
     const result = await agent.tacon(["--user", "x", "audit-session", "register"]);
     expect(result.exit).toBe(2);
     expect(result.stderr).toContain("/proc/self/sessionid is unset");
+  });
+
+  test("the metrics endpoint exports the audit session counters (after the tests above)", async () => {
+    const text = await (await fetch("http://localhost/metrics", { unix: metrics } as RequestInit)).text();
+    expect(text).toContain("tacacsrs_audit_sessions 0\n");
+    expect(text).toContain("tacacsrs_audit_session_registrations_total 1\n");
+    expect(text).toContain('tacacsrs_audit_session_refusals_total{reason="not_root"} 1\n');
+    expect(text).toContain('tacacsrs_audit_plugin_events_total{outcome="accounted"} 0\n');
   });
 });
