@@ -114,6 +114,8 @@ export interface ServerHelloOverrides {
   selectedIdentity?: number | null;
   keyShareGroup?: TlsGroup | null;
   extraExtension?: number;
+  /** The version in supported_versions (0x0304 unless given). */
+  supportedVersion?: number;
 }
 
 export class FakePskServer {
@@ -158,7 +160,7 @@ export class FakePskServer {
 
   serverHello(overrides: ServerHelloOverrides = {}): Uint8Array {
     const hello = this.#requireHello();
-    const extensions = new ByteWriter().u16(EXTENSION.supported_versions).vector(2, Uint8Array.of(3, 4));
+    const extensions = new ByteWriter().u16(EXTENSION.supported_versions).vector(2, new ByteWriter().u16(overrides.supportedVersion ?? 0x0304).finish());
     let shared: Uint8Array | undefined;
     const [offeredCode, offeredKey] = [...hello.keyShares][0] ?? [];
     const group = overrides.keyShareGroup === undefined ? groupByCode(offeredCode ?? -1) : overrides.keyShareGroup;
@@ -300,7 +302,11 @@ export type FrontMisbehaviour =
   /** `count` KeyUpdates in one write (each under the key the previous one announced). */
   | { kind: "key-update-flood"; count: number; requested: boolean }
   /** Answers the first application data with an unprotected close_notify alert. */
-  | { kind: "plaintext-close-notify" };
+  | { kind: "plaintext-close-notify" }
+  /** Unprotected records sent just before the server's flight (e.g. 33 change_cipher_spec). */
+  | { kind: "before-flight"; records: Uint8Array }
+  /** A distorted ServerHello. */
+  | { kind: "server-hello"; overrides: ServerHelloOverrides };
 
 /** What one client connection did, as the front saw it. */
 export interface FrontConnection {
@@ -373,13 +379,20 @@ export function startPskFront(options: { key: Uint8Array; backendPort: number; m
   };
   const onData = (socket: Socket<State>, chunk: Uint8Array): void => {
     const { server, info } = socket.data;
+    // A client that failed before it had keys alerts in plaintext, although our read keys are set.
+    if (!info.established && chunk[0] === CONTENT.alert && chunk.length === 7) {
+      info.clientAlerts.push(chunk[6]!);
+      return void socket.end();
+    }
     for (const record of server.receive(chunk)) {
       if (record.type === CONTENT.alert) {
         info.clientAlerts.push(record.fragment[1]!);
         socket.end();
       } else if (record.type === CONTENT.handshake && !server.hello) {
         server.receiveClientHello(record.fragment);
-        send(socket, server.flight());
+        const misbehave = options.misbehave;
+        if (misbehave.kind === "before-flight") send(socket, misbehave.records);
+        send(socket, server.flight(server.serverHello(misbehave.kind === "server-hello" ? misbehave.overrides : {})));
       } else if (record.type === CONTENT.handshake && !info.established) {
         onEstablished(socket); // the client Finished
       } else if (record.type === CONTENT.handshake && record.fragment[0] === HANDSHAKE.key_update && record.fragment[4] === 1) {

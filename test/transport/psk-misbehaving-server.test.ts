@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { callUnary } from "../../src/api/client";
 import { ALERT } from "../../src/transport/psk/alerts";
-import { TEST_REKEY_ENV } from "../../src/transport/psk/record-layer";
+import { CONTENT, RecordLayer, TEST_REKEY_ENV } from "../../src/transport/psk/record-layer";
+import { concatBytes } from "../../src/transport/psk/wire";
 import { startAgent, type AgentProcess } from "../support/agent-process";
 import { startPskFront, type FrontMisbehaviour, type PskFront } from "../support/psk-fake-server";
 import { startTacacsServer } from "../support/tacacs-server";
@@ -71,6 +72,19 @@ describe("the compiled agent against a misbehaving PSK server", () => {
     expect(front.connections.every((connection) => connection.clientAlerts.every((alert) => alert === ALERT.close_notify))).toBe(true);
     expect(await metrics()).toMatch(/^tacacsrs_tls_psk_rekeys_at_record_limit_total [1-9]/m);
   }, 30_000);
+
+  test.each([
+    ["33 change_cipher_spec records before the ServerHello", { kind: "before-flight", records: concatBytes(Array.from({ length: 33 }, () => RecordLayer.changeCipherSpec())) }, ALERT.unexpected_message],
+    ["an empty handshake record", { kind: "before-flight", records: Uint8Array.of(CONTENT.handshake, 3, 3, 0, 0) }, ALERT.unexpected_message],
+    ["supported_versions 0x0303 in the ServerHello", { kind: "server-hello", overrides: { supportedVersion: 0x0303 } }, ALERT.illegal_parameter],
+  ] as [string, FrontMisbehaviour, number][])("handshake: %s fails the connect with the right alert", async (_, misbehave, alert) => {
+    const { front, agent } = await stack(misbehave);
+    expect((await accounting(agent)).exit).not.toBe(0);
+    const alerts = front.connections.flatMap((connection) => connection.clientAlerts);
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(new Set(alerts)).toEqual(new Set([alert]));
+    expect(front.connections.some((connection) => connection.established)).toBe(false);
+  }, 20_000);
 
   test("an unprotected close_notify after the handshake is answered with unexpected_message, not taken as a clean close", async () => {
     const { front, agent } = await stack({ kind: "plaintext-close-notify" });
