@@ -8,8 +8,8 @@ import type { ArgsDef } from "citty";
 interface Program {
   name: string;
   args: ArgsDef;
-  /** Positional commands offered until one is given (tacon). */
-  commands?: readonly string[];
+  /** Positional commands offered until one is given (tacon), with their operands ("a|b" are offered too). */
+  commands?: readonly (readonly [name: string, operands: string])[];
 }
 
 function words(args: ArgsDef): string {
@@ -38,15 +38,23 @@ function valueArms(args: ArgsDef): string[] {
   ];
 }
 
+/** `case` arms offering a command's choice operands ("register|unregister") right after it. */
+function operandArms(commands: Program["commands"] = []): string[] {
+  return commands
+    .filter(([, operands]) => /^[a-z-]+(\|[a-z-]+)+$/.test(operands))
+    .map(([name, operands]) => `        ${name}) [[ $cur == -* ]] || { COMPREPLY=($(compgen -W "${operands.split("|").join(" ")}" -- "$cur")); return; } ;;`);
+}
+
 export function bashCompletion(program: Program): string {
   const fn = `_${program.name.replaceAll("-", "_")}`;
+  const names = (program.commands ?? []).map(([name]) => name);
   const commandCheck = program.commands
     ? [
         `    local word`,
         `    for word in "\${COMP_WORDS[@]:1:COMP_CWORD-1}"; do`,
-        `        case $word in ${program.commands.join("|")}) COMPREPLY=($(compgen -W "${words(program.args)}" -- "$cur")); return ;; esac`,
+        `        case $word in ${names.join("|")}) COMPREPLY=($(compgen -W "${words(program.args)}" -- "$cur")); return ;; esac`,
         `    done`,
-        `    [[ $cur == -* ]] || { COMPREPLY=($(compgen -W "${program.commands.join(" ")}" -- "$cur")); return; }`,
+        `    [[ $cur == -* ]] || { COMPREPLY=($(compgen -W "${names.join(" ")}" -- "$cur")); return; }`,
       ]
     : [];
   return [
@@ -59,6 +67,7 @@ export function bashCompletion(program: Program): string {
     `    elif [[ $cur == = ]]; then cur=""; fi`,
     `    case $prev in`,
     ...valueArms(program.args),
+    ...operandArms(program.commands),
     `    esac`,
     ...commandCheck,
     `    COMPREPLY=($(compgen -W "${words(program.args)}" -- "$cur"))`,

@@ -25,5 +25,5 @@ export function generateDocuments(root: string, dir: string, version: string, ep
   writeFileSync(`${dir}/tacon.1`, renderManPage(taconManPage(version, date)));
   writeFileSync(`${dir}/tacacsrs-audit-plugin.8`, renderManPage(auditPluginManPage(version, date)));
   writeFileSync(`${dir}/tacacsrs-agentd.bash`, bashCompletion({ name: "tacacsrs-agentd", args: FLAGS }));
-  writeFileSync(`${dir}/tacon.bash`, bashCompletion({ name: "tacon", args: TACON_ARGS, commands: COMMANDS.map(([name]) => name) }));
+  writeFileSync(`${dir}/tacon.bash`, bashCompletion({ name: "tacon", args: TACON_ARGS, commands: COMMANDS.map(([name, operands]) => [name, operands] as const) }));
 }

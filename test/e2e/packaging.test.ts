@@ -137,6 +137,7 @@ describe.skipIf(!tools)("release packages", () => {
     expect(await complete("tacon", "")).toEqual(["accounting", "authorization", "authentication", "audit-session", "health", "status"]);
     expect(await complete("tacon", "--record-type", "w")).toEqual(["watchdog"]);
     expect(await complete("tacon", "accounting", "--js")).toEqual(["--json"]);
+    expect(await complete("tacon", "audit-session", "")).toEqual(["register", "unregister"]);
   });
 
   test("reproducible: a second build of the same commit gives byte-identical packages", async () => {
