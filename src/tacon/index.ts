@@ -42,6 +42,11 @@ export const COMMANDS: readonly (readonly [string, string, string])[] = [
   ["audit-session", "register|unregister", "As root: register or unregister this login's audit session, for command accounting"],
   ["health", "[readiness|liveness|startup]", "Exit 0 when the agent is ready (a responsive upstream server), else 1; liveness: the agent answers; startup: warm-up done"],
   ["status", "", "Print the agent's upstream servers, failover state and counters"],
+  [
+    "pam",
+    "[NAME=VALUE...]",
+    "Run by pam_exec(8) for each phase of a host login (PAM_TYPE auth, account, open_session, close_session; README \"Host logins\"), with name=value options instead of the flags above: service-endpoint=, login=pap|ascii, service=, protocol=, privilege-level=, timeout= (seconds, a hard bound), accounting=best-effort|required, log-socket=. Fails closed; exit 1 denied, 2 bad option or PAM context, 3 agent or upstream unavailable, 4 timeout",
+  ],
 ];
 
 /** grpc.health.v1 names the agent serves besides "" (readiness), see api/health.ts. */

@@ -41,6 +41,7 @@ describe.skipIf(!tools)("release packages", () => {
     expect(contents).toContain("./lib/systemd/system/tacacsrs-agentd.service");
     expect(contents).toContain("./usr/share/doc/tacacsrs-agentd/copyright");
     expect(contents).toMatch(/\.\/usr\/share\/doc\/tacacsrs-agentd\/examples\/\S+\.json/);
+    for (const service of ["sshd", "sudo", "login"]) expect(contents).toContain(`./usr/share/doc/tacacsrs-agentd/examples/pam.d/${service}\n`);
     expect(readFileSync(`${work}/control/conffiles`, "utf8")).toBe(
       "/etc/audit/plugins.d/tacacsrs-agentd.conf\n/etc/audit/rules.d/tacacsrs-agentd.rules\n/etc/default/tacacsrs-agentd\n",
     );
@@ -134,7 +135,7 @@ describe.skipIf(!tools)("release packages", () => {
     expect(await complete("tacacsrs-agentd", "--service-mode", "")).toEqual(["client-api", "tacacs-proxy", "both"]);
     expect(await complete("tacacsrs-agentd", "--psk-key-exchange=psk-o")).toEqual(["psk-only"]);
     expect(await complete("tacacsrs-agentd", "--config", `${work}/root/usr/share/doc/tacacsrs-agentd/examples/pl`)).toEqual([`${work}/root/usr/share/doc/tacacsrs-agentd/examples/plain.json`]);
-    expect(await complete("tacon", "")).toEqual(["accounting", "authorization", "authentication", "audit-session", "health", "status"]);
+    expect(await complete("tacon", "")).toEqual(["accounting", "authorization", "authentication", "audit-session", "health", "status", "pam"]);
     expect(await complete("tacon", "--record-type", "w")).toEqual(["watchdog"]);
     expect(await complete("tacon", "accounting", "--js")).toEqual(["--json"]);
     expect(await complete("tacon", "audit-session", "")).toEqual(["register", "unregister"]);
