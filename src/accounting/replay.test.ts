@@ -18,7 +18,7 @@ interface Pending {
   answer: (ok: boolean) => void;
 }
 
-async function setUp(records: number, window = 4) {
+async function setUp(records: number, window = 4, maxPerSecond = 100_000) {
   const dir = mkdtempSync(join(tmpdir(), "tacacsrs-h15-replay-"));
   dirs.push(dir);
   const clock = new ManualClock();
@@ -31,7 +31,7 @@ async function setUp(records: number, window = 4) {
       sent.push(entry.acceptedAt);
       pending.push({ n: entry.acceptedAt, answer: resolve });
     });
-  const replayer = new Replayer(spool, deliver, { window, maxPerSecond: 100_000, clock, log: silentLogger });
+  const replayer = new Replayer(spool, deliver, { window, maxPerSecond, clock, log: silentLogger });
   const settle = async (ok: boolean) => {
     for (const p of pending.splice(0)) p.answer(ok);
     await Bun.sleep(0);
@@ -92,6 +92,24 @@ describe("replay", () => {
     expect(sent.slice(5)).toEqual([0, 1, 2]);
     await settle(true);
     expect(spool.records).toBe(0);
+    await spool.close();
+  });
+
+  test("the replay rate is bounded: a burst of 2 ms worth, then the rate", async () => {
+    const { spool, clock, replayer, sent, settle } = await setUp(500, 500, 1000);
+    replayer.wake();
+    clock.advance(0);
+    await settle(true);
+    // The probe took the first token, the burst (2 ms worth) the rest of the bucket.
+    expect(sent.length).toBeLessThanOrEqual(11);
+    for (let ms = 0; ms < 100; ms++) {
+      clock.advance(1);
+      await settle(true);
+    }
+    expect(sent.length).toBeGreaterThanOrEqual(100);
+    expect(sent.length).toBeLessThanOrEqual(112);
+    expect(new Set(sent).size).toBe(sent.length);
+    replayer.close();
     await spool.close();
   });
 });

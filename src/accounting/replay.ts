@@ -9,7 +9,7 @@
  * prefix only.
  *
  * Live traffic keeps its latency because the replay holds at most `window` sessions (a share of
- * --max-sessions-in-flight) and sends at most `maxPerSecond` records a second (in 10 ms slices),
+ * --max-sessions-in-flight) and sends at most `maxPerSecond` records a second (a token bucket),
  * so a collector that is back is never saturated by the backlog and answers live requests beside it.
  */
 import type { Logger } from "../common/log";
@@ -25,8 +25,8 @@ export type Deliver = (entry: SpoolEntry) => Promise<boolean>;
 
 export type ReplayMode = "idle" | "probing" | "draining";
 
-/** The rate bound is applied per slice of this length. */
-const SLICE_MS = 2;
+/** The rate bound is a token bucket holding at most this many milliseconds' worth of records. */
+const BURST_MS = 2;
 
 interface Slot {
   entry: SpoolEntry;
@@ -50,9 +50,9 @@ export class Replayer {
   #retryMs = FIRST_RETRY_MS;
   #timer: unknown;
   #closed = false;
-  /** Rate bound: the current slice's start and the records sent in it. */
-  #sliceStart = -Infinity;
-  #sentInSlice = 0;
+  /** Rate bound: tokens (records that may go now) as of `#tokensAt`; a timer waits for the next one. */
+  #tokens = 0;
+  #tokensAt = -Infinity;
   #sliceTimer: unknown;
 
   constructor(
@@ -113,21 +113,23 @@ export class Replayer {
     if (this.#inFlight === 0 && this.#sliceTimer === undefined) this.#settle();
   }
 
-  /** True when one more record may go in this slice; else a timer resumes at the next slice. */
+  /**
+   * True when one more record may go now (a token is taken); else a timer resumes when the next
+   * token is due. Tokens accrue for the time elapsed, so late timers do not lower the rate.
+   */
   #withinRate(): boolean {
     const now = this.options.clock.now();
-    if (now - this.#sliceStart >= SLICE_MS) {
-      this.#sliceStart = now;
-      this.#sentInSlice = 0;
-    }
-    if (this.#sentInSlice < (this.options.maxPerSecond * SLICE_MS) / 1000) {
-      this.#sentInSlice++;
+    const perMs = this.options.maxPerSecond / 1000;
+    this.#tokens = Math.min(perMs * BURST_MS, this.#tokens + (now - this.#tokensAt) * perMs);
+    this.#tokensAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens--;
       return true;
     }
     this.#sliceTimer ??= this.options.clock.setTimer(() => {
       this.#sliceTimer = undefined;
       if (this.#mode === "draining" && !this.#stalled) this.#pump();
-    }, this.#sliceStart + SLICE_MS - now);
+    }, Math.max(1, Math.ceil((1 - this.#tokens) / perMs)));
     return false;
   }
 

@@ -116,7 +116,9 @@ export class Spool {
   #flushing: Promise<void> | undefined;
   /** Reading: the next position to read, records read ahead, and those handed out not yet acknowledged. */
   #read: Position;
+  /** Records of the last chunk read; `#readIndex` is the next one to hand out (no O(n) shift). */
   #readAhead: ScannedRecord[] = [];
+  #readIndex = 0;
   #readFd: { segment: number; fd: number } | undefined;
   #outstanding: SpoolEntry[] = [];
   #cursor: Position;
@@ -258,7 +260,7 @@ export class Spool {
   next(): SpoolEntry | undefined {
     const record = this.#peek();
     if (!record) return undefined;
-    this.#readAhead.shift();
+    this.#readIndex++;
     const entry: SpoolEntry = { ...record, segment: this.#read.segment };
     this.#read.offset = record.end;
     this.#outstanding.push(entry);
@@ -282,7 +284,7 @@ export class Spool {
 
   /** The record `next()` would hand out, reading a chunk of the segment when needed. */
   #peek(): ScannedRecord | undefined {
-    while (this.#readAhead.length === 0) {
+    while (this.#readIndex >= this.#readAhead.length) {
       const index = this.#segments.findIndex((segment) => segment.id >= this.#read.segment);
       const segment = this.#segments[index];
       if (!segment) return undefined;
@@ -295,7 +297,7 @@ export class Spool {
       if (!following) return undefined;
       this.#read = { segment: following.id, offset: 0 };
     }
-    return this.#readAhead[0];
+    return this.#readAhead[this.#readIndex];
   }
 
   #readChunk(segment: Segment): void {
@@ -311,6 +313,7 @@ export class Spool {
       const scan = scanRecords(bytes.subarray(0, got), this.#read.offset);
       if (scan.records.length > 0) {
         this.#readAhead = scan.records;
+        this.#readIndex = 0;
         return;
       }
       if (scan.stop === "partial" && length < available && got === length) {
