@@ -131,6 +131,17 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
       ["accounted", "skipped", "dropped", "malformed", "failed"].map((outcome) => ({ labels: { outcome }, value: pluginCounter(outcome) })),
     )
     .gauge("tacacsrs_audit_plugin_queue_depth", "Events waiting in the audit plugin's queue at its last report", () => pluginCounter("queueDepth"));
+  // Limits against hostile local clients (issue 19): what each bound refused or cut, by reason
+  // (the call counters' two gauges are exported apart).
+  const gauges = new Set(["bufferedBytes", "cancelledRunning"]);
+  const reasons = (counters: object | undefined) =>
+    (Object.entries(counters ?? {}) as [string, number][]).filter(([reason]) => !gauges.has(reason)).map(([reason, value]) => ({ labels: { reason }, value }));
+  registry
+    .counter("tacacsrs_api_http2_refusals", "API connections and streams refused or cut by an HTTP/2 limit, by reason", () => reasons(running.api?.counters.http2))
+    .counter("tacacsrs_api_call_refusals", "API calls refused by a limit (RESOURCE_EXHAUSTED), by reason", () => reasons(running.api?.counters.calls))
+    .gauge("tacacsrs_api_buffered_request_bytes", "Request bytes the API holds now (bounded by the request buffers)", () => running.api?.counters.calls.bufferedBytes ?? 0)
+    .gauge("tacacsrs_api_cancelled_calls_running", "Calls the client cancelled whose work has not ended (they keep their slot)", () => running.api?.counters.calls.cancelledRunning ?? 0)
+    .counter("tacacsrs_proxy_refusals", "Proxy connections refused or cut by a limit, by reason", () => reasons(running.proxy?.counters));
   return startMetricsServer({ endpoint, socketMode: running.config.socketMode, registry, counts, log: logger("metrics") });
 }
 

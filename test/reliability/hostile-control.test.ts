@@ -6,6 +6,9 @@
  * error on the last DATA frame is answered with one RST_STREAM (the old agent sent two).
  */
 import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import type { Endpoint } from "../../src/common/endpoint";
 import type { AgentProcess } from "../support/agent-process";
 import { agentUnderAttack, H2Error, HEALTH_CHECK, p95, RawH2, repeated, rssKiB, startChecker, successRate } from "../support/hostile-client";
@@ -63,8 +66,10 @@ test("16 KiB SETTINGS frames over many open streams: GOAWAY ENHANCE_YOUR_CALM, o
   await floodAndCheck("SETTINGS flood", agent, api, before, attackers, () => settingsBurst);
 }, 30_000);
 
-test("PING, WINDOW_UPDATE and PRIORITY floods end with GOAWAY ENHANCE_YOUR_CALM; other callers unaffected", async () => {
-  const { agent, api } = await agentUnderAttack(SECRET, cleanups);
+test("PING, WINDOW_UPDATE and PRIORITY floods end with GOAWAY ENHANCE_YOUR_CALM, counted in the metrics; other callers unaffected", async () => {
+  const metrics = join(mkdtempSync(join(tmpdir(), "hostile-control-19-")), "metrics.sock");
+  cleanups.push(() => rmSync(dirname(metrics), { recursive: true, force: true }));
+  const { agent, api } = await agentUnderAttack(SECRET, cleanups, 0, ["--metrics-endpoint", metrics]);
   const before = rssKiB(agent.process.pid);
   const bursts = [
     repeated(frame(FrameType.Ping, 0, 0, new Uint8Array(8)), 2000),
@@ -75,6 +80,8 @@ test("PING, WINDOW_UPDATE and PRIORITY floods end with GOAWAY ENHANCE_YOUR_CALM;
   const attackers = await Promise.all(bursts.map(() => RawH2.handshake(agent.socket)));
   cleanups.push(() => attackers.forEach((raw) => raw.close()));
   await floodAndCheck("control floods", agent, api, before, attackers, (i) => bursts[i]!);
+  const scraped = await (await fetch("http://localhost/metrics", { unix: metrics } as RequestInit)).text();
+  expect(scraped).toContain('tacacsrs_api_http2_refusals_total{reason="controlFloods"} 4');
 }, 30_000);
 
 test("an error found on the last DATA frame is answered with one RST_STREAM", async () => {

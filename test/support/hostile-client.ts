@@ -180,10 +180,11 @@ export async function agentUnderAttack(
   secret: string,
   cleanups: (() => unknown)[],
   serverDelayMs = 0,
+  extraArgs: string[] = [],
 ): Promise<{ agent: AgentProcess; api: Endpoint & { kind: "unix" }; server: TestServer }> {
   const server = await startTacacsServer({ key: secret, faults: { delayMs: serverDelayMs } });
   cleanups.push(() => server.stop());
-  const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`], { TACACSRS_SHARED_SECRET: secret });
+  const agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`, ...extraArgs], { TACACSRS_SHARED_SECRET: secret });
   cleanups.push(() => agent.stop());
   return { agent, api: { kind: "unix", path: agent.socket }, server };
 }
