@@ -3,7 +3,7 @@
  * session e2e tests (issue 18): a server whose user may run the given commands (resolved
  * absolute paths, "PATH *" for any arguments), an agent in front of it, and a runner.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, type AgentProcess } from "./agent-process";
@@ -20,6 +20,8 @@ export interface SessionStack {
   dir: string;
   /** tacacs-session with this stack's settings file; append flags, then -c or --. */
   command(): string[];
+  /** The agent's API socket. */
+  socket: string;
   /** Runs tacacs-session with `args` (flags, then -c or --), bounded by `timeoutMs`. */
   run(args: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): Promise<SessionRun>;
   stop(): Promise<void>;
@@ -47,25 +49,32 @@ export async function runSession(args: string[], cwd: string, options: { timeout
   return { exit, stdout, stderr, ms: performance.now() - started };
 }
 
-export async function startSessionStack(commands: string[]): Promise<SessionStack> {
+/**
+ * `sharedWithUsers`: other local users (an sshd login) may reach the agent's socket and read the
+ * settings file (the temp dir 0755, the socket 0666).
+ */
+export async function startSessionStack(commands: string[], options: { sharedWithUsers?: boolean; users?: string[] } = {}): Promise<SessionStack> {
   const server = await startTacacsServer({
     key: SECRET,
-    policy: { users: { [SESSION_USER]: { password: "unused", privLvl: 15, commands, services: { shell: [] } } } },
+    policy: { users: Object.fromEntries([SESSION_USER, ...(options.users ?? [])].map((user) => [user, { password: "unused", privLvl: 15, commands, services: { shell: [] } }])) },
   });
   const dir = mkdtempSync(join(tmpdir(), "tacacsrs-h18-"));
+  if (options.sharedWithUsers) chmodSync(dir, 0o755);
   let agent: AgentProcess;
   try {
-    agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`, "--shared-secret", SECRET, "--request-timeout-seconds", "2"]);
+    const shared = options.sharedWithUsers ? ["--socket-mode", "666"] : [];
+    agent = await startAgent(["--server-addr", `127.0.0.1:${server.port}`, "--shared-secret", SECRET, "--request-timeout-seconds", "2", ...shared], {}, { dir });
   } catch (error) {
     await server.stop();
     throw error;
   }
   const config = join(dir, "session.conf");
-  writeFileSync(config, `# written by test/support/session-process.ts\n--service-endpoint ${agent.socket}\n--user ${SESSION_USER}\n`);
+  writeFileSync(config, `# written by test/support/session-process.ts\n--service-endpoint ${agent.socket}\n--user ${SESSION_USER}\n`, { mode: 0o644 });
   return {
     server,
     agent,
     dir,
+    socket: agent.socket,
     command: () => [SESSION, "--config", config],
     run: (args, options) => runSession(["--config", config, ...args], dir, options),
     async stop() {
