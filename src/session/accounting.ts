@@ -26,6 +26,8 @@ export interface AccountingCounters {
   failed: number;
   untracked: number;
   running: number;
+  /** Records sent and not answered yet. */
+  pending: number;
 }
 
 export class CommandAccounting {
@@ -86,8 +88,15 @@ export class CommandAccounting {
     return promise;
   }
 
-  isRunning(pid: number): boolean {
-    return this.#running.has(pid);
+  /** Whether a command is tracked whose process `alive` says is gone. */
+  anyGone(alive: (pid: number) => boolean): boolean {
+    for (const pid of this.#running.keys()) if (!alive(pid)) return true;
+    return false;
+  }
+
+  /** Sends the STOP (without status) of every command whose process `alive` says is gone. */
+  endGone(alive: (pid: number) => boolean, atMs: number): void {
+    for (const pid of [...this.#running.keys()]) if (!alive(pid)) this.ended(pid, undefined, atMs);
   }
 
   /** Waits for the records in flight, at most `graceMs`. */
@@ -102,6 +111,6 @@ export class CommandAccounting {
   }
 
   counters(): AccountingCounters {
-    return { ...this.#counters, running: this.#running.size };
+    return { ...this.#counters, running: this.#running.size, pending: this.#pending.size };
   }
 }

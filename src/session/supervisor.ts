@@ -7,7 +7,8 @@
  * FLUSH_GRACE_MS). A process of the session still running after that can no longer exec: its
  * exec fails with ENOSYS (the kernel fails closed without a listener).
  */
-import { readSync } from "node:fs";
+import { existsSync, readSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { EACCES, NOTIF_RESP_SIZE, POLLIN, SECCOMP_IOCTL_NOTIF_SEND, SYS_PIDFD_GETFD, SYS_PIDFD_OPEN } from "./abi";
 import { CommandAccounting } from "./accounting";
 import { Authorizer, type AgentApi } from "./authorizer";
@@ -21,7 +22,7 @@ import type { WorkerMessage } from "./worker-messages";
 
 /** How long accounting records in flight get once the shell has ended. */
 export const FLUSH_GRACE_MS = 3000;
-/** How long the worker gets to report the exit of the shell's own process. */
+/** How long the worker gets, once the shell has ended, to report the exits of ended commands. */
 const LAST_EXIT_WAIT_MS = 1000;
 /** The launcher must report its listener within this (a Bun start takes ~40 ms). */
 export const LAUNCH_TIMEOUT_MS = 10_000;
@@ -93,6 +94,13 @@ function takeListener(pid: number, remoteFd: number): number {
   return listener;
 }
 
+/** A child's exit as a waitpid(2) status: code << 8, or the signal number. */
+function waitStatus(exitCode: number | null, signal: NodeJS.Signals | number | null): number | undefined {
+  if (typeof signal === "number") return signal;
+  if (signal !== null) return osConstants.signals[signal] ?? undefined;
+  return exitCode === null ? undefined : exitCode << 8;
+}
+
 export interface SupervisorCounters {
   execs: number;
   unresolved: number;
@@ -132,6 +140,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   let first = true;
   let lastDenial = { pid: 0, path: "" };
   let failingOpen = false;
+  const decisions = new Set<Promise<void>>();
 
   const onExec = async (message: Extract<WorkerMessage, { type: "exec" }>) => {
     counters.execs++;
@@ -174,7 +183,10 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   worker.onerror = (event) => workerFailed(event.message);
   worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
     const message = event.data;
-    if (message.type === "exec") void onExec(message);
+    if (message.type === "exec") {
+      const deciding = onExec(message).finally(() => decisions.delete(deciding));
+      decisions.add(deciding);
+    }
     else if (message.type === "exit") accounting?.ended(message.pid, message.status, message.atMs);
     else if (message.type === "failed") workerFailed(message.message);
   };
@@ -182,8 +194,17 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   worker.unref();
 
   const code = await child.exited;
-  // The shell may have exec'd its last command (sh -c 'ls'): its exit comes from the worker.
-  for (const until = Date.now() + LAST_EXIT_WAIT_MS; accounting?.isRunning(child.pid) && Date.now() < until; ) await Bun.sleep(5);
+  // Decisions still in flight record their START first.
+  await Promise.all(decisions);
+  // The worker reports the exits of ended commands (it may lag on a busy machine).
+  const alive = (pid: number) => pid !== child.pid && existsSync(`/proc/${pid}`);
+  for (const until = Date.now() + LAST_EXIT_WAIT_MS; accounting?.anyGone(alive) && Date.now() < until; ) await Bun.sleep(5);
+  // The shell may have exec'd its last command (sh -c 'ls'): that process is our child, its
+  // status is known here. Other commands gone unreported get their STOP without status.
+  accounting?.ended(child.pid, waitStatus(child.exitCode, child.signalCode), Date.now());
+  accounting?.endGone(alive, Date.now());
   await accounting?.flush(FLUSH_GRACE_MS);
+  const lost = accounting?.counters();
+  if (lost && (lost.failed > 0 || lost.pending > 0)) options.say(`tacacs-session: ${lost.failed} accounting records failed and ${lost.pending} were still in flight at the end of the session`);
   return code;
 }

@@ -1,0 +1,92 @@
+/**
+ * What tacacs-session costs (issue 18): 500 `/bin/true` execs in a shell loop, unsupervised and
+ * supervised, side by side in one run, alternated `rounds` times (medians), against the compiled
+ * agent and one test server whose policy permits everything:
+ *   - cached: the server's answer reused (the default), with and without accounting;
+ *   - uncached: --cache-seconds 0, every exec one Authorization round trip through the agent;
+ *   - the agent's share: the same Authorization from this process over one connection;
+ *   - session start: `tacacs-session -c :` against `sh -c :`; the supervisor's peak RSS.
+ *   bun scripts/bench/session.ts [execs=500] [rounds=3]
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ApiClient } from "../../src/api/client";
+import { LOOPBACK, SHARED_SECRET } from "./context";
+import { AgentProcess, cleanupAll, ServerProcess, workDir } from "./peers";
+import { rssSampler } from "./proc";
+import { median, round } from "./stats";
+
+const root = new URL("../..", import.meta.url).pathname;
+const SESSION = `${root}dist/tacacs-session`;
+const USER = "bench-session";
+const [execsText = "500", roundsText = "3"] = process.argv.slice(2);
+const execs = Number(execsText);
+const rounds = Number(roundsText);
+const loop = `i=0; while [ $i -lt ${execs} ]; do /bin/true; i=$((i+1)); done`;
+
+/** Wall time of one command in ms, and the peak RSS (MB) of the process itself. */
+async function timed(argv: string[]): Promise<{ ms: number; rssMb: number }> {
+  const started = performance.now();
+  const child = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+  const sampler = rssSampler(child.pid, 20);
+  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+  const ms = performance.now() - started;
+  const rssMb = sampler.stop();
+  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${stderr}`);
+  return { ms, rssMb };
+}
+
+try {
+  const policy = join(workDir(), "policy.json");
+  writeFileSync(policy, JSON.stringify({ users: { [USER]: { password: "unused", privLvl: 15, commands: ["*"], services: { shell: [] } } } }));
+  const server = await ServerProcess.start(["--key", SHARED_SECRET, "--policy", policy]);
+  const agent = await AgentProcess.start(["--server-addr", `${LOOPBACK}:${server.port}`, "--shared-secret", SHARED_SECRET]);
+  const config = join(workDir(), "session.conf");
+  writeFileSync(config, `--service-endpoint ${agent.api.kind === "unix" ? agent.api.path : ""}\n--user ${USER}\n--shell /bin/sh\n`);
+  const session = (...flags: string[]) => [SESSION, "--config", config, ...flags, "-c", loop];
+  const variants: Record<string, string[]> = {
+    unsupervised: ["/bin/sh", "-c", loop],
+    "cached, no accounting": session("--no-accounting"),
+    "cached + accounting": session(),
+    "uncached, no accounting": session("--no-accounting", "--cache-seconds", "0"),
+  };
+  const results: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  let supervisorRss = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, argv] of Object.entries(variants)) {
+      const { ms, rssMb } = await timed(argv);
+      results[name]!.push(ms);
+      if (argv[0] === SESSION) supervisorRss = Math.max(supervisorRss, rssMb);
+      console.log(`round ${r} ${name}: ${round(ms)} ms for ${execs} execs`);
+    }
+  }
+  const base = median(results.unsupervised!);
+  console.log(`\n${execs} × /bin/true, median of ${rounds}:`);
+  for (const [name, times] of Object.entries(results)) {
+    const ms = median(times);
+    console.log(`  ${name.padEnd(24)} ${round(ms)} ms  ${round((ms / execs) * 1000)} µs/exec  ${name === "unsupervised" ? "" : `+${round(((ms - base) / execs) * 1000)} µs/exec`}`);
+  }
+
+  // The agent's share of an uncached decision: the same Authorization, sequential, over one connection.
+  const client = new ApiClient(agent.api);
+  const request = {
+    user: USER,
+    authenticationContext: "AUTHORIZATION_AUTHENTICATION_CONTEXT_TACACS_PAP",
+    args: [{ name: "service", value: "shell", mandatory: true }, { name: "cmd", value: "/usr/bin/true", mandatory: true }],
+  };
+  for (let i = 0; i < 50; i++) await client.call("Authorization", request, 5000);
+  const started = performance.now();
+  for (let i = 0; i < execs; i++) await client.call("Authorization", request, 5000);
+  console.log(`  agent round trip (Authorization from this process): ${round(((performance.now() - started) / execs) * 1000)} µs`);
+  client.close();
+
+  const starts = { plain: [] as number[], supervised: [] as number[] };
+  for (let r = 0; r < 5; r++) {
+    starts.plain.push((await timed(["/bin/sh", "-c", ":"])).ms);
+    starts.supervised.push((await timed([SESSION, "--config", config, "-c", ":"])).ms);
+  }
+  console.log(`  session start: sh -c : ${round(median(starts.plain), 1)} ms, tacacs-session -c : ${round(median(starts.supervised), 1)} ms (median of 5)`);
+  console.log(`  supervisor peak RSS: ${round(supervisorRss, 1)} MB (its launcher is replaced by the shell)`);
+} finally {
+  await cleanupAll();
+}
