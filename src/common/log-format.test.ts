@@ -61,4 +61,10 @@ test("repeated identical lines: the first passes, the rest of the window is coun
   expect(summaries).toEqual([["a", 5]]);
   expect(filter.held).toBe(5);
   expect(filter.pass("a")).toBe(true); // a new window
+  expect(filter.pass("a")).toBe(false);
+  filter.reset(); // a reload: the held line is summarized now, and the next one is news
+  expect(summaries).toEqual([["a", 5], ["a", 1]]);
+  expect(filter.pass("a")).toBe(true);
+  for (const fire of timers.splice(0)) fire();
+  expect(summaries).toHaveLength(2);
 });

@@ -27,6 +27,15 @@ export class RepeatFilter {
     readonly summarize: (key: string, held: number) => void,
   ) {}
 
+  /** Forgets every window (a reload: what is logged after it is news); held lines are summarized now. */
+  reset(): void {
+    for (const [key, entry] of this.#lines) {
+      if (entry.held > 0) this.summarize(key, entry.held);
+      entry.held = 0;
+    }
+    this.#lines.clear();
+  }
+
   /** True when the line is to be written now. */
   pass(key: string): boolean {
     const now = this.timers.now();

@@ -64,6 +64,11 @@ export function configureLogging(format: LogFormat, env: Record<string, string |
   style.colour = format === "text" && !style.journal && colourAllowed(process.stderr, env);
 }
 
+/** After a reload: the same warnings again are news, not repeats. */
+export function resetRepeatedWarnings(): void {
+  repeats.reset();
+}
+
 /** Warning and error lines held back as repeats since start. */
 export function heldRepeats(): number {
   return repeats.held;

@@ -48,6 +48,7 @@ export const FLAGS = {
   "accounting-spool-max-bytes": { type: "string", valueHint: "BYTES", description: "Bound of the accounting spool on disk; when full, new records are refused with a retriable error", default: "268435456" },
   "accounting-fan-out": { type: "string", valueHint: "all|NAME[,NAME...]", description: "Send every accounting record to each of these servers (all, or server names: host:port from --server-addr, the YANG name with --config), not only the active one" },
   "accounting-log": { type: "boolean", description: "Also write every accepted accounting record as one structured line to stderr (the journal under systemd)" },
+  "certificate-expiry-warning-days": { type: "string", valueHint: "DAYS", description: "Warn at start, on SIGHUP and daily when a client or CA certificate expires within DAYS", default: "30" },
   "log-format": { type: "string", valueHint: "text|json", description: "Log lines as text or one JSON object per line (under systemd both get journal priority prefixes)", default: "text" },
   verbose: { type: "boolean", alias: "v", description: "More logs: -v warnings, -vv info, -vvv debug, -vvvv trace" },
   "check-config": { type: "boolean", description: "Validate the configuration (files, certificates, keys) and exit" },

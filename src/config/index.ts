@@ -8,12 +8,14 @@ import { renderHelp } from "./definition";
 import { ConfigError } from "./errors";
 import { printConfig } from "./print";
 import { buildRuntimeConfig } from "./runtime";
+import { certificateFindings, expiryLines } from "./certificates";
 import { Flags } from "./scanned";
 import type { RuntimeConfig } from "./types";
 import { errorMessage } from "../common/error-message";
 
 export type { RuntimeConfig, Limits } from "./types";
 export { ConfigError } from "./errors";
+export { certificateFindings, type CertificateInfo } from "./certificates";
 
 export type ConfigOutcome =
   | { kind: "run"; config: RuntimeConfig; warnings: string[] }
@@ -67,8 +69,13 @@ export async function loadConfig(
     const config = deepFreeze(await buildRuntimeConfig(flags, env, warnings, clock()));
     if (!flags.on("check-config") && !flags.on("print-config")) return { kind: "run", config, warnings };
     const printed = flags.on("print-config") ? printConfig(config) : "";
-    const verdict = flags.on("check-config") ? "configuration OK\n" : "";
-    return { kind: "exit", code: 0, stdout: printed + verdict, stderr: warningLines(warnings) };
+    if (!flags.on("check-config")) return { kind: "exit", code: 0, stdout: printed, stderr: warningLines(warnings) };
+    // --check-config also dates the certificates (on stderr: stdout stays "configuration OK"):
+    // each one's expiry, then what needs attention.
+    const findings = certificateFindings(config.certificates, clock(), config.certificateExpiryWarningDays);
+    const dates = expiryLines(config.certificates).map((line) => `${PROGRAM}: ${line}\n`).join("");
+    const findingLines = findings.map((f) => `${PROGRAM}: ${f.severity}: ${f.message}\n`).join("");
+    return { kind: "exit", code: 0, stdout: `${printed}configuration OK\n`, stderr: warningLines(warnings) + dates + findingLines };
   } catch (error) {
     return failure(error);
   }

@@ -2,7 +2,6 @@
  * From scanned flags (and the YANG document when --config is given) to the one frozen
  * RuntimeConfig. Reads files; opens no socket, resolves no name, touches no global state.
  */
-import { X509Certificate } from "node:crypto";
 import { formatEndpoint, type Endpoint } from "../common/endpoint";
 import { Secret } from "../common/secret";
 import type { UpstreamServer } from "../upstream/types";
@@ -13,11 +12,11 @@ import { readInputFile, sharedFileWarning } from "./files";
 import { SECURITY_FLAGS, pskExchangeFromFlags, securityFromFlags } from "./flag-security";
 import type { Flags } from "./scanned";
 import { resolveSecretText } from "./secrets";
-import { oneLineName, splitPemCertificates, validityProblem } from "./tls-material";
 import type { AccountingConfig, Limits, RuntimeConfig } from "./types";
 import { refuseSelfLoop } from "./self-loop";
 import { boundedInteger, checked, logFormat, seconds, serviceMode, socketMode } from "./values";
 import { serversFromYang } from "./yang/document";
+import { certificateInventory } from "./certificates";
 import { spoolDirectoryProblem } from "../accounting/directory";
 
 /** RFC 8907 §10.5.1: administrators SHOULD use secrets of at least 16 characters. */
@@ -179,27 +178,6 @@ function proxySecretWarnings(servers: readonly UpstreamServer[], warnings: strin
   }
 }
 
-/** Expired or not yet valid certificates fail every handshake: say so at load time. */
-function certificateWarnings(servers: readonly UpstreamServer[], now: number, warnings: string[]): void {
-  const reported = new Set<string>();
-  for (const server of servers) {
-    if (server.security.kind !== "tls") continue;
-    const roles: [string, string][] = [
-      ...server.security.caPem.map((pem): [string, string] => ["CA certificate", pem]),
-      ...splitPemCertificates(server.security.clientCertificatePem ?? "").map((pem): [string, string] => ["client certificate", pem]),
-    ];
-    for (const [role, pem] of roles) {
-      const certificate = new X509Certificate(pem);
-      if (reported.has(certificate.fingerprint256)) continue;
-      const problem = validityProblem(certificate, now);
-      if (problem) {
-        reported.add(certificate.fingerprint256);
-        warnings.push(`server '${server.name}': ${role} ${oneLineName(certificate.subject)} ${problem}`);
-      }
-    }
-  }
-}
-
 /** Builds the RuntimeConfig; throws ConfigError on the first bad input. `now` dates certificates. */
 export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: string[], now: number): Promise<RuntimeConfig> {
   const addresses = flags.all("server-addr");
@@ -227,7 +205,6 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
   const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
   if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
   if (hosted.services.proxy) await refuseSelfLoop(configPath ?? "--server-addr", servers, hosted.proxyEndpoint);
-  certificateWarnings(servers, now, warnings);
   const limitValues = limits(flags);
   return {
     engine: { servers, ...engine, maxBodyBytes: limitValues.maxBodyBytes },
@@ -238,6 +215,8 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     accounting: accounting(flags, servers, warnings),
     verbosity: Math.min(flags.scanned.verbosity, 4),
     logFormat: checked(logFormat, "--log-format", flags.value("log-format")),
+    certificates: certificateInventory(servers),
+    certificateExpiryWarningDays: checked(boundedInteger(1, 3650), "--certificate-expiry-warning-days", flags.value("certificate-expiry-warning-days")),
     source: configPath ?? "command line",
   };
 }

@@ -2,6 +2,7 @@ import { beforeAll, expect, test } from "bun:test";
 import { testPki, type Pki } from "../../test/support/pki";
 import { ConfigError } from "./errors";
 import { run } from "./test-helpers";
+import { certificateFindings } from "./certificates";
 import { clientIdentity, looksLikePkcs12, parseCertificates, parsePrivateKey } from "./tls-material";
 
 let pki: Pki;
@@ -46,13 +47,29 @@ test("PKCS#12 is recognised; certificates and keys are not mistaken for it", () 
   expect(() => parseCertificates(pfx, "f")).toThrow(ConfigError);
 });
 
-test("expired or not yet valid certificates are warned about once, by server", async () => {
+test("expired, not yet valid and soon expiring certificates: one finding each, by the first server naming it", async () => {
   const argv = ["--server-addr", "127.0.0.1", "--server-addr", "127.0.0.2", "--use-tls", "--ca-certificate", pki.expiredServer.certPath, "--client-certificate", pki.clientEc.certPath, "--client-key", pki.clientEc.keyPath];
   const today = await run(argv);
-  expect(today.kind === "run" && today.warnings).toEqual([expect.stringMatching(/^server '127\.0\.0\.1:300': CA certificate CN=localhost expired on .* 2020 GMT$/)]);
-  const longAgo = await run(argv, {}, () => Date.parse("2019-06-01T00:00:00Z"));
-  expect(longAgo.kind === "run" && longAgo.warnings).toEqual([
-    expect.stringMatching(/^server '127\.0\.0\.1:300': CA certificate CN=localhost not valid before/),
-    expect.stringMatching(/^server '127\.0\.0\.1:300': client certificate CN=agentd-client-ec not valid before/),
+  if (today.kind !== "run") throw new Error("expected a configuration");
+  expect(today.warnings).toEqual([]);
+  const { certificates, certificateExpiryWarningDays } = today.config;
+  expect(certificates.map((c) => `${c.server} ${c.role}`)).toEqual(["127.0.0.1:300 ca", "127.0.0.1:300 client", "127.0.0.2:300 ca", "127.0.0.2:300 client"]);
+  expect(certificateFindings(certificates, Date.now(), certificateExpiryWarningDays)).toEqual([
+    { severity: "error", message: expect.stringMatching(/^server '127\.0\.0\.1:300': CA certificate CN=localhost expired on .* 2020 GMT$/) },
   ]);
+  expect(certificateFindings(certificates, Date.parse("2019-06-01T00:00:00Z"), 30)).toEqual([
+    { severity: "error", message: expect.stringMatching(/^server '127\.0\.0\.1:300': CA certificate CN=localhost not valid before/) },
+    { severity: "error", message: expect.stringMatching(/^server '127\.0\.0\.1:300': client certificate CN=agentd-client-ec not valid before/) },
+  ]);
+  // The test client certificate is valid for 365 days: 400 days of warning cover it.
+  const soon = certificateFindings(certificates, Date.now(), 400).filter((f) => f.severity === "warning");
+  expect(soon).toEqual([{ severity: "warning", message: expect.stringMatching(/^server '127\.0\.0\.1:300': client certificate CN=agentd-client-ec expires on .*, in 36[45] days$/) }]);
+  // --check-config prints each certificate's expiry date and the findings on stderr; stdout stays the verdict.
+  const checked = await run([...argv, "--check-config", "--certificate-expiry-warning-days", "400"]);
+  expect(checked).toMatchObject({ kind: "exit", code: 0, stdout: "configuration OK\n" });
+  const stderr = checked.kind === "exit" ? checked.stderr : "";
+  expect(stderr).toContain("tacacsrs-agentd: certificate: server '127.0.0.1:300': CA certificate CN=localhost valid until 2020-02-01T00:00:00.000Z\n");
+  expect(stderr).toContain("tacacsrs-agentd: error: server '127.0.0.1:300': CA certificate CN=localhost expired on");
+  expect(stderr).toContain("tacacsrs-agentd: warning: server '127.0.0.1:300': client certificate CN=agentd-client-ec expires on");
+  expect((await run([...argv, "--certificate-expiry-warning-days", "0"])).kind).toBe("exit");
 });

@@ -45,13 +45,6 @@ export function oneLineName(name: string): string {
   return name.replaceAll("\n", ", ");
 }
 
-/** Why a certificate cannot be used at `now` (ms since the epoch), if it cannot. */
-export function validityProblem(certificate: X509Certificate, now: number): string | undefined {
-  if (now > Date.parse(certificate.validTo)) return `expired on ${certificate.validTo}`;
-  if (now < Date.parse(certificate.validFrom)) return `not valid before ${certificate.validFrom}`;
-  return undefined;
-}
-
 /** One or more certificates: a PEM bundle or a single DER certificate. */
 export function parseCertificates(bytes: Uint8Array, subject: string): X509Certificate[] {
   refusePkcs12(bytes, subject);

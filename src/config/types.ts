@@ -5,6 +5,7 @@
 import type { Endpoint } from "../common/endpoint";
 import type { Limits } from "../common/limits";
 import type { LogFormat } from "../common/log-format";
+import type { CertificateInfo } from "./certificates";
 import type { Secret } from "../common/secret";
 import type { EngineOptions } from "../upstream/types";
 
@@ -37,6 +38,10 @@ export interface RuntimeConfig {
   verbosity: number;
   /** --log-format: text or one JSON object per line. */
   logFormat: LogFormat;
+  /** Certificates named by the TLS servers, with their dates. */
+  certificates: readonly CertificateInfo[];
+  /** Warn this many days before a certificate expires (--certificate-expiry-warning-days). */
+  certificateExpiryWarningDays: number;
   /** Accounting delivery (issue 15): all off unless their flags are given. */
   accounting: AccountingConfig;
   /** Where the upstream list came from, for logs: "command line" or the --config path. */

@@ -4,9 +4,9 @@
  * the old configuration when the new one is bad.
  */
 import { formatEndpoint, type Endpoint } from "../common/endpoint";
-import { configureLogging, logger, setVerbosity } from "../common/log";
+import { configureLogging, logger, resetRepeatedWarnings, setVerbosity } from "../common/log";
 import { AgentHealth, startApiServer, type ApiServer } from "../api";
-import { loadConfig, type BuildInfo, type RuntimeConfig } from "../config";
+import { certificateFindings, loadConfig, type BuildInfo, type RuntimeConfig } from "../config";
 import { startProxy, type ProxyServer } from "../proxy";
 import { connectorFor } from "../transport";
 import { createEngine } from "../upstream/engine";
@@ -59,7 +59,7 @@ function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): Acco
   });
 }
 import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
-import { agentRegistry, startMetricsServer, type EndpointCounts, type MetricsServer, type ReloadCounts } from "../observability";
+import { agentRegistry, registerSpoolMetrics, startMetricsServer, type EndpointCounts, type MetricsServer, type ReloadCounts } from "../observability";
 
 /** Exit status when the configuration is valid but the daemon cannot start (socket in use, …). */
 const START_FAILURE_EXIT = 1;
@@ -77,6 +77,17 @@ interface Running {
 
 const log = logger("daemon");
 
+/** Certificate expiry is checked at start, on SIGHUP and once a day. */
+const CERTIFICATE_CHECK_INTERVAL_MS = 86_400_000;
+
+/** An error line per expired (or not yet valid) certificate, a warning per one expiring soon. */
+function checkCertificates(config: RuntimeConfig): void {
+  for (const finding of certificateFindings(config.certificates, Date.now(), config.certificateExpiryWarningDays)) {
+    if (finding.severity === "error") log.error(finding.message);
+    else log.warn(finding.message);
+  }
+}
+
 function warnAboutInsecureSettings(config: RuntimeConfig): void {
   for (const server of config.engine.servers) {
     if (server.security.kind === "tls" && !server.security.verifyServer) {
@@ -93,7 +104,10 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
     engine: () => running.engine.status(),
     entryPoints,
     reloads: running.reloads,
+    certificates: () => running.config.certificates,
   });
+  const spool = running.accounting?.stats() && running.accounting;
+  if (spool) registerSpoolMetrics(registry, () => spool.stats()!);
   const counts: EndpointCounts = { scrapes: 0, rejected: 0, refusedConnections: 0 };
   registry
     .counter("tacacsrs_metrics_scrapes", "Scrapes of this endpoint answered", () => counts.scrapes)
@@ -208,6 +222,7 @@ function listenersChanged(a: RuntimeConfig, b: RuntimeConfig): boolean {
 async function reload(running: Running, argv: string[], env: Record<string, string | undefined>, build: BuildInfo): Promise<void> {
   sdNotify("RELOADING=1");
   const outcome = await loadConfig(argv, env, build);
+  resetRepeatedWarnings();
   if (outcome.kind === "exit") {
     running.reloads.failed += 1;
     log.error(`reload rejected, keeping the running configuration: ${outcome.stderr.trim() || "no configuration"}`);
@@ -224,6 +239,7 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
     running.reloads.succeeded += 1;
     running.reloads.lastSuccessSeconds = Math.floor(Date.now() / 1000);
     warnAboutInsecureSettings(outcome.config);
+    checkCertificates(outcome.config);
     log.warn(`configuration reloaded: ${outcome.config.engine.servers.length} upstream server(s) from ${outcome.config.source}`);
   }
   sdNotify(`READY=1\nSTATUS=${statusLine(running.engine.status())}`);
@@ -243,6 +259,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   guardAgainstDefects(log);
   for (const warning of outcome.warnings) log.warn(warning);
   warnAboutInsecureSettings(config);
+  checkCertificates(config);
 
   let running: Running;
   try {
@@ -259,11 +276,15 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     sdNotify(`STATUS=${statusLine(running.engine.status())}`);
   });
 
+  const daily = setInterval(() => checkCertificates(running.config), CERTIFICATE_CHECK_INTERVAL_MS);
+  daily.unref();
+
   return new Promise((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      clearInterval(daily);
       sdNotify("STOPPING=1");
       log.info(`${signal}: stopping (grace ${running.config.limits.shutdownGraceMs} ms)`);
       void stop(running, running.config.limits.shutdownGraceMs).then(() => resolve(0));

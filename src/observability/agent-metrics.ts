@@ -22,6 +22,16 @@ export interface ReloadCounts {
   lastSuccessSeconds: number;
 }
 
+/** A certificate the configuration names (config/certificates.ts CertificateInfo). */
+export interface CertificateDates {
+  server: string;
+  role: string;
+  subject: string;
+  /** SHA-256 fingerprint, "AB:CD:…" (two CAs may share a subject). */
+  fingerprint: string;
+  notAfterMs: number;
+}
+
 export interface MetricSources {
   build: BuildLabels;
   startTimeSeconds: number;
@@ -29,6 +39,8 @@ export interface MetricSources {
   /** Entry points by name ("api", "proxy"); only the hosted ones. */
   entryPoints: Readonly<Record<string, EntryPointMetrics>>;
   reloads: ReloadCounts;
+  /** The running configuration's certificates (a reload may change them). */
+  certificates: () => readonly CertificateDates[];
 }
 
 const FAILOVER_STATES: readonly FailoverStateName[] = ["PreferredActive", "FailedOver", "NoResponsiveServer"];
@@ -94,6 +106,16 @@ function registerEntryPoints(registry: Registry, entryPoints: Readonly<Record<st
   registry.gauge("tacacsrs_connections_open", "Client connections open", each((entry_point, m) => [{ labels: { entry_point }, value: m.connections.open }]));
 }
 
+/** One sample per certificate and server; `sha256` (the fingerprint's first 8 bytes) tells same-subject certificates apart. */
+function certificateSamples(certificates: readonly CertificateDates[]): Sample[] {
+  const samples = new Map<string, Sample>();
+  for (const c of certificates) {
+    const sha256 = c.fingerprint.replaceAll(":", "").slice(0, 16).toLowerCase();
+    samples.set(`${c.server}\0${c.role}\0${sha256}`, { labels: { server: c.server, role: c.role, subject: c.subject, sha256 }, value: Math.floor(c.notAfterMs / 1000) });
+  }
+  return [...samples.values()];
+}
+
 /** Every family the agent exports; `registry.counter/gauge/histogram` adds more (one line each). */
 export function agentRegistry(sources: MetricSources): Registry {
   const registry = new Registry();
@@ -108,6 +130,7 @@ export function agentRegistry(sources: MetricSources): Registry {
     { labels: { result: "success" }, value: reloads.succeeded },
     { labels: { result: "failure" }, value: reloads.failed },
   ]);
+  registry.gauge("tacacsrs_certificate_not_after_timestamp_seconds", "When each client and CA certificate expires, Unix seconds", () => certificateSamples(sources.certificates()), "seconds");
   registry.gauge("tacacsrs_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully, Unix seconds", () => reloads.lastSuccessSeconds, "seconds");
   return registry;
 }

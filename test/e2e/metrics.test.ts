@@ -6,12 +6,14 @@
  * 404/405/431.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";
 import { accountingBody, ACCOUNTING_PATH, GrpcClient, isResponse } from "../../scripts/bench/grpc-client";
+import { X509Certificate } from "node:crypto";
 import { startAgent, type AgentProcess } from "../support/agent-process";
+import { testPki } from "../support/pki";
 import { havePeer } from "../support/peer";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
 import { freeLoopbackPort } from "../support/wait";
@@ -149,6 +151,48 @@ describe("metrics endpoint", () => {
     expect(head.status).toBe(200);
     expect(statSync(metrics).mode & 0o777).toBe(0o600);
     expect(sample(await (await scrape(metrics)).text(), "tacacsrs_metrics_rejected_requests_total")).toBe(3);
+  }, 30_000);
+
+  test("certificate expiry: a gauge per certificate, a warning at start and on SIGHUP within --certificate-expiry-warning-days", async () => {
+    const pki = await testPki();
+    const dir = tempDir();
+    const metrics = join(dir, "metrics.sock");
+    // Nothing listens on the server's port: the agent starts all the same and dates its certificates.
+    const a = await startAgent([
+      "--server-addr", "127.0.0.1:1", "--use-tls", "--ca-certificate", pki.ca.certPath,
+      "--client-certificate", pki.clientEc.certPath, "--client-key", pki.clientEc.keyPath,
+      "--certificate-expiry-warning-days", "400", "--metrics-endpoint", metrics, "-v",
+    ]);
+    cleanups.push(() => a.stop());
+    const text = await (await scrape(metrics)).text();
+    const notAfter = (pem: string) => Math.floor(Date.parse(new X509Certificate(pem).validTo) / 1000);
+    const series = (role: string, cn: string) => {
+      const line = text.split("\n").find((l) => l.startsWith("tacacsrs_certificate_not_after_timestamp_seconds{") && l.includes(`role="${role}"`) && l.includes(`CN=${cn}`));
+      return Number(line?.split(" ").at(-1));
+    };
+    expect(series("client", "agentd-client-ec")).toBe(notAfter(pki.clientEc.certPem));
+    expect(series("ca", new X509Certificate(pki.ca.certPem).subject.replace("CN=", ""))).toBe(notAfter(pki.ca.certPem));
+    if (hasPromtool) expect((await promtoolCheckMetrics(text)).exitCode).toBe(0);
+    const warnings = () => a.output().split("\n").filter((line) => line.includes("client certificate CN=agentd-client-ec expires on")).length;
+    expect(warnings()).toBe(1);
+    a.process.kill("SIGHUP");
+    const until = Date.now() + 10_000;
+    while (warnings() < 2 && Date.now() < until) await Bun.sleep(50);
+    expect(warnings()).toBe(2);
+  }, 30_000);
+
+  test("with the accounting spool: its depth, and the record queued while no server answers", async () => {
+    const dir = tempDir();
+    const spoolDir = join(dir, "spool");
+    mkdirSync(spoolDir, { mode: 0o700 });
+    const metrics = join(dir, "metrics.sock");
+    const a = await agent(["--server-addr", "127.0.0.1:1", "--accounting-spool-dir", spoolDir, "--metrics-endpoint", metrics]);
+    expect((await a.tacon(["--user", "alice", "accounting", "show version"])).stdout).toContain("QUEUED");
+    const text = await (await scrape(metrics)).text();
+    expect(sample(text, "tacacsrs_accounting_spool_records")).toBe(1);
+    expect(sample(text, "tacacsrs_accounting_spool_appended_records_total")).toBe(1);
+    expect(sample(text, "tacacsrs_accounting_spool_bytes")).toBeGreaterThan(0);
+    if (hasPromtool) expect((await promtoolCheckMetrics(text)).output).toBe("");
   }, 30_000);
 
   test("a non-loopback --metrics-endpoint is refused", async () => {

@@ -122,7 +122,7 @@ function addext(extensions: readonly string[]): string[] {
 async function selfSignedCa(dir: string, name: string, cn: string): Promise<Material> {
   newKey(dir, name);
   await openssl(dir, "req", "-config", "req.cnf", "-x509", "-new", "-key", `${name}.key.pem`, "-subj", `/CN=${cn}`,
-    "-days", "30", "-set_serial", serial(),
+    "-days", "365", "-set_serial", serial(),
     ...addext(["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]), "-out", `${name}.pem`);
   return material(dir, name);
 }
@@ -140,7 +140,7 @@ async function issue(
     await signExpired(dir, name, issuer);
   } else {
     await openssl(dir, "req", ...request, "-CA", issuer.certPath, "-CAkey", issuer.keyPath, "-set_serial", serial(),
-      "-days", "30", "-out", `${name}.pem`);
+      "-days", "365", "-out", `${name}.pem`);
   }
   return material(dir, name);
 }
