@@ -59,7 +59,7 @@ function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): Acco
   });
 }
 import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
-import { agentRegistry, registerSpoolMetrics, startMetricsServer, type EndpointCounts, type MetricsServer, type ReloadCounts } from "../observability";
+import { agentRegistry, startMetricsServer, type EndpointCounts, type MetricsServer, type ReloadCounts } from "../observability";
 
 /** Exit status when the configuration is valid but the daemon cannot start (socket in use, …). */
 const START_FAILURE_EXIT = 1;
@@ -106,8 +106,6 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
     reloads: running.reloads,
     certificates: () => running.config.certificates,
   });
-  const spool = running.accounting?.stats() && running.accounting;
-  if (spool) registerSpoolMetrics(registry, () => spool.stats()!);
   const counts: EndpointCounts = { scrapes: 0, rejected: 0, refusedConnections: 0 };
   registry
     .counter("tacacsrs_metrics_scrapes", "Scrapes of this endpoint answered", () => counts.scrapes)

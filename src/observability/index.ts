@@ -6,4 +6,3 @@
 export { agentRegistry, type MetricSources, type ReloadCounts } from "./agent-metrics";
 export { startMetricsServer, type EndpointCounts, type MetricsServer } from "./http-server";
 export { Registry } from "./registry";
-export { registerSpoolMetrics } from "./spool-metrics";

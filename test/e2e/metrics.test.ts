@@ -190,7 +190,7 @@ describe("metrics endpoint", () => {
     expect((await a.tacon(["--user", "alice", "accounting", "show version"])).stdout).toContain("QUEUED");
     const text = await (await scrape(metrics)).text();
     expect(sample(text, "tacacsrs_accounting_spool_records")).toBe(1);
-    expect(sample(text, "tacacsrs_accounting_spool_appended_records_total")).toBe(1);
+    expect(sample(text, "tacacsrs_accounting_spool_appended_total")).toBe(1);
     expect(sample(text, "tacacsrs_accounting_spool_bytes")).toBeGreaterThan(0);
     if (hasPromtool) expect((await promtoolCheckMetrics(text)).output).toBe("");
   }, 30_000);
