@@ -219,7 +219,6 @@ function callOn(
  * call is over (it may carry a password).
  */
 export function callUnaryDirect(endpoint: Endpoint, method: ApiMethod, request: object, timeoutMs: number): Promise<Record<string, unknown>> {
-  const where = formatEndpoint(endpoint);
   let body: Uint8Array;
   try {
     body = encodeRequest(method, request);
@@ -227,6 +226,14 @@ export function callUnaryDirect(endpoint: Endpoint, method: ApiMethod, request: 
     return Promise.reject(error);
   }
   const connection = new H2ClientConnection(endpoint);
+  return callDirect(connection, formatEndpoint(endpoint), method, body, timeoutMs).finally(() => {
+    body.fill(0);
+    connection.close();
+  });
+}
+
+/** One call on a raw HTTP/2 connection: the reply decoded, or ApiCallError (unreachable when the connection failed). */
+function callDirect(connection: H2ClientConnection, where: string, method: ApiMethod, body: Uint8Array, timeoutMs: number): Promise<Record<string, unknown>> {
   return new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new ApiCallError(Status.DEADLINE_EXCEEDED, `no reply from the agent at ${where} within ${timeoutMs} ms`)), timeoutMs);
     connection.call(METHODS[method].path, body, (result) => {
@@ -241,8 +248,40 @@ export function callUnaryDirect(endpoint: Endpoint, method: ApiMethod, request: 
         }
       }
     });
-  }).finally(() => {
-    body.fill(0);
-    connection.close();
   });
+}
+
+/**
+ * Many calls on one raw HTTP/2 connection (h2/client-connection.ts), for a long-running caller
+ * with a call per event (the audit plugin): node:http2's client cost it most of its CPU. A
+ * connection that failed or went away is replaced at the next call.
+ */
+export class DirectApiClient {
+  readonly #endpoint: Endpoint;
+  readonly #where: string;
+  #connection: H2ClientConnection | undefined;
+
+  constructor(endpoint: Endpoint) {
+    this.#endpoint = endpoint;
+    this.#where = formatEndpoint(endpoint);
+  }
+
+  call(method: ApiMethod, request: object, timeoutMs: number): Promise<Record<string, unknown>> {
+    let body: Uint8Array;
+    try {
+      body = encodeRequest(method, request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#connection === undefined || !this.#connection.acceptsCalls) {
+      this.#connection?.closeWhenIdle();
+      this.#connection = new H2ClientConnection(this.#endpoint);
+    }
+    return callDirect(this.#connection, this.#where, method, body, timeoutMs);
+  }
+
+  close(): void {
+    this.#connection?.closeWhenIdle();
+    this.#connection = undefined;
+  }
 }

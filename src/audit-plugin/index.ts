@@ -13,7 +13,7 @@
  */
 import { parseArgs, type ArgsDef } from "citty";
 import { readFileSync } from "node:fs";
-import { ApiClient } from "../api/client";
+import { DirectApiClient } from "../api/client";
 import { ConfigError } from "../config";
 import { parseEndpoint } from "../config/address";
 import { AuditPlugin, type PluginOptions } from "./plugin";
@@ -96,7 +96,7 @@ function options(args: ReturnType<typeof parseArgs<typeof ARGS>>): PluginOptions
 export async function runAuditPlugin(argv: string[]): Promise<number> {
   const write = (line: string) => process.stderr.write(`${line}\n`);
   let plugin: AuditPlugin;
-  let client: ApiClient;
+  let client: DirectApiClient;
   let reportIntervalMs: number;
   try {
     const expanded = expandCompactArgs(argv);
@@ -106,7 +106,7 @@ export async function runAuditPlugin(argv: string[]): Promise<number> {
     if (args._.length > 0) throw new UsageError(`unexpected argument "${args._[0]}"`);
     const parsed = options(args);
     reportIntervalMs = parsed.reportIntervalMs;
-    client = new ApiClient(parseEndpoint(String(args["service-endpoint"]), "--service-endpoint"));
+    client = new DirectApiClient(parseEndpoint(String(args["service-endpoint"]), "--service-endpoint"));
     plugin = new AuditPlugin(client, systemAccounts(), parsed, write);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {

@@ -37,7 +37,7 @@ export interface PluginOptions {
   callTimeoutMs: number;
 }
 
-/** The agent's API as the plugin uses it (ApiClient.call); ApiCallError.unreachable marks a retry. */
+/** The agent's API as the plugin uses it (DirectApiClient.call); ApiCallError.unreachable marks a retry. */
 export interface AgentApi {
   call(method: "LookupAuditSession" | "Accounting" | "ReportAuditPlugin", request: object, timeoutMs: number): Promise<Record<string, unknown>>;
 }
