@@ -28,7 +28,13 @@ const loop = `i=0; while [ $i -lt ${execs} ]; do /bin/true; i=$((i+1)); done`;
 async function timed(argv: string[]): Promise<{ ms: number; rssMb: number }> {
   const started = performance.now();
   const child = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
-  const sampler = rssSampler(child.pid, 20);
+  // A very short run may be over (a zombie without VmRSS) before the first sample.
+  let sampler: { stop(): number };
+  try {
+    sampler = rssSampler(child.pid, 20);
+  } catch {
+    sampler = { stop: () => 0 };
+  }
   const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
   const ms = performance.now() - started;
   const rssMb = sampler.stop();
