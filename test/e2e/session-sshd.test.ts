@@ -61,3 +61,21 @@ describe.skipIf(!sshdRunnable())("tacacs-session as the login shell of an sshd u
     expect(recordArgs(records[1]!)).toContain("status=0");
   }, 60_000);
 });
+
+describe.skipIf(!sshdRunnable())("tacacs-session started as root (a PAM or wrapper start)", () => {
+  test("--run-as drops to the user before the shell runs, still supervised", async () => {
+    const stack = await startSessionStack(["/usr/bin/id *"], { sharedWithUsers: true });
+    const user = await createSystemUser("tacacsrs-t18-runas");
+    try {
+      const run = await stack.run(["--shell", "/bin/sh", "--run-as", user.name, "-c", "id -un; id -u; echo home=$HOME; ls /"]);
+      expect(run.stdout, run.stderr).toBe(`${user.name}\n${user.uid}\nhome=${user.home}\n`);
+      expect(run.stderr).toContain("tacacs-session: /usr/bin/ls: denied");
+      const refused = await stack.run(["--run-as", "tacacsrs-t18-nobody-here", "-c", ":"]);
+      expect(refused).toMatchObject({ exit: 2 });
+      expect(refused.stderr).toContain("--run-as tacacsrs-t18-nobody-here: no such account");
+    } finally {
+      await user.remove();
+      await stack.stop();
+    }
+  }, 60_000);
+});
