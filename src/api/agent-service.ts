@@ -4,7 +4,7 @@
  * the server name and the retriable flag; bad requests are INVALID_ARGUMENT naming the field.
  */
 import type { Logger } from "../common/log";
-import { newEntryPointMetrics, secondsSince, type EntryPointMetrics, type Outcome, type RequestCell } from "../common/request-metrics";
+import { newEntryPointMetrics, requestTypeOf, secondsSince, statusOutcome, type EntryPointMetrics, type Outcome, type RequestCell } from "../common/request-metrics";
 import {
   AcctFlags,
   AuthenAction,
@@ -328,23 +328,10 @@ const UPSTREAM_OUTCOME: Record<UpstreamError["kind"], Outcome> = {
   protocol: "error",
 };
 
-/** Reply status (proto value) → outcome, per type; a status not listed (FOLLOW, RESTART) is a denial. */
-const PASS_STATUSES: Record<number, readonly number[]> = {
-  [PacketType.Authentication]: [AuthenticationStatus.PASS],
-  [PacketType.Authorization]: [1, 2], // PASS_ADD, PASS_REPL (RFC 8907 §6.2)
-  [PacketType.Accounting]: [1], // SUCCESS (§7.2)
-};
-const ERROR_STATUSES: Record<number, readonly number[]> = {
-  [PacketType.Authentication]: [AuthenticationStatus.ERROR],
-  [PacketType.Authorization]: [0x11],
-  [PacketType.Accounting]: [2],
-};
-
 function replyOutcome(type: number, reply: object): Outcome {
   const status = (reply as { response?: { status: number } }).response?.status;
-  if (status === undefined) return "error";
-  if (PASS_STATUSES[type]!.includes(status)) return "pass";
-  return ERROR_STATUSES[type]!.includes(status) ? "error" : "fail";
+  const requestType = requestTypeOf(type);
+  return status === undefined || requestType === undefined ? "error" : statusOutcome(requestType, status);
 }
 
 /** Runs one exchange; upstream and reply-decoding failures become `result.error`. Counts it in `cell`. */

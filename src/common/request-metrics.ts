@@ -12,6 +12,23 @@ export type RequestType = (typeof REQUEST_TYPES)[number];
 export const OUTCOMES = ["pass", "fail", "error", "timeout", "unavailable", "resource_exhausted", "invalid"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** TACACS+ packet types (RFC 8907 §4.1) by cell name. */
+const TYPE_BY_PACKET: Record<number, RequestType> = { 1: "authentication", 2: "authorization", 3: "accounting" };
+
+export function requestTypeOf(packetType: number): RequestType | undefined {
+  return TYPE_BY_PACKET[packetType];
+}
+
+/** Final reply statuses that grant (RFC 8907 §5.4.2, §6.2, §7.2); ERROR is "error", the rest (FAIL, FOLLOW) "fail". */
+const PASS_STATUSES: Record<RequestType, readonly number[]> = { authentication: [1], authorization: [1, 2], accounting: [1] };
+const ERROR_STATUSES: Record<RequestType, readonly number[]> = { authentication: [7], authorization: [0x11], accounting: [2] };
+
+/** The outcome of a final reply's status (the API's proto values are the RFC's for these). */
+export function statusOutcome(type: RequestType, status: number): Outcome {
+  if (PASS_STATUSES[type].includes(status)) return "pass";
+  return ERROR_STATUSES[type].includes(status) ? "error" : "fail";
+}
+
 export class RequestCell {
   pass = 0;
   fail = 0;

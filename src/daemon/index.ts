@@ -188,6 +188,7 @@ async function start(config: RuntimeConfig, build: BuildInfo): Promise<Running> 
         serverSecrets: () => running.config.engine.servers.map((server) => server.sharedSecret),
         limits: config.limits,
         logger: logger("proxy"),
+        metrics: (entryPoints.proxy = newEntryPointMetrics()),
         ...(running.accounting ? { accounting: running.accounting } : {}),
       });
       log.info(`TACACS+ proxy listening on ${formatEndpoint(running.proxy.endpoint)}`);

@@ -27,6 +27,7 @@ import {
 } from "../protocol";
 import { ManualClock } from "../upstream/manual-clock";
 import { UpstreamError } from "../upstream/types";
+import { newEntryPointMetrics } from "../common/request-metrics";
 import { ConnectionBridge, downstreamFlags, NO_UPSTREAM_MESSAGE, type DownstreamPeer } from "./connection-bridge";
 import type { KeySource } from "./downstream-keys";
 import { recordingLogger, ScriptedEngine } from "./test-support";
@@ -58,9 +59,10 @@ function setUp(keys: Partial<KeySource> = {}) {
   const peer = new FakePeer();
   const clock = new ManualClock();
   const { logger, lines } = recordingLogger();
+  const metrics = newEntryPointMetrics();
   const keySource: KeySource = { proxySharedSecret: () => undefined, serverSecrets: () => [KEY], activeServer: () => engine.activeServer, ...keys };
-  const bridge = new ConnectionBridge(peer, { engine, keys: keySource, maxBodyBytes: 65536, idleTimeoutMs: IDLE_MS, logger, clock });
-  return { engine, peer, clock, logger: { lines }, bridge };
+  const bridge = new ConnectionBridge(peer, { engine, keys: keySource, maxBodyBytes: 65536, idleTimeoutMs: IDLE_MS, logger, clock, metrics });
+  return { engine, peer, clock, logger: { lines }, bridge, metrics };
 }
 
 /** Lets queued promise callbacks (engine answers) run. */
@@ -114,8 +116,8 @@ describe("forwarding", () => {
     expect(bridge.state).toEqual({ name: "Closed", reason: "done" });
   });
 
-  test("ASCII login across GETPASS: CONTINUE forwarded, seq_no 3 → 4, closed on PASS", async () => {
-    const { engine, peer, bridge } = setUp();
+  test("ASCII login across GETPASS: CONTINUE forwarded, seq_no 3 → 4, closed on PASS; counted once, as pass", async () => {
+    const { engine, peer, bridge, metrics } = setUp();
     engine.answer({ body: authenReply(AuthenStatus.GetPass, "Password: ") }, { body: authenReply(AuthenStatus.Pass) });
     bridge.onData(frame(PacketType.Authentication, 1, asciiStart));
     await settle();
@@ -131,6 +133,8 @@ describe("forwarding", () => {
     ]);
     expect(peer.closed).toBe(true);
     expect(engine.ended).toBe(1);
+    expect(metrics.authentication).toMatchObject({ pass: 1, fail: 0, error: 0, inFlight: 0 });
+    expect(metrics.authentication.latency.count).toBe(1);
   });
 
   test("the plaintext bodies carrying a password (PAP START, ASCII CONTINUE) are wiped once answered", async () => {
@@ -215,8 +219,8 @@ describe("no upstream", () => {
     expect(logger.lines.some((l) => l.level === "info" && l.text.includes("all servers failed"))).toBe(true);
   });
 
-  test("a CONTINUE the upstream fails on gets an authentication ERROR with seq_no 4", async () => {
-    const { engine, peer, bridge } = setUp();
+  test("a CONTINUE the upstream fails on gets an authentication ERROR with seq_no 4; counted unavailable, one abnormal-end line", async () => {
+    const { engine, peer, bridge, metrics, logger } = setUp();
     engine.answer({ body: authenReply(AuthenStatus.GetPass) }, new UpstreamError("timeout", "fake", true, "timeout"));
     bridge.onData(frame(PacketType.Authentication, 1, asciiStart));
     await settle();
@@ -226,6 +230,8 @@ describe("no upstream", () => {
     expect(last.header.seqNo).toBe(4);
     expect(decodeAuthenReply(last.body)).toMatchObject({ status: AuthenStatus.Error, serverMsg: NO_UPSTREAM_MESSAGE });
     expect(engine.ended).toBe(1);
+    expect(metrics.authentication).toMatchObject({ pass: 0, unavailable: 1, inFlight: 0 });
+    expect(logger.lines.filter((l) => l.text.includes("connection ended abnormally (upstream-failed)"))).toHaveLength(1);
   });
 
   test("an unparsable upstream reply body becomes an ERROR reply, never a forwarded fragment", async () => {
@@ -406,13 +412,14 @@ describe("protection", () => {
     ["huge length", (() => { const f = frame(PacketType.Authentication, 1, papStart); new DataView(f.buffer).setUint32(8, 0xffffffff); return f; })()],
     ["bad packet type", (() => { const f = frame(PacketType.Authentication, 1, papStart); f[1] = 9; return f; })()],
     ["wrong key", frame(PacketType.Authentication, 1, papStart, OTHER)],
-  ])("garbage (%s) closes only this connection, logged at debug", (_, bytes) => {
+  ])("garbage (%s) closes only this connection: the detail at debug, one abnormal-end line at info (-vv)", (_, bytes) => {
     const { engine, peer, bridge, logger } = setUp();
     bridge.onData(bytes);
     expect(engine.starts).toHaveLength(0);
     expect(peer.closed).toBe(true);
     expect(bridge.state).toEqual({ name: "Closed", reason: "garbage" });
-    expect(logger.lines.map((l) => l.level)).toEqual(["debug", "trace"]);
+    expect(logger.lines.map((l) => l.level)).toEqual(["debug", "info", "trace"]);
+    expect(logger.lines[1]!.text).toContain("connection ended abnormally (garbage)");
   });
 
   test("a truncated header followed by the client closing just closes", () => {

@@ -6,6 +6,7 @@
  */
 import { Cancellation } from "../common/cancellation";
 import { tracing, type Logger } from "../common/log";
+import { requestTypeOf, secondsSince, statusOutcome, type EntryPointMetrics, type Outcome, type RequestCell, type RequestType } from "../common/request-metrics";
 import {
   AcctStatus,
   CodecError,
@@ -55,7 +56,12 @@ export interface BridgeOptions {
   clock: Clock;
   /** Accounting spool and journal: a record no server took is queued and answered SUCCESS. */
   accounting?: AccountingDelivery;
+  /** Requests by type and outcome, counted in place (metrics). */
+  metrics?: EntryPointMetrics;
 }
+
+/** Ends that are not a client's ordinary goodbye: one info line (-vv) each. */
+const ABNORMAL_ENDS: ReadonlySet<string> = new Set(["idle-timeout", "garbage", "protocol-violation", "upstream-failed", "internal-error"]);
 
 /** The ERROR reply's server_msg when no upstream answered. */
 /**
@@ -109,6 +115,8 @@ export class ConnectionBridge {
   readonly #cancellation = new Cancellation();
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
+  /** The request in flight, counted in `options.metrics` until its final reply (or the close). */
+  #request: { cell: RequestCell; type: RequestType; started: number } | undefined;
 
   constructor(
     readonly peer: DownstreamPeer,
@@ -205,16 +213,19 @@ export class ConnectionBridge {
     const session = "session" in previous ? previous.session : undefined;
     switch (effect.kind) {
       case "start-upstream":
+        this.#countStart(effect.session.type);
         return this.#startUpstream(effect.session, body ?? new Uint8Array());
       case "continue-upstream":
         return this.#continueUpstream(body ?? new Uint8Array());
       case "send-reply":
         if (session && reply) this.#send(session, effect.seqNo, reply.version, reply.flags, reply.body);
+        if (effect.close && this.#request && reply) this.#countEnd(statusOutcome(this.#request.type, replyStatus(reply.type, reply.body)));
         this.#answered = true;
         if (!effect.close) this.#armIdleTimer();
         return;
       case "send-error":
         if (session) this.#send(session, effect.seqNo, session.version, 0, errorReplyBody(session.type, NO_UPSTREAM_MESSAGE));
+        this.#countEnd("unavailable");
         return;
       case "close":
       case "none":
@@ -350,7 +361,24 @@ export class ConnectionBridge {
     this.#idleTimer = undefined;
   }
 
+  #countStart(packetType: number): void {
+    const type = requestTypeOf(packetType);
+    const cell = type && this.options.metrics?.[type];
+    if (!type || !cell) return;
+    cell.inFlight += 1;
+    this.#request = { cell, type, started: performance.now() };
+  }
+
+  #countEnd(outcome: Outcome): void {
+    const request = this.#request;
+    this.#request = undefined;
+    request?.cell.end(outcome, secondsSince(request.started));
+  }
+
   #cleanUp(reason: string): void {
+    // A request without its final reply: the client or the idle timer ended it.
+    this.#countEnd(reason === "idle-timeout" ? "timeout" : "error");
+    if (ABNORMAL_ENDS.has(reason)) this.options.logger.info(`proxy ${this.peer.remote}: connection ended abnormally (${reason})`);
     this.#clearIdleTimer();
     this.#cancellation.cancel(new Error(`proxy connection closed (${reason})`));
     this.#session?.end();

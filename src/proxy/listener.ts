@@ -74,6 +74,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const bridges = new Set<ConnectionBridge>();
   const sockets = new Set<Socket>();
   const burst = new BurstCounter();
+  const { metrics } = options;
   const counters: ProxyCounters = { connectionsRefused: 0, connectionsEvicted: 0, firstPacketTimeouts: 0 };
   /** Closes the oldest connection that has not completed a request; false when every one has. */
   const evictUnproductive = (): boolean => {
@@ -95,6 +96,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     socket.on("close", () => sockets.delete(socket));
     if (bridges.size >= limits.maxProxyConnections && !evictUnproductive()) {
       counters.connectionsRefused++;
+      if (metrics) metrics.connections.refused += 1;
       if (burst.refuse()) {
         logger.warn(`proxy: ${limits.maxProxyConnections} connections open (the limit); refusing new connections`);
       }
@@ -112,9 +114,17 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       logger,
       clock,
       ...(options.accounting ? { accounting: options.accounting } : {}),
+      ...(metrics ? { metrics } : {}),
     });
     bridges.add(bridge);
-    void bridge.done.then(() => bridges.delete(bridge));
+    if (metrics) {
+      metrics.connections.accepted += 1;
+      metrics.connections.open += 1;
+    }
+    void bridge.done.then(() => {
+      bridges.delete(bridge);
+      if (metrics) metrics.connections.open -= 1;
+    });
     socket.on("data", (chunk: Buffer) => bridge.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     socket.on("end", () => bridge.onPeerEnded());
     socket.on("close", () => bridge.onPeerClosed());

@@ -4,6 +4,7 @@
  */
 import type { Endpoint } from "../common/endpoint";
 import type { Logger } from "../common/log";
+import type { EntryPointMetrics } from "../common/request-metrics";
 import type { Secret } from "../common/secret";
 import type { Limits } from "../common/limits";
 import type { Clock } from "../upstream/clock";
@@ -32,6 +33,8 @@ export interface ProxyOptions {
   serverSecrets: () => readonly (Secret | undefined)[];
   limits: ProxyLimits;
   logger: Logger;
+  /** Requests by type and outcome and connections, counted in place (metrics). */
+  metrics?: EntryPointMetrics;
   /** Idle timers and upstream deadlines; the system clock by default. */
   clock?: Clock;
   /** Accounting spool and journal (--accounting-*); absent: accounting is bridged as is. */
