@@ -29,6 +29,11 @@ export function statusOutcome(type: RequestType, status: number): Outcome {
   return ERROR_STATUSES[type].includes(status) ? "error" : "fail";
 }
 
+/** One latency histogram per request type (an upstream server's reply times). */
+export function newLatencyByType(): Record<RequestType, Histogram> {
+  return { authentication: new Histogram(), authorization: new Histogram(), accounting: new Histogram() };
+}
+
 export class RequestCell {
   pass = 0;
   fail = 0;

@@ -80,6 +80,12 @@ function registerEngine(registry: Registry, status: () => EngineStatus): void {
   );
   registry.gauge("tacacsrs_server_sessions_in_flight", "Sessions in flight on the server", perServer(status, (server) => server.sessionsInFlight));
   for (const [key, name, help] of SERVER_COUNTERS) registry.counter(name, help, perServer(status, (server) => server.counters[key]));
+  registry.histogram(
+    "tacacsrs_server_reply_duration_seconds",
+    "From sending a session's first packet to the server's reply, by server and packet type",
+    () => status().servers.flatMap((server) => REQUEST_TYPES.map((type) => ({ labels: { server: server.name, type }, histogram: server.replyLatency[type] }))),
+    "seconds",
+  );
 }
 
 function registerEntryPoints(registry: Registry, entryPoints: Readonly<Record<string, EntryPointMetrics>>): void {

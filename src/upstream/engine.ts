@@ -18,6 +18,7 @@
  * routes new requests back to server 0.
  */
 import type { Cancellation } from "../common/cancellation";
+import { requestTypeOf } from "../common/request-metrics";
 import { logger, type Logger } from "../common/log";
 import { PacketType, replyStatus } from "../protocol";
 import { connectorFor } from "../transport";
@@ -188,8 +189,14 @@ class Engine implements UpstreamEngine {
   /** `now`: the clock when the session opened at once; undefined after waiting for a connection. */
   #sendOn(pools: ServerPool[], index: number, request: StartRequest, resent: boolean, { connection, slot }: OpenedSession, now?: number): Promise<UpstreamSession> {
     const pool = pools[index]!;
+    const sent = performance.now();
     return connection.send(slot, request.body, request.deadline, request.cancellation, now).then(
-      (reply) => this.#answered(pools, index, request, new Session(pool, connection, slot, reply)),
+      (reply) => {
+        // start() admitted only the three packet types.
+        const latency = pool.replyLatency[requestTypeOf(request.type)!];
+        latency.observe((performance.now() - sent) / 1000);
+        return this.#answered(pools, index, request, new Session(pool, connection, slot, reply));
+      },
       (error: unknown) => {
         connection.endSession(slot);
         const lost = error instanceof ExchangeError && error.kind === "lost";

@@ -3,6 +3,8 @@
  * connection per session when the server does not support it; single-flight connect; the bound on
  * sessions in flight; RFC 9105 counters.
  */
+import type { Histogram } from "../common/histogram";
+import { newLatencyByType, type RequestType } from "../common/request-metrics";
 import type { Logger } from "../common/log";
 import type { PacketType } from "../protocol";
 import { TransportError, type Connector } from "../transport/types";
@@ -40,6 +42,8 @@ function stateOf(connection: Connection): ConnectionState["name"] {
 
 export class ServerPool {
   readonly server: UpstreamServer;
+  /** Seconds from sending a session's first packet to its reply, by type; made with the pool (configuration time). */
+  readonly replyLatency: Readonly<Record<RequestType, Histogram>> = newLatencyByType();
   readonly counters: Counters = newCounters();
   readonly #deps: PoolDeps;
   readonly #ctx: ServerContext;
@@ -164,6 +168,7 @@ export class ServerPool {
       connected,
       singleConnect: this.server.singleConnection ? this.#singleConnect : "unsupported",
       sessionsInFlight: this.#sessionsInFlight,
+      replyLatency: this.replyLatency,
       counters: { ...this.counters },
     };
   }

@@ -5,6 +5,8 @@
  * sequence numbers, obfuscates or sets the unencrypted flag, and returns the plaintext reply.
  */
 import type { Cancellation } from "../common/cancellation";
+import type { Histogram } from "../common/histogram";
+import type { RequestType } from "../common/request-metrics";
 import type { Secret } from "../common/secret";
 import type { TransportSecurity } from "../transport/types";
 
@@ -100,6 +102,8 @@ export interface ServerStatus {
   connected: boolean;
   singleConnect: "unknown" | "supported" | "unsupported";
   sessionsInFlight: number;
+  /** Reply latency by packet type (the pool's live histograms, read at scrape time; not copied). */
+  replyLatency: Readonly<Record<RequestType, Histogram>>;
   counters: {
     connectionOpens: number;
     connectionCloses: number;
