@@ -4,7 +4,7 @@
  * the server name and the retriable flag; bad requests are INVALID_ARGUMENT naming the field.
  */
 import type { Logger } from "../common/log";
-import { newEntryPointMetrics, requestTypeOf, secondsSince, statusOutcome, type EntryPointMetrics, type Outcome, type RequestCell } from "../common/request-metrics";
+import { entryPointStatus, newEntryPointMetrics, requestTypeOf, secondsSince, statusOutcome, type EntryPointMetrics, type Outcome, type RequestCell } from "../common/request-metrics";
 import {
   AcctFlags,
   AuthenAction,
@@ -450,6 +450,8 @@ export function agentRoutes(
   audit: AuditService = new AuditService(systemClock, log),
   accounting?: AccountingDelivery,
   metrics: EntryPointMetrics = newEntryPointMetrics(),
+  /** The proxy's counters, shown by Status when the proxy is hosted. */
+  proxy?: EntryPointMetrics,
 ): Route[] {
   const methods = new Map(methodsOf(AGENT_SERVICE).map((method) => [method.path.slice(AGENT_SERVICE.length + 2), method]));
   const method = (name: string): MethodDescriptor => methods.get(name)!;
@@ -518,7 +520,7 @@ export function agentRoutes(
     {
       method: method("Status"),
       kind: "unary",
-      handle: async () => ({ ...statusReply(engine.status(), accounting?.stats()), audit: audit.status() }),
+      handle: async () => ({ ...statusReply(engine.status(), accounting?.stats()), audit: audit.status(), ...(proxy ? { proxy: entryPointStatus(proxy) } : {}) }),
     },
     ...audit.routes(),
   ];

@@ -36,6 +36,8 @@ export interface ApiServerOptions {
   accounting?: AccountingDelivery;
   /** Requests and connections counted in place, for the metrics endpoint. */
   metrics?: EntryPointMetrics;
+  /** The proxy's counters, for Status (when the proxy is hosted). */
+  proxyMetrics?: EntryPointMetrics;
   /** What grpc.health.v1 answers; by default readiness follows the engine, startup is done. */
   health?: AgentHealth;
 }
@@ -58,7 +60,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const metrics = options.metrics ?? newEntryPointMetrics();
   const audit = new AuditService(systemClock, log);
   const server = new GrpcServer({
-    routes: [...agentRoutes(options.engine, log, audit, options.accounting, metrics), ...healthRoutes(options.health ?? new AgentHealth(options.engine))],
+    routes: [...agentRoutes(options.engine, log, audit, options.accounting, metrics, options.proxyMetrics), ...healthRoutes(options.health ?? new AgentHealth(options.engine))],
     connectionCounts: metrics.connections,
     maxConcurrentCalls: options.limits.maxApiStreams,
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),

@@ -75,3 +75,14 @@ export function newEntryPointMetrics(): EntryPointMetrics {
 export function secondsSince(startMs: number): number {
   return (performance.now() - startMs) / 1000;
 }
+
+/** An entry point's counters as the Status RPC's EntryPointStatus (plain numbers, copied). */
+export function entryPointStatus(metrics: EntryPointMetrics): object {
+  const counts = (cell: RequestCell) => ({ ...Object.fromEntries(OUTCOMES.map((outcome) => [outcome, cell[outcome]])), inFlight: cell.inFlight });
+  return {
+    connectionsAccepted: metrics.connections.accepted,
+    connectionsRefused: metrics.connections.refused,
+    connectionsOpen: metrics.connections.open,
+    ...Object.fromEntries(REQUEST_TYPES.map((type) => [type, counts(metrics[type])])),
+  };
+}

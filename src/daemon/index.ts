@@ -175,6 +175,7 @@ async function start(config: RuntimeConfig, build: BuildInfo): Promise<Running> 
         log: logger("api"),
         ...(running.accounting ? { accounting: running.accounting } : {}),
         metrics: (entryPoints.api = newEntryPointMetrics()),
+        ...(config.services.proxy ? { proxyMetrics: (entryPoints.proxy = newEntryPointMetrics()) } : {}),
         health,
       });
       log.info(`client API listening on ${formatEndpoint(running.api.endpoint)}`);
@@ -188,7 +189,7 @@ async function start(config: RuntimeConfig, build: BuildInfo): Promise<Running> 
         serverSecrets: () => running.config.engine.servers.map((server) => server.sharedSecret),
         limits: config.limits,
         logger: logger("proxy"),
-        metrics: (entryPoints.proxy = newEntryPointMetrics()),
+        metrics: (entryPoints.proxy ??= newEntryPointMetrics()),
         ...(running.accounting ? { accounting: running.accounting } : {}),
       });
       log.info(`TACACS+ proxy listening on ${formatEndpoint(running.proxy.endpoint)}`);

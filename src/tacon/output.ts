@@ -56,7 +56,7 @@ function humanStatus(reply: Fields): string {
       ...["sessions", "connectionOpens", "connectionFailures", "connectionTimeouts", "messagesSent", "messagesReceived", "errorsReceived"].map((name) => String(c[name] ?? 0)),
     ]);
   });
-  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n${auditLine(reply.audit as Fields | undefined)}${spoolLine(reply.accountingSpool as Fields | undefined)}`;
+  return `failover state: ${state} (new requests go to ${active})\n${table(rows)}\n${auditLine(reply.audit as Fields | undefined)}${spoolLine(reply.accountingSpool as Fields | undefined)}${proxyLine(reply.proxy as Fields | undefined)}`;
 }
 
 /** One line on command accounting: registered audit sessions and the audit plugin's counters. */
@@ -69,6 +69,18 @@ function auditLine(audit: Fields | undefined): string {
     `${sessions}; audit plugin (reported ${audit.pluginReportAgeSeconds} s ago): ${p.eventsRead ?? 0} events read, ${p.accounted ?? 0} accounted, ` +
     `${p.skipped ?? 0} skipped, ${p.dropped ?? 0} dropped, ${p.malformed ?? 0} malformed, ${p.failed ?? 0} failed\n`
   );
+}
+
+/** The proxy's connections and requests by type and outcome, when the agent hosts it. */
+function proxyLine(proxy: Fields | undefined): string {
+  if (!proxy) return "";
+  const n = (fields: Fields | undefined, name: string) => Number(fields?.[name] ?? 0);
+  const requests = ["authentication", "authorization", "accounting"].map((type) => {
+    const c = proxy[type] as Fields | undefined;
+    const outcomes = ["pass", "fail", "error", "timeout", "unavailable"].map((name) => `${n(c, name)} ${name}`).join(", ");
+    return `${type} ${outcomes}${n(c, "inFlight") ? `, ${n(c, "inFlight")} in flight` : ""}`;
+  });
+  return `proxy: ${n(proxy, "connectionsAccepted")} connections (${n(proxy, "connectionsOpen")} open, ${n(proxy, "connectionsRefused")} refused); ${requests.join("; ")}\n`;
 }
 
 /** The accounting spool's depth, when the agent has one. */

@@ -14,6 +14,8 @@ import { accountingBody, ACCOUNTING_PATH, GrpcClient, isResponse } from "../../s
 import { X509Certificate } from "node:crypto";
 import { startAgent, type AgentProcess } from "../support/agent-process";
 import { testPki } from "../support/pki";
+import { papLogin } from "../support/legacy-client";
+import { AuthenStatus } from "../../src/protocol";
 import { havePeer } from "../support/peer";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
 import { freeLoopbackPort } from "../support/wait";
@@ -194,6 +196,24 @@ describe("metrics endpoint", () => {
     expect(sample(text, "tacacsrs_accounting_spool_appended_total")).toBe(1);
     expect(sample(text, "tacacsrs_accounting_spool_bytes")).toBeGreaterThan(0);
     if (hasPromtool) expect((await promtoolCheckMetrics(text)).output).toBe("");
+  }, 30_000);
+
+  test("the proxy: its requests by type and outcome in the metrics and in tacon status", async () => {
+    const one = await server();
+    const dir = tempDir();
+    const metrics = join(dir, "metrics.sock");
+    const proxy = join(dir, "proxy.sock");
+    const a = await agent(["--server-addr", `127.0.0.1:${one.port}`, "--proxy-endpoint", proxy, "--metrics-endpoint", metrics]);
+    const client = { endpoint: { kind: "unix", path: proxy } as const, key: new TextEncoder().encode(SECRET) };
+    expect((await papLogin(client, "alice", "alicepw")).last.status).toBe(AuthenStatus.Pass);
+    expect((await papLogin(client, "alice", "wrongpw")).last.status).toBe(AuthenStatus.Fail);
+    const text = await (await scrape(metrics)).text();
+    expect(sample(text, 'tacacsrs_requests_total{entry_point="proxy",type="authentication",outcome="pass"}')).toBe(1);
+    expect(sample(text, 'tacacsrs_requests_total{entry_point="proxy",type="authentication",outcome="fail"}')).toBe(1);
+    expect(sample(text, 'tacacsrs_connections_total{entry_point="proxy"}')).toBe(2);
+    const status = await a.tacon(["status"]);
+    expect(status.stdout).toContain("proxy: 2 connections (0 open, 0 refused); authentication 1 pass, 1 fail");
+    expect(JSON.parse((await a.tacon(["status", "--json"])).stdout).proxy.authentication).toMatchObject({ pass: 1, fail: 1, inFlight: 0 });
   }, 30_000);
 
   test("a non-loopback --metrics-endpoint is refused", async () => {
