@@ -10,7 +10,7 @@ import { ARGS as TACON_ARGS, COMMANDS } from "../../src/tacon/index";
 import { bashCompletion } from "./completion";
 import { copyrightFile } from "./copyright";
 import { renderManPage } from "./manpage";
-import { agentManPage, auditPluginManPage, taconManPage } from "./pages";
+import { agentManPage, auditPluginManPage, sessionManPage, taconManPage } from "./pages";
 import { PACKAGE_NAME } from "./variants";
 
 export function generateDocuments(root: string, dir: string, version: string, epoch: number): void {
@@ -24,6 +24,7 @@ export function generateDocuments(root: string, dir: string, version: string, ep
   writeFileSync(`${dir}/tacacsrs-agentd.8`, renderManPage(agentManPage(version, date)));
   writeFileSync(`${dir}/tacon.1`, renderManPage(taconManPage(version, date)));
   writeFileSync(`${dir}/tacacsrs-audit-plugin.8`, renderManPage(auditPluginManPage(version, date)));
+  writeFileSync(`${dir}/tacacs-session.8`, renderManPage(sessionManPage(version, date)));
   writeFileSync(`${dir}/tacacsrs-agentd.bash`, bashCompletion({ name: "tacacsrs-agentd", args: FLAGS }));
   writeFileSync(`${dir}/tacon.bash`, bashCompletion({ name: "tacon", args: TACON_ARGS, commands: COMMANDS.map(([name, operands]) => [name, operands] as const) }));
 }

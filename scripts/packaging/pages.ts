@@ -4,6 +4,7 @@
  */
 import { CONFIG_FILE_NOTE, DESCRIPTION, ENVIRONMENT, EXIT_STATUS, FLAGS } from "../../src/config/definition";
 import { ARGS as AUDIT_PLUGIN_ARGS } from "../../src/audit-plugin/index";
+import { DEFAULT_CONFIG_FILE, SESSION_ARGS } from "../../src/session/options";
 import { ARGS as TACON_ARGS, COMMANDS, EXIT, SUMMARY as TACON_SUMMARY } from "../../src/tacon/index";
 import type { ManPage } from "./manpage";
 
@@ -98,6 +99,28 @@ export function auditPluginManPage(version: string, date: string): ManPage {
         ],
       },
       { title: "See also", paragraphs: ["tacacsrs-agentd(8), tacon(1), auditd(8), auditd-plugins(5), augenrules(8)"] },
+    ],
+  };
+}
+
+export function sessionManPage(version: string, date: string): ManPage {
+  return {
+    name: "tacacs-session",
+    section: 8,
+    date,
+    version,
+    summary: "run a login shell whose every command is authorized and accounted by TACACS+",
+    synopsis: ["[OPTIONS] [-c COMMAND | -- PROGRAM [ARGS]...]"],
+    description: [
+      "tacacs-session runs the user's real shell (--shell) under a seccomp filter that holds every execve and execveat of the session's process tree, asks tacacsrs-agentd(8) for a TACACS+ authorization (service=shell, cmd=the resolved absolute path, one cmd-arg per argument) and lets the program run or makes its exec fail with EACCES and one line on standard error. An authorized command is accounted: START before it runs, STOP with elapsed_time and status when it ends.",
+      `It is meant to be the login shell of TACACS+ users or sshd's ForceCommand. A login shell gets no flags of its own, so the settings come from ${DEFAULT_CONFIG_FILE} (flags, # comments); flags on the command line come after the file's.`,
+      "This is command authorization and accounting for ordinary sessions, not a sandbox: see the README's Command authorization section for its limits.",
+    ],
+    options: SESSION_ARGS,
+    sections: [
+      { title: "Exit status", items: [["N", "the shell's exit status"], ["2", "usage error"], ["126", "the session could not be supervised; nothing ran"]] },
+      { title: "Files", items: [[DEFAULT_CONFIG_FILE, "the settings (root-owned)"]] },
+      { title: "See also", paragraphs: ["tacacsrs-agentd(8), tacon(1), sshd_config(5), seccomp_unotify(2)"] },
     ],
   };
 }
