@@ -86,6 +86,12 @@ function registerEngine(registry: Registry, status: () => EngineStatus): void {
     () => status().servers.flatMap((server) => REQUEST_TYPES.map((type) => ({ labels: { server: server.name, type }, histogram: server.replyLatency[type] }))),
     "seconds",
   );
+  registry.histogram(
+    "tacacsrs_server_connect_duration_seconds",
+    "Connection set-up to the server: TCP connect plus the TLS (certificate) or TLS-PSK (psk-dhe, psk-only) handshake",
+    () => status().servers.map((server) => ({ labels: { server: server.name, security: server.security }, histogram: server.connectLatency })),
+    "seconds",
+  );
 }
 
 function registerEntryPoints(registry: Registry, entryPoints: Readonly<Record<string, EntryPointMetrics>>): void {

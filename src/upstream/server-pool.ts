@@ -3,7 +3,7 @@
  * connection per session when the server does not support it; single-flight connect; the bound on
  * sessions in flight; RFC 9105 counters.
  */
-import type { Histogram } from "../common/histogram";
+import { Histogram } from "../common/histogram";
 import { newLatencyByType, type RequestType } from "../common/request-metrics";
 import type { Logger } from "../common/log";
 import type { PacketType } from "../protocol";
@@ -40,10 +40,18 @@ function stateOf(connection: Connection): ConnectionState["name"] {
   return connection.state.name;
 }
 
+/** How connections to a server are secured, for metrics: tcp, certificate (TLS 1.3), psk-dhe or psk-only. */
+function securityMode(security: UpstreamServer["security"]): ServerStatus["security"] {
+  if (security.kind === "tls") return "certificate";
+  return security.kind === "psk" ? security.keyExchange : "tcp";
+}
+
 export class ServerPool {
   readonly server: UpstreamServer;
   /** Seconds from sending a session's first packet to its reply, by type; made with the pool (configuration time). */
   readonly replyLatency: Readonly<Record<RequestType, Histogram>> = newLatencyByType();
+  /** Seconds to open a connection: TCP connect, plus the TLS or TLS-PSK handshake when there is one. */
+  readonly connectLatency = new Histogram();
   readonly counters: Counters = newCounters();
   readonly #deps: PoolDeps;
   readonly #ctx: ServerContext;
@@ -169,6 +177,8 @@ export class ServerPool {
       singleConnect: this.server.singleConnection ? this.#singleConnect : "unsupported",
       sessionsInFlight: this.#sessionsInFlight,
       replyLatency: this.replyLatency,
+      connectLatency: this.connectLatency,
+      security: securityMode(this.server.security),
       counters: { ...this.counters },
     };
   }
@@ -223,8 +233,10 @@ export class ServerPool {
     const { connector, connectTimeoutMs, log } = this.#deps;
     const connection = new Connection(this.#ctx, offerSingleConnect);
     this.#connections.add(connection);
+    const started = performance.now();
     try {
       await connection.open(connector, connectTimeoutMs);
+      this.connectLatency.observe((performance.now() - started) / 1000);
     } catch (error) {
       this.#connections.delete(connection);
       if (error instanceof ExchangeError) throw error;

@@ -104,6 +104,9 @@ export interface ServerStatus {
   sessionsInFlight: number;
   /** Reply latency by packet type (the pool's live histograms, read at scrape time; not copied). */
   replyLatency: Readonly<Record<RequestType, Histogram>>;
+  /** Connection set-up times (TCP connect plus any TLS handshake), live histogram. */
+  connectLatency: Histogram;
+  security: "tcp" | "certificate" | "psk-dhe" | "psk-only";
   counters: {
     connectionOpens: number;
     connectionCloses: number;

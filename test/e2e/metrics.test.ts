@@ -120,6 +120,9 @@ describe("metrics endpoint", () => {
     expect(sample(after, 'tacacsrs_requests_in_flight{entry_point="api",type="accounting"}')).toBe(0);
     expect(sample(after, `tacacsrs_server_messages_sent_total{server="127.0.0.1:${one.port}"}`) - sentBefore).toBe(sent);
     expect(sample(after, `tacacsrs_server_reply_duration_seconds_count{server="127.0.0.1:${one.port}",type="accounting"}`)).toBe(sent);
+    expect(sample(after, `tacacsrs_server_connect_duration_seconds_count{server="127.0.0.1:${one.port}",security="tcp"}`)).toBe(
+      sample(after, `tacacsrs_server_connection_opens_total{server="127.0.0.1:${one.port}"}`),
+    );
     expect(one.records.length).toBe(sent);
     expect(sample(after, 'tacacsrs_failover_state{state="PreferredActive"}')).toBe(1);
     expect(sample(after, "tacacsrs_metrics_scrapes_total")).toBe(scrapes + 2);

@@ -2,6 +2,7 @@
  * A fake UpstreamEngine for API tests: records every StartRequest and answers through a
  * replaceable `answer` function (a reply body, an UpstreamError, or a wait on the abort signal).
  */
+import { Histogram } from "../../src/common/histogram";
 import { newLatencyByType } from "../../src/common/request-metrics";
 import {
   AcctStatus,
@@ -47,6 +48,8 @@ export const SAMPLE_STATUS: EngineStatus = {
       singleConnect: "unknown",
       sessionsInFlight: 0,
       replyLatency: newLatencyByType(),
+      connectLatency: new Histogram(),
+      security: "tcp",
       counters: { connectionOpens: 1, connectionCloses: 1, connectionAborts: 0, connectionFailures: 3, connectionTimeouts: 1, messagesSent: 5, messagesReceived: 4, errorsReceived: 0, sessions: 5 },
     },
     {
@@ -56,6 +59,8 @@ export const SAMPLE_STATUS: EngineStatus = {
       singleConnect: "supported",
       sessionsInFlight: 2,
       replyLatency: newLatencyByType(),
+      connectLatency: new Histogram(),
+      security: "tcp",
       counters: { connectionOpens: 1, connectionCloses: 0, connectionAborts: 0, connectionFailures: 0, connectionTimeouts: 0, messagesSent: 9, messagesReceived: 9, errorsReceived: 1, sessions: 9 },
     },
   ],
