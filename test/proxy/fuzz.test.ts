@@ -133,11 +133,13 @@ test(`fuzz: ${CASES} random and mutated packets (seed ${SEED}) never crash or we
   const cases = Array.from({ length: CASES }, () => fuzzCase(random));
   for (let i = 0; i < cases.length; i += BATCH) await Promise.all(cases.slice(i, i + BATCH).map(send));
 
-  // Every connection ends within the idle timeout; nothing above debug/info was logged.
+  // Every connection ends within the idle timeout; nothing above debug/info was logged but the
+  // failover state changes (a warning each, by design) when the server drops a forwarded mutant.
   const deadline = Date.now() + 2000;
   while (stack.proxy.connections() > 0 && Date.now() < deadline) await Bun.sleep(20);
   expect(stack.proxy.connections()).toBe(0);
-  expect(lines.filter((line) => line.level === "error" || line.level === "warn")).toEqual([]);
+  const stateChange = /^failover: \w+ \([^)]*\) → \w+ \([^)]*\)$/;
+  expect(lines.filter((line) => (line.level === "error" || line.level === "warn") && !stateChange.test(line.text))).toEqual([]);
   expect(lines.filter((line) => line.level === "debug").length).toBeGreaterThan(CASES / 4);
 
   const client = { endpoint: stack.proxy.endpoint, key };
