@@ -22,7 +22,7 @@ export function encodeRequest(typeName: string, request: object): Uint8Array {
 }
 
 export const accountingBody = (): Uint8Array => encodeRequest("tacacsrs.agent.v1.AccountingRequest", ACCOUNTING_REQUEST);
-export const healthBody = (): Uint8Array => encodeRequest("grpc.health.v1.HealthCheckRequest", {});
+export const healthBody = (service = ""): Uint8Array => encodeRequest("grpc.health.v1.HealthCheckRequest", { service });
 
 /** True when an agent reply message carries `response` (field 1), not `error` (field 2). */
 export function isResponse(message: Uint8Array): boolean {

@@ -169,7 +169,8 @@ export class AgentProcess {
 
   static async start(args: string[], options: Parameters<typeof AgentProcess.spawn>[1] = {}): Promise<AgentProcess> {
     const agent = AgentProcess.spawn(args, options);
-    await agent.waitHealthy();
+    // Liveness: the API answers, whether or not an upstream server does (some runs start with none).
+    await agent.waitHealthy(10_000, 1, "liveness");
     return agent;
   }
 
@@ -177,9 +178,9 @@ export class AgentProcess {
     return this.child.pid;
   }
 
-  /** Polls the health check (a fresh connection each try, every `everyMs`) until SERVING; ms since spawn. */
-  async waitHealthy(timeoutMs = 10_000, everyMs = 1): Promise<number> {
-    const body = healthBody();
+  /** Polls the health check of `service` (readiness by default; a fresh connection each try, every `everyMs`) until SERVING; ms since spawn. */
+  async waitHealthy(timeoutMs = 10_000, everyMs = 1, service = ""): Promise<number> {
+    const body = healthBody(service);
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
       if (this.child.exitCode !== null) throw new Error(`the agent exited (${this.child.exitCode}):\n${this.#log}`);
