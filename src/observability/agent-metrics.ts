@@ -4,6 +4,7 @@
  * points' request cells, reload counters. Labels: configured server names and fixed enums only.
  */
 import { OUTCOMES, REQUEST_TYPES, type EntryPointMetrics } from "../common/request-metrics";
+import { HANDSHAKE_FAILURE_REASONS } from "../transport/handshake-failure";
 import type { EngineStatus, FailoverStateName, ServerStatus } from "../upstream/types";
 import { registerProcessMetrics } from "./process-metrics";
 import { Registry, type HistogramSample, type Sample } from "./registry";
@@ -91,6 +92,11 @@ function registerEngine(registry: Registry, status: () => EngineStatus): void {
     "Connection set-up to the server: TCP connect plus the TLS (certificate) or TLS-PSK (psk-dhe, psk-only) handshake",
     () => status().servers.map((server) => ({ labels: { server: server.name, security: server.security }, histogram: server.connectLatency })),
     "seconds",
+  );
+  registry.counter("tacacsrs_tls_handshake_failures", "Failed TLS handshakes with the server by reason (a fixed set; see the README), TLS servers only", () =>
+    status().servers.flatMap(({ name, security, tlsHandshakeFailures }) =>
+      security === "tcp" ? [] : HANDSHAKE_FAILURE_REASONS.map((reason) => ({ labels: { server: name, security, reason }, value: tlsHandshakeFailures[reason] })),
+    ),
   );
 }
 

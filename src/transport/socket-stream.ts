@@ -178,7 +178,7 @@ export function openSocketStream(options: SocketStreamOptions): Promise<ByteStre
     // Out of time while settling: the handshake succeeded and no refusal came, so the stream opens.
     const timer = setTimeout(() => {
       if (phase === "settling") return establish();
-      fail(new TransportError(`connect to ${remote} timed out after ${options.timeoutMs} ms`, "timeout"));
+      fail(new TransportError(`connect to ${remote} timed out after ${options.timeoutMs} ms`, "timeout", phase === "handshaking" ? "handshake_timeout" : undefined));
     }, options.timeoutMs);
 
     const onHandshake = (shaken: Socket<undefined>, authorizationError: Error | null): void => {

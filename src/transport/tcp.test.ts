@@ -123,6 +123,7 @@ describe("tcpConnector", () => {
     const elapsed = performance.now() - started;
     expect(error.kind).toBe("timeout");
     expect(error.message).toBe(`connect to 127.0.0.1:${unanswered.port} timed out after 200 ms`);
+    expect(error.handshakeFailure).toBeUndefined();
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(elapsed).toBeLessThan(1_500);
     expect(rec.closes).toEqual([]); // a stream that never opened never reports a close

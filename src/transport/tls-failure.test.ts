@@ -1,4 +1,4 @@
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { alertName, describePeer, tlsFailure, verificationFailure } from "./tls-failure";
 import { TransportError } from "./types";
 
@@ -66,4 +66,42 @@ test("verification results name the certificate problem and its code", () => {
   expect(expired.message).toBe("TLS with tacacs.example (192.0.2.1:300) failed: server certificate has expired (CERT_HAS_EXPIRED)");
   const other = verificationFailure(peer, new Error("error:100000df:SSL routines:OPENSSL_internal:UNEXPECTED_MESSAGE"));
   expect([other.kind, other.message]).toEqual(["tls", "TLS with tacacs.example (192.0.2.1:300) failed: unexpected message"]);
+});
+
+describe("the reason of a failed handshake, for the metrics", () => {
+  const handshake = (cause: Error | undefined, stage: "handshaking" | "settling" | "open" | "setup" = "handshaking") => tlsFailure(peer, cause, stage, unreachable).handshakeFailure;
+  const library = (reason: string) => new Error(`error:1000010b:SSL routines:OPENSSL_internal:${reason}`);
+
+  test("our verdict on the server certificate", () => {
+    const verdict = (code: string) => verificationFailure(peer, codeError("verification failed", code)).handshakeFailure;
+    expect(verdict("UNABLE_TO_VERIFY_LEAF_SIGNATURE")).toBe("certificate_untrusted");
+    expect(verdict("SELF_SIGNED_CERT_IN_CHAIN")).toBe("certificate_untrusted");
+    expect(verdict("DEPTH_ZERO_SELF_SIGNED_CERT")).toBe("certificate_untrusted");
+    expect(verdict("CERT_HAS_EXPIRED")).toBe("certificate_expired");
+    expect(verdict("CERT_NOT_YET_VALID")).toBe("certificate_invalid");
+    expect(verdict("CERT_REVOKED")).toBe("certificate_invalid");
+    expect(verdict("ERR_TLS_CERT_ALTNAME_INVALID")).toBe("hostname_mismatch");
+    expect(verificationFailure(peer, library("UNEXPECTED_MESSAGE")).handshakeFailure).toBe("protocol_error");
+  });
+
+  test("the server's alerts, the library's errors, a close or reset during the handshake", () => {
+    expect(handshake(library("TLSV13_ALERT_CERTIFICATE_REQUIRED"), "settling")).toBe("client_certificate_rejected");
+    expect(handshake(library("TLSV1_ALERT_UNKNOWN_CA"), "settling")).toBe("client_certificate_rejected");
+    expect(handshake(library("TLSV1_ALERT_PROTOCOL_VERSION"))).toBe("protocol_version");
+    expect(handshake(library("SSLV3_ALERT_HANDSHAKE_FAILURE"))).toBe("alert_received");
+    expect(handshake(library("WRONG_VERSION_NUMBER"))).toBe("protocol_version");
+    expect(handshake(library("UNSUPPORTED_PROTOCOL"))).toBe("protocol_version");
+    expect(handshake(library("DECODE_ERROR"))).toBe("protocol_error");
+    expect(handshake(undefined)).toBe("connection_closed");
+    expect(handshake(undefined, "settling")).toBe("connection_closed");
+    expect(handshake(codeError("ECONNRESET: connection reset by peer, read", "ECONNRESET"))).toBe("connection_closed");
+    expect(handshake(new Error("Invalid CA"), "setup")).toBe("other");
+  });
+
+  test("no handshake failed before TCP connected, nor once the stream was open", () => {
+    expect(tlsFailure(peer, codeError("Failed to connect", "ECONNREFUSED"), "connecting", unreachable).handshakeFailure).toBeUndefined();
+    expect(handshake(library("TLSV1_ALERT_UNKNOWN_CA"), "open")).toBeUndefined();
+    expect(handshake(undefined, "open")).toBeUndefined();
+    expect(handshake(codeError("ECONNRESET: connection reset by peer, read", "ECONNRESET"), "open")).toBeUndefined();
+  });
 });

@@ -1,25 +1,30 @@
 /**
  * Operator-readable TLS failures: certificate verification results, alerts from the server and
- * BoringSSL errors become one sentence naming the server and the reason. These messages only
- * ever carry certificate facts and error codes, never key material.
+ * BoringSSL errors become one sentence naming the server and the reason, and a failed handshake
+ * gets its `HandshakeFailureReason` for the metrics. These messages only ever carry certificate
+ * facts and error codes, never key material.
  */
+import { serverAlertReason, type HandshakeFailureReason } from "./handshake-failure";
 import { errorCode, type FailureStage } from "./socket-stream";
 import { socketFailureReason } from "./tcp";
 import { TransportError } from "./types";
 
 /** Our verdict on the server certificate (Bun's authorizationError codes, as in node:tls). */
-const VERIFY_REASONS: Record<string, string> = {
-  CERT_HAS_EXPIRED: "server certificate has expired",
-  CERT_NOT_YET_VALID: "server certificate is not yet valid",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "server certificate is not issued by a trusted CA",
-  UNABLE_TO_GET_ISSUER_CERT: "server certificate is not issued by a trusted CA",
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "server certificate is not issued by a trusted CA",
-  SELF_SIGNED_CERT_IN_CHAIN: "server certificate chain ends in an untrusted self-signed CA",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "server certificate is self-signed and not trusted",
-  CERT_UNTRUSTED: "server certificate is not trusted",
-  CERT_REVOKED: "server certificate is revoked",
-  CERT_SIGNATURE_FAILURE: "server certificate signature does not verify",
+const VERIFY_REASONS: Record<string, [sentence: string, reason: HandshakeFailureReason]> = {
+  CERT_HAS_EXPIRED: ["server certificate has expired", "certificate_expired"],
+  CERT_NOT_YET_VALID: ["server certificate is not yet valid", "certificate_invalid"],
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: ["server certificate is not issued by a trusted CA", "certificate_untrusted"],
+  UNABLE_TO_GET_ISSUER_CERT: ["server certificate is not issued by a trusted CA", "certificate_untrusted"],
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ["server certificate is not issued by a trusted CA", "certificate_untrusted"],
+  SELF_SIGNED_CERT_IN_CHAIN: ["server certificate chain ends in an untrusted self-signed CA", "certificate_untrusted"],
+  DEPTH_ZERO_SELF_SIGNED_CERT: ["server certificate is self-signed and not trusted", "certificate_untrusted"],
+  CERT_UNTRUSTED: ["server certificate is not trusted", "certificate_untrusted"],
+  CERT_REVOKED: ["server certificate is revoked", "certificate_invalid"],
+  CERT_SIGNATURE_FAILURE: ["server certificate signature does not verify", "certificate_invalid"],
 };
+
+/** BoringSSL reasons that mean the server does not speak TLS 1.3 (or TLS at all). */
+const VERSION_REASONS: ReadonlySet<string> = new Set(["WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL"]);
 
 /** What the server's alert (RFC 8446 §6.2) most likely means for us, a TLS 1.3 client. */
 const ALERT_HINTS: Record<string, string> = {
@@ -63,9 +68,11 @@ export function describePeer(peer: TlsPeer): string {
  */
 export function verificationFailure(peer: TlsPeer, error: Error): TransportError {
   const code = errorCode(error);
-  const known = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? `server certificate does not match the name: ${error.message}` : code && VERIFY_REASONS[code];
+  const known: [string, HandshakeFailureReason] | undefined =
+    code === "ERR_TLS_CERT_ALTNAME_INVALID" ? [`server certificate does not match the name: ${error.message}`, "hostname_mismatch"] : code ? VERIFY_REASONS[code] : undefined;
   if (!known) return tlsFailure(peer, error, "handshaking", () => new TransportError(error.message, "tls"));
-  return new TransportError(`TLS with ${describePeer(peer)} failed: ${known} (${code})`, "tls");
+  const [sentence, reason] = known;
+  return new TransportError(`TLS with ${describePeer(peer)} failed: ${sentence} (${code})`, "tls", reason);
 }
 
 /**
@@ -77,19 +84,24 @@ export function tlsFailure(peer: TlsPeer, cause: Error | undefined, stage: Failu
   if (stage === "connecting") return connectFailure();
   if (stage === "setup") {
     const reason = libraryReason(cause);
-    return new TransportError(`TLS with ${who} failed: the client certificate, key or CA certificates are not usable: ${reason}`, "tls");
+    return new TransportError(`TLS with ${who} failed: the client certificate, key or CA certificates are not usable: ${reason}`, "tls", "other");
   }
+  // Once open, a failure ends a working stream: no handshake failed.
+  const failed = (reason: HandshakeFailureReason): HandshakeFailureReason | undefined => (stage === "open" ? undefined : reason);
   const when = stage === "settling" ? "right after the TLS handshake (did it refuse our client certificate?)" : "during the TLS handshake";
-  if (!cause) return new TransportError(`TLS with ${who} failed: the server closed the connection ${when}`, "tls");
+  if (!cause) return new TransportError(`TLS with ${who} failed: the server closed the connection ${when}`, "tls", failed("connection_closed"));
   const alert = alertName(cause.message);
   if (alert) {
     const hint = ALERT_HINTS[alert];
-    return new TransportError(`TLS with ${who} failed: server sent alert ${alert}${hint ? `: ${hint}` : ""}`, "tls");
+    return new TransportError(`TLS with ${who} failed: server sent alert ${alert}${hint ? `: ${hint}` : ""}`, "tls", failed(serverAlertReason(alert, "certificate")));
   }
-  if (isLibraryError(cause)) return new TransportError(`TLS with ${who} failed: ${libraryReason(cause)}`, "tls");
+  if (isLibraryError(cause)) {
+    const reason = VERSION_REASONS.has(libraryCode(cause) ?? "") ? "protocol_version" : "protocol_error";
+    return new TransportError(`TLS with ${who} failed: ${libraryReason(cause)}`, "tls", failed(reason));
+  }
   const { kind, reason } = socketFailureReason(cause);
   if (stage === "open") return new TransportError(`TLS connection to ${who} failed: ${reason}`, kind);
-  return new TransportError(`TLS with ${who} failed: ${reason} ${when}`, "tls");
+  return new TransportError(`TLS with ${who} failed: ${reason} ${when}`, "tls", "connection_closed");
 }
 
 /** "error:1000045c:SSL routines:OPENSSL_internal:TLSV1_ALERT_CERTIFICATE_REQUIRED" → "certificate_required". */
@@ -103,9 +115,14 @@ function isLibraryError(cause: Error): boolean {
   return cause.message.includes(" routines:");
 }
 
+/** "WRONG_VERSION_NUMBER" from a BoringSSL error. */
+function libraryCode(cause: Error): string | undefined {
+  return /routines:[^:]*:([A-Z0-9_]+)/.exec(cause.message)?.[1];
+}
+
 function libraryReason(cause: Error | undefined): string {
   if (!cause) return "unknown error";
-  const reason = /routines:[^:]*:([A-Z0-9_]+)/.exec(cause.message)?.[1];
+  const reason = libraryCode(cause);
   if (!reason) return cause.message;
   return LIBRARY_REASONS[reason] ?? reason.toLowerCase().replaceAll("_", " ");
 }

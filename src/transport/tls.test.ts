@@ -264,6 +264,7 @@ describe("tlsConnector against a Bun TLS server", () => {
     const error = await rejection(tlsConnector(security()).connect({ host: "127.0.0.1", port: silent.port }, recorder().handlers, 200));
     expect(error.kind).toBe("timeout");
     expect(error.message).toBe(`connect to 127.0.0.1:${silent.port} timed out after 200 ms`);
+    expect(error.handshakeFailure).toBe("handshake_timeout");
     expect(performance.now() - started).toBeLessThan(1_500);
   });
 

@@ -4,6 +4,7 @@
  * this folder knows which one it got.
  */
 import type { Secret } from "../common/secret";
+import type { HandshakeFailureReason } from "./handshake-failure";
 
 export interface StreamHandlers {
   /** Bytes received, in order. Chunk boundaries are arbitrary. */
@@ -72,11 +73,15 @@ export interface Connector {
   connect(target: ConnectTarget, handlers: StreamHandlers, timeoutMs: number): Promise<ByteStream>;
 }
 
-/** A failure to open or keep a stream; `reason` is operator-readable and names no secret. */
+/**
+ * A failure to open or keep a stream; the message is operator-readable and names no secret.
+ * `handshakeFailure` is set when a TLS handshake had begun (TCP connected) and failed.
+ */
 export class TransportError extends Error {
   constructor(
     message: string,
     readonly kind: "refused" | "timeout" | "tls" | "reset" | "other",
+    readonly handshakeFailure?: HandshakeFailureReason,
   ) {
     super(message);
     this.name = "TransportError";

@@ -11,7 +11,7 @@ import { TransportError, type Connector } from "../transport/types";
 import type { Clock, Random } from "./clock";
 import { Connection, type ServerContext, type SessionSlot } from "./connection";
 import type { ConnectionState } from "./connection-state";
-import { newCounters, type Counters } from "./counters";
+import { newCounters, newHandshakeFailureCounts, type Counters } from "./counters";
 import { ExchangeError } from "./errors";
 import type { ServerStatus, UpstreamServer } from "./types";
 import { errorMessage } from "../common/error-message";
@@ -53,6 +53,8 @@ export class ServerPool {
   /** Seconds to open a connection: TCP connect, plus the TLS or TLS-PSK handshake when there is one. */
   readonly connectLatency = new Histogram();
   readonly counters: Counters = newCounters();
+  /** Failed TLS handshakes by reason (the transport's classification). */
+  readonly tlsHandshakeFailures = newHandshakeFailureCounts();
   readonly #deps: PoolDeps;
   readonly #ctx: ServerContext;
   #singleConnect: ServerStatus["singleConnect"] = "unknown";
@@ -179,6 +181,7 @@ export class ServerPool {
       replyLatency: this.replyLatency,
       connectLatency: this.connectLatency,
       security: securityMode(this.server.security),
+      tlsHandshakeFailures: { ...this.tlsHandshakeFailures },
       counters: { ...this.counters },
     };
   }
@@ -242,6 +245,7 @@ export class ServerPool {
       if (error instanceof ExchangeError) throw error;
       this.counters.connectionFailures++;
       if (error instanceof TransportError && error.kind === "timeout") this.counters.connectionTimeouts++;
+      if (error instanceof TransportError && error.handshakeFailure) this.tlsHandshakeFailures[error.handshakeFailure]++;
       this.#reachable = false;
       // The server may come back as different software: learn single-connect support again.
       this.#singleConnect = "unknown";

@@ -8,6 +8,7 @@ import type { Cancellation } from "../common/cancellation";
 import type { Histogram } from "../common/histogram";
 import type { RequestType } from "../common/request-metrics";
 import type { Secret } from "../common/secret";
+import type { HandshakeFailureReason } from "../transport/handshake-failure";
 import type { TransportSecurity } from "../transport/types";
 
 /** One configured upstream server, in preference order (index 0 is the preferred server). */
@@ -107,6 +108,8 @@ export interface ServerStatus {
   /** Connection set-up times (TCP connect plus any TLS handshake), live histogram. */
   connectLatency: Histogram;
   security: "tcp" | "certificate" | "psk-dhe" | "psk-only";
+  /** Failed TLS handshakes by reason (none for tcp). */
+  tlsHandshakeFailures: Readonly<Record<HandshakeFailureReason, number>>;
   counters: {
     connectionOpens: number;
     connectionCloses: number;

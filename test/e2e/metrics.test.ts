@@ -17,7 +17,9 @@ import { testPki } from "../support/pki";
 import { papLogin } from "../support/legacy-client";
 import { AuthenStatus } from "../../src/protocol";
 import { havePeer } from "../support/peer";
+import { startStunnel, type Stunnel } from "../support/stunnel";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
+import { HANDSHAKE_FAILURE_REASONS } from "../../src/transport/handshake-failure";
 import { freeLoopbackPort } from "../support/wait";
 
 const SECRET = "metrics-issue16-secret-0123";
@@ -26,6 +28,9 @@ const CALLS_PER_CALLER = 20;
 const root = new URL("../..", import.meta.url).pathname;
 const hasPromtool = havePeer("promtool");
 const hasPrometheus = havePeer("prometheus");
+const hasStunnel = havePeer("stunnel4");
+const PSK_IDENTITY = "metrics16-agent";
+const PSK_KEY = "metrics16-psk-key-0123456789";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -219,6 +224,64 @@ describe("metrics endpoint", () => {
     expect(JSON.parse((await a.tacon(["status", "--json"])).stdout).proxy.authentication).toMatchObject({ pass: 1, fail: 1, inFlight: 0 });
   }, 30_000);
 
+  test.skipIf(!hasStunnel)("TLS handshake failures by reason: as many as the peers saw, for an untrusted or misnamed certificate, a silent server, a wrong PSK key or identity", async () => {
+    const pki = await testPki();
+    const backend = await server(); // behind the tunnels; no handshake gets that far
+    const tunnel = async (service: Record<string, string>, pskSecrets?: string): Promise<Stunnel> => {
+      const files: Record<string, string> = pskSecrets ? { "psk.txt": pskSecrets } : {};
+      const extra: Record<string, string> = pskSecrets ? { PSKsecrets: "{dir}/psk.txt", ciphersuites: "TLS_AES_128_GCM_SHA256" } : {};
+      const t = await startStunnel({ connect: backend.port, files, service: { ...service, ...extra } });
+      cleanups.push(async () => t.stop());
+      return t;
+    };
+    const [untrusted, misnamed, wrongKey, unknownIdentity] = await Promise.all([
+      tunnel({ cert: pki.untrustedServer.certPath, key: pki.untrustedServer.keyPath }),
+      tunnel({ cert: pki.wrongNameServer.certPath, key: pki.wrongNameServer.keyPath }),
+      tunnel({}, `${PSK_IDENTITY}:another-key-0123456789abcdef\n`),
+      tunnel({}, `someone-else:${PSK_KEY}\n`),
+    ]);
+    const accepted = (t: Stunnel) => () => t.log().split("accepted connection from").length - 1;
+    // TCP accepted, nothing ever answered: the handshake times out.
+    let silentOpens = 0;
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: () => void silentOpens++, data() {} } });
+    cleanups.push(async () => silent.stop(true));
+
+    const dir = tempDir();
+    const [certificateMetrics, pskMetrics] = [join(dir, "certificate.sock"), join(dir, "psk.sock")];
+    const addr = (port: number) => ["--server-addr", `127.0.0.1:${port}`];
+    const [certificateAgent, pskAgent] = await Promise.all([
+      agent([...addr(untrusted.port), ...addr(misnamed.port), ...addr(silent.port), "--use-tls", "--ca-certificate", pki.ca.certPath, "--connect-timeout-seconds", "1", "--metrics-endpoint", certificateMetrics]),
+      agent([...addr(wrongKey.port), ...addr(unknownIdentity.port), "--use-tls", "--psk-identity", PSK_IDENTITY, "--psk-key", PSK_KEY, "--metrics-endpoint", pskMetrics]),
+    ]);
+    const REQUESTS = 2;
+    for (let i = 0; i < REQUESTS; i++) {
+      const results = await Promise.all([certificateAgent, pskAgent].map((a) => a.tacon(["--user", "alice", "authorization", "show", "version"])));
+      for (const result of results) expect(result.exit).not.toBe(0);
+    }
+
+    const cases = [
+      { metrics: certificateMetrics, port: untrusted.port, security: "certificate", reason: "certificate_untrusted", seen: accepted(untrusted) },
+      { metrics: certificateMetrics, port: misnamed.port, security: "certificate", reason: "hostname_mismatch", seen: accepted(misnamed) },
+      { metrics: certificateMetrics, port: silent.port, security: "certificate", reason: "handshake_timeout", seen: () => silentOpens },
+      { metrics: pskMetrics, port: wrongKey.port, security: "psk-dhe", reason: "psk_bad_binder", seen: accepted(wrongKey) },
+      { metrics: pskMetrics, port: unknownIdentity.port, security: "psk-dhe", reason: "psk_unknown_identity", seen: accepted(unknownIdentity) },
+    ];
+    for (const c of cases) {
+      const failures = async () => {
+        const text = await (await scrape(c.metrics)).text();
+        const series = (reason: string) => `tacacsrs_tls_handshake_failures_total{server="127.0.0.1:${c.port}",security="${c.security}",reason="${reason}"}`;
+        const all = HANDSHAKE_FAILURE_REASONS.reduce((sum, reason) => sum + sample(text, series(reason)), 0);
+        return { text, counted: sample(text, series(c.reason)), all, connectFailures: sample(text, `tacacsrs_server_connection_failures_total{server="127.0.0.1:${c.port}"}`) };
+      };
+      // A probe may be under way at a scrape: wait until the agent and the peer agree.
+      await eventually(async () => (await failures()).counted === c.seen(), 10_000, `${c.reason} counted as often as the peer saw a handshake (${c.seen()})`);
+      const { text, counted, all, connectFailures } = await failures();
+      expect(counted).toBeGreaterThanOrEqual(REQUESTS);
+      expect([all, connectFailures]).toEqual([counted, counted]);
+      if (hasPromtool) expect((await promtoolCheckMetrics(text)).output).toBe("");
+    }
+  }, 60_000);
+
   test("a non-loopback --metrics-endpoint is refused", async () => {
     const result = await $`${root}dist/tacacsrs-agentd --server-addr 127.0.0.1:49 --metrics-endpoint 0.0.0.0:9949 --check-config`.nothrow().quiet();
     expect(result.exitCode).toBe(2);
@@ -228,10 +291,37 @@ describe("metrics endpoint", () => {
 
   test.skipIf(!hasPromtool)("promtool accepts the packaged alert rules and scrape configuration", async () => {
     const rules = await $`promtool check rules ${root}packaging/prometheus/tacacsrs-agentd.rules.yml`.nothrow().quiet();
-    expect(rules.stdout.toString()).toContain("SUCCESS: 5 rules found");
+    expect(rules.stdout.toString()).toContain("SUCCESS: 6 rules found");
     expect(rules.exitCode).toBe(0);
     const config = await $`promtool check config ${root}packaging/prometheus/prometheus.yml`.nothrow().quiet();
     expect(config.exitCode).toBe(0);
+  });
+
+  test.skipIf(!hasPromtool)("promtool test rules: the TLS handshake alert fires for a certificate, name or PSK mismatch, not for a timeout", async () => {
+    const series = (server: string, reason: string) =>
+      `      - series: 'tacacsrs_tls_handshake_failures_total{instance="host1",server="${server}",security="certificate",reason="${reason}"}'\n        values: '0+1x30'`;
+    const tests = `rule_files: [${root}packaging/prometheus/tacacsrs-agentd.rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+${series("tacacs1", "hostname_mismatch")}
+${series("tacacs2", "handshake_timeout")}
+    alert_rule_test:
+      - { eval_time: 3m, alertname: TacacsAgentTlsHandshakesRefused, exp_alerts: [] }
+      - eval_time: 15m
+        alertname: TacacsAgentTlsHandshakesRefused
+        exp_alerts:
+          - exp_labels: { severity: warning, instance: host1, server: tacacs1, reason: hostname_mismatch }
+            exp_annotations:
+              summary: "tacacsrs-agentd on host1: TLS handshakes with tacacs1 fail: hostname_mismatch"
+              description: "A certificate, server name or PSK does not match between this host and the TACACS+ server; the agent's log names the detail."
+`;
+    const file = join(tempDir(), "tls-alert.test.yml");
+    writeFileSync(file, tests);
+    const result = await $`promtool test rules ${file}`.nothrow().quiet();
+    expect(result.stdout.toString() + result.stderr.toString()).toContain("SUCCESS");
+    expect(result.exitCode).toBe(0);
   });
 
   test.skipIf(!hasPrometheus)("Debian's Prometheus scrapes the endpoint in OpenMetrics with the packaged configuration", async () => {

@@ -4,6 +4,7 @@
  */
 import { Histogram } from "../../src/common/histogram";
 import { newLatencyByType } from "../../src/common/request-metrics";
+import { newHandshakeFailureCounts } from "../../src/upstream/counters";
 import {
   AcctStatus,
   AuthenStatus,
@@ -50,6 +51,7 @@ export const SAMPLE_STATUS: EngineStatus = {
       replyLatency: newLatencyByType(),
       connectLatency: new Histogram(),
       security: "tcp",
+      tlsHandshakeFailures: newHandshakeFailureCounts(),
       counters: { connectionOpens: 1, connectionCloses: 1, connectionAborts: 0, connectionFailures: 3, connectionTimeouts: 1, messagesSent: 5, messagesReceived: 4, errorsReceived: 0, sessions: 5 },
     },
     {
@@ -61,6 +63,7 @@ export const SAMPLE_STATUS: EngineStatus = {
       replyLatency: newLatencyByType(),
       connectLatency: new Histogram(),
       security: "tcp",
+      tlsHandshakeFailures: newHandshakeFailureCounts(),
       counters: { connectionOpens: 1, connectionCloses: 0, connectionAborts: 0, connectionFailures: 0, connectionTimeouts: 0, messagesSent: 9, messagesReceived: 9, errorsReceived: 1, sessions: 9 },
     },
   ],

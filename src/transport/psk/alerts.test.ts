@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { TransportError } from "../types";
-import { ALERT, PeerAlert, TlsFailure, alertName, encodeAlert, toTransportError } from "./alerts";
+import { ALERT, PeerAlert, TlsFailure, alertName, encodeAlert, handshakeFailure, toTransportError } from "./alerts";
 
 describe("alerts", () => {
   test("readable names with codes, and hints for the usual PSK failures", () => {
@@ -27,5 +27,23 @@ describe("alerts", () => {
     expect(error.message).toBe("TLS PSK handshake with 127.0.0.1:449 failed: server sent alert illegal_parameter (47): wrong PSK?");
     const reset = new TransportError("connection reset", "reset");
     expect(toTransportError("x", reset)).toBe(reset);
+  });
+
+  test("handshakeFailure: the server's alert, our alert, or a close, as the reason for the metrics; the message stays", () => {
+    const reasonOf = (error: unknown) => handshakeFailure("TLS PSK handshake with 127.0.0.1:449", error).handshakeFailure;
+    expect(reasonOf(new PeerAlert(ALERT.illegal_parameter))).toBe("psk_bad_binder");
+    expect(reasonOf(new PeerAlert(ALERT.decrypt_error))).toBe("psk_bad_binder");
+    expect(reasonOf(new PeerAlert(ALERT.handshake_failure))).toBe("psk_unknown_identity");
+    expect(reasonOf(new PeerAlert(ALERT.unknown_psk_identity))).toBe("psk_unknown_identity");
+    expect(reasonOf(new PeerAlert(ALERT.missing_extension))).toBe("alert_received");
+    expect(reasonOf(new PeerAlert(200))).toBe("alert_received");
+    expect(reasonOf(new TlsFailure(ALERT.handshake_failure, "server did not accept the PSK and began a certificate-based handshake"))).toBe("psk_unknown_identity");
+    expect(reasonOf(new TlsFailure(ALERT.protocol_version, "server did not select TLS 1.3"))).toBe("protocol_version");
+    expect(reasonOf(new TlsFailure(ALERT.decrypt_error, "server Finished does not verify"))).toBe("protocol_error");
+    expect(reasonOf(new Error("server closed the connection during the handshake"))).toBe("connection_closed");
+    const reset = handshakeFailure("x", new TransportError("connection to 127.0.0.1:449 failed: connection reset (ECONNRESET)", "reset"));
+    expect([reset.message, reset.kind, reset.handshakeFailure]).toEqual(["connection to 127.0.0.1:449 failed: connection reset (ECONNRESET)", "reset", "connection_closed"]);
+    const alert = handshakeFailure("TLS PSK handshake with 127.0.0.1:449", new PeerAlert(47));
+    expect([alert.kind, alert.message]).toEqual(["tls", "TLS PSK handshake with 127.0.0.1:449 failed: server sent alert illegal_parameter (47): wrong PSK?"]);
   });
 });

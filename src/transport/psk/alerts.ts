@@ -3,6 +3,7 @@
  * failures, and the two error shapes of the handshake: a failure we detected (and report to the
  * peer with an alert) and an alert the peer sent us.
  */
+import { serverAlertReason, type HandshakeFailureReason } from "../handshake-failure";
 import { TransportError } from "../types";
 import { errorMessage } from "../../common/error-message";
 
@@ -87,4 +88,26 @@ export function toTransportError(context: string, error: unknown): TransportErro
   if (error instanceof TransportError) return error;
   const detail = errorMessage(error);
   return new TransportError(`${context} failed: ${detail}`, "tls");
+}
+
+/**
+ * What our own alert says about a failed handshake: we send handshake_failure only when the server
+ * began a certificate handshake, i.e. did not take our PSK identity (RFC 8446 §4.2.11).
+ */
+const OUR_ALERT_REASONS: Partial<Record<number, HandshakeFailureReason>> = {
+  [ALERT.protocol_version]: "protocol_version",
+  [ALERT.handshake_failure]: "psk_unknown_identity",
+};
+
+function handshakeFailureReason(error: unknown): HandshakeFailureReason {
+  if (error instanceof PeerAlert) return serverAlertReason(NAMES.get(error.alert) ?? "unknown_alert", "psk");
+  if (error instanceof TlsFailure) return OUR_ALERT_REASONS[error.alert] ?? "protocol_error";
+  // The transport closed under the handshake: a FIN or a reset.
+  return "connection_closed";
+}
+
+/** A failure that ended the handshake once TCP had connected, with its reason for the metrics. */
+export function handshakeFailure(context: string, error: unknown): TransportError {
+  const { message, kind } = toTransportError(context, error);
+  return new TransportError(message, kind, handshakeFailureReason(error));
 }

@@ -112,6 +112,7 @@ describe("createPskConnector", () => {
     const error = await connectFailure(createPskConnector(security(), { log: silentLogger }).connect({ host: "127.0.0.1", port }, noHandlers, 300));
     expect(error.kind).toBe("timeout");
     expect(error.message).toBe(`TLS PSK handshake with 127.0.0.1:${port} timed out after 300 ms`);
+    expect(error.handshakeFailure).toBe("handshake_timeout");
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
@@ -120,6 +121,7 @@ describe("createPskConnector", () => {
     const error = await connectFailure(createPskConnector(security(), { log: silentLogger }).connect({ host: "127.0.0.1", port }, noHandlers, 2_000));
     expect(error.kind).toBe("tls");
     expect(error.message).toMatch(/^TLS PSK handshake with 127\.0\.0\.1:\d+ failed: .*closed the connection during the handshake/);
+    expect(error.handshakeFailure).toBe("connection_closed");
   });
 
   test("a refused connect keeps the TCP error", async () => {
@@ -127,6 +129,7 @@ describe("createPskConnector", () => {
     listeners.pop()!.stop(true);
     const error = await connectFailure(createPskConnector(security(), { log: silentLogger }).connect({ host: "127.0.0.1", port }, noHandlers, 2_000));
     expect(error.kind).toBe("refused");
+    expect(error.handshakeFailure).toBeUndefined();
   });
 
   test("bad key material fails at construction, without the key in the message", () => {

@@ -8,7 +8,7 @@ import { transition, type Phase } from "../lifecycle";
 import { formatRemote } from "../socket-stream";
 import { tcpConnector } from "../tcp";
 import { TransportError, type ByteStream, type Connector, type TransportSecurity } from "../types";
-import { toTransportError } from "./alerts";
+import { handshakeFailure, toTransportError } from "./alerts";
 import { defaultDeps, discardReplacedSecrets, startHandshake, type HandshakeDeps, type PskHandshakeConfig } from "./handshake";
 import { checkPskIdentity, MIN_PSK_KEY_OCTETS, PskMaterialError } from "./key-material";
 import type { KeyLimits } from "./record-layer";
@@ -90,7 +90,7 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
             onEnd(error) {
               raw?.close();
               if (phase === "connecting") {
-                return fail(toTransportError(handshakeContext, error ?? new Error("handshake ended")));
+                return fail(handshakeFailure(handshakeContext, error ?? new Error("handshake ended")));
               }
               if (phase !== "open") return;
               phase = transition(phase, "closed");
@@ -107,8 +107,9 @@ export function createPskConnector(security: PskSecurity, options: PskConnectorO
           close: () => session.close(),
         };
 
+        // Once TCP connected (raw set), the time ran out in the handshake.
         const timer = setTimeout(
-          () => fail(new TransportError(`${handshakeContext} timed out after ${timeoutMs} ms`, "timeout")),
+          () => fail(new TransportError(`${handshakeContext} timed out after ${timeoutMs} ms`, "timeout", raw ? "handshake_timeout" : undefined)),
           timeoutMs,
         );
 
