@@ -29,7 +29,8 @@ export interface ApiServerOptions {
   endpoint: Endpoint;
   /** Permission bits of the Unix socket (e.g. 0o660); ignored for TCP. */
   socketMode: number;
-  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes"> & Partial<Pick<Limits, "maxApiConnections" | "maxApiStreamsPerConnection" | "maxApiWatchStreams">>;
+  limits: Pick<Limits, "maxApiStreams" | "maxGrpcMessageBytes"> &
+    Partial<Pick<Limits, "maxApiConnections" | "maxApiStreamsPerConnection" | "maxApiWatchStreams" | "maxApiStreamsPerPeer" | "maxApiConnectionsPerPeer">>;
   defaultTimeoutMs?: number;
   log?: Logger;
   /** Accounting spool and journal (--accounting-*); absent: accounting replies as before. */
@@ -66,6 +67,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     ...(options.limits.maxApiConnections === undefined ? {} : { maxConnections: options.limits.maxApiConnections }),
     ...(options.limits.maxApiStreamsPerConnection === undefined ? {} : { maxStreamsPerConnection: options.limits.maxApiStreamsPerConnection }),
     ...(options.limits.maxApiWatchStreams === undefined ? {} : { maxStreamingCalls: options.limits.maxApiWatchStreams }),
+    ...(options.limits.maxApiStreamsPerPeer === undefined ? {} : { maxCallsPerPeer: options.limits.maxApiStreamsPerPeer }),
+    ...(options.limits.maxApiConnectionsPerPeer === undefined ? {} : { maxConnectionsPerPeer: options.limits.maxApiConnectionsPerPeer }),
     maxMessageBytes: options.limits.maxGrpcMessageBytes,
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     log,

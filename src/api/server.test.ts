@@ -9,7 +9,7 @@ import { silentLogger } from "../common/log";
 import { FakeEngine, hang, passReply } from "../../test/support/api-fake-engine";
 import { callUnary } from "./client";
 import { encodeMessage } from "./framing";
-import { startApiServer, type ApiServer } from "./index";
+import { startApiServer, type ApiServer, type ApiServerOptions } from "./index";
 import { apiType } from "./proto";
 import { decodeGrpcMessage, Status } from "./status";
 import { until } from "../../test/support/wait";
@@ -28,7 +28,8 @@ let engine: FakeEngine;
 let api: ApiServer;
 const sessions: http2.ClientHttp2Session[] = [];
 
-async function start(limits = { maxApiStreams: 16, maxGrpcMessageBytes: 1024 }): Promise<void> {
+/** One uid makes every call here: a peer may use all the slots unless a test says otherwise. */
+async function start(limits: ApiServerOptions["limits"] = { maxApiStreams: 16, maxApiStreamsPerPeer: 16, maxGrpcMessageBytes: 1024 }): Promise<void> {
   engine = new FakeEngine();
   api = await startApiServer({ engine, endpoint: { kind: "unix", path: join(dir, "agent.sock") }, socketMode: 0o660, limits, defaultTimeoutMs: 2000 });
 }
@@ -214,17 +215,56 @@ test("a caller that goes away cancels the upstream request; the server keeps ser
   await expectServing();
 });
 
-test("the concurrent-call limit holds over all connections: RESOURCE_EXHAUSTED beyond it", async () => {
+const callLimits = [
+  ["the concurrent-call limit holds over all connections", { maxApiStreams: 2, maxApiStreamsPerPeer: 2 }, "too many concurrent calls (limit 2)", { callsRefused: 1, peerCallsRefused: 0 }],
+  // Every call here comes from this test's uid.
+  ["one peer (uid) holds at most --max-api-streams-per-peer calls, however many connections it opens", { maxApiStreams: 4, maxApiStreamsPerPeer: 2 }, `uid ${process.getuid!()} has 2 calls in flight (--max-api-streams-per-peer 2)`, { callsRefused: 0, peerCallsRefused: 1 }],
+] as const;
+for (const [name, limits, message, counted] of callLimits) {
+  test(`${name}: RESOURCE_EXHAUSTED beyond it`, async () => {
+    await api.close(0);
+    await start({ ...limits, maxGrpcMessageBytes: 1024 });
+    engine.answer = hang;
+    const held = [connect(), connect()].map((session) => raw({ session, body: accountingBody(), headers: { "grpc-timeout": "300m" } }));
+    await until(() => engine.requests.length === 2, 2000, "two calls in flight");
+    const refused = await raw({ body: accountingBody() });
+    expect(refused).toMatchObject({ status: Status.RESOURCE_EXHAUSTED, message });
+    expect(api.counters.calls).toMatchObject(counted);
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual([Status.DEADLINE_EXCEEDED, Status.DEADLINE_EXCEEDED]);
+    engine.answer = passReply;
+    await expectServing();
+  });
+}
+
+test("one peer holds at most --max-api-connections-per-peer connections: its own silent one makes room, else GOAWAY", async () => {
   await api.close(0);
-  await start({ maxApiStreams: 2, maxGrpcMessageBytes: 1024 });
-  engine.answer = hang;
-  const held = [connect(), connect()].map((session) => raw({ session, body: accountingBody(), headers: { "grpc-timeout": "300m" } }));
-  await until(() => engine.requests.length === 2, 2000, "two calls in flight");
-  const refused = await raw({ body: accountingBody() });
-  expect(refused.status).toBe(Status.RESOURCE_EXHAUSTED);
-  expect(refused.message).toContain("limit 2");
-  expect((await Promise.all(held)).map((r) => r.status)).toEqual([Status.DEADLINE_EXCEEDED, Status.DEADLINE_EXCEEDED]);
-  engine.answer = passReply;
+  await start({ maxApiStreams: 4, maxApiConnections: 8, maxApiConnectionsPerPeer: 2, maxGrpcMessageBytes: 1024 });
+  const path = (api.endpoint as { path: string }).path;
+  // A connection that never completed a request gives its slot to the peer's next one.
+  const silent = netConnect({ path });
+  silent.on("error", () => {});
+  silent.resume();
+  const silentClosed = new Promise((resolve) => silent.on("close", resolve));
+  await new Promise((resolve) => silent.on("connect", resolve));
+  const productive = [connect(), connect()];
+  for (const session of productive) expect((await raw({ session, body: accountingBody() })).status).toBe(0);
+  await silentClosed;
+  expect(api.counters.http2.connectionsEvicted).toBe(1);
+  // Both slots hold connections that completed a request: the third is refused with a reason.
+  const refused = netConnect({ path });
+  refused.on("error", () => {});
+  const received: Buffer[] = [];
+  refused.on("data", (chunk: Buffer) => received.push(chunk));
+  await new Promise((resolve) => refused.on("close", resolve));
+  const bytes = Buffer.concat(received);
+  // Our SETTINGS (9 bytes, empty), then GOAWAY: last stream 0, error code, debug data.
+  expect([bytes[3], bytes[9 + 3]]).toEqual([0x4, 0x7]);
+  expect(bytes.readUInt32BE(18 + 4)).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  expect(bytes.subarray(18 + 8).toString()).toBe(`uid ${process.getuid!()} has 2 open connections (--max-api-connections-per-peer 2)`);
+  expect(api.counters.http2).toMatchObject({ peerConnectionsRefused: 1, connectionsRefused: 0 });
+  productive[0]!.destroy();
+  await until(() => productive[0]!.destroyed, 2000, "a freed slot");
+  await Bun.sleep(50);
   await expectServing();
 });
 

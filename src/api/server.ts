@@ -16,6 +16,8 @@ import { decodeMessage, type MethodDescriptor } from "./proto";
 import { encodeHeaderBlock, H2Server, type ConnectionUsage, type H2Counters, type H2Stream, type RequestHeaders, type StreamListener } from "./h2/server";
 import { encodeGrpcMessage, GrpcError, parseGrpcTimeout, Status, statusName } from "./status";
 import { errorMessage } from "../common/error-message";
+import { peerShare } from "../common/limits";
+import { describePeer } from "./h2/peers";
 
 export interface CallContext {
   /** Absolute deadline on the Date.now() scale. */
@@ -57,6 +59,13 @@ export interface GrpcServerOptions {
   maxBufferedBytes?: number;
   /** Open connections; a new one beyond it is closed at once (logged at warn). Default 512. */
   maxConnections?: number;
+  /**
+   * Concurrent calls of one peer (a uid on the Unix socket, all TCP clients as one; see
+   * h2/peers.ts), so one local user cannot take every slot. Default peerShare(maxConcurrentCalls).
+   */
+  maxCallsPerPeer?: number;
+  /** Open connections of one peer. Default peerShare(maxConnections). */
+  maxConnectionsPerPeer?: number;
   /** Largest request message accepted. */
   maxMessageBytes: number;
   /** Deadline of calls that send no grpc-timeout. */
@@ -104,8 +113,10 @@ const OK_TRAILERS = encodeHeaderBlock([["grpc-status", "0"]]);
 export interface CallCounters {
   /** Beyond --max-api-streams. */
   callsRefused: number;
-  /** Beyond --max-api-watch-streams (or a connection's quarter of it). */
+  /** Beyond --max-api-watch-streams (or a connection's quarter of it, or a peer's half). */
   streamingRefused: number;
+  /** Beyond --max-api-streams-per-peer: one peer (uid) holds its share of the calls. */
+  peerCallsRefused: number;
   /** A connection asking beyond its fair share while the calls are crowded. */
   fairShareRefused: number;
   /** A request body beyond the shared buffer budget (global or the connection's part). */
@@ -199,10 +210,11 @@ export class GrpcServer {
   readonly #routes: Map<string, Route>;
   readonly #server: H2Server;
   readonly #calls = new Set<Call>();
-  readonly #callCounters: CallCounters = { callsRefused: 0, streamingRefused: 0, fairShareRefused: 0, bufferRefused: 0, bufferedBytes: 0, cancelledRunning: 0 };
+  readonly #callCounters: CallCounters = { callsRefused: 0, streamingRefused: 0, peerCallsRefused: 0, fairShareRefused: 0, bufferRefused: 0, bufferedBytes: 0, cancelledRunning: 0 };
   /** Streaming calls now, and connections with a call now (for fair shares). */
   #streaming = 0;
   #busyConnections = 0;
+  readonly #maxCallsPerPeer: number;
   /** One timer for all call deadlines instead of one per call. */
   readonly #deadlines = new DeadlineSweeper<Call>(systemClock, (call) =>
     this.#fail(call, new GrpcError(Status.DEADLINE_EXCEEDED, `deadline of ${call.timeoutMs} ms exceeded`)),
@@ -222,11 +234,14 @@ export class GrpcServer {
       fail: (call, error) => this.#fail(call, asGrpcError(error, options.log)),
       finish: (call, abortReason) => this.#finish(call, abortReason),
     };
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#maxCallsPerPeer = options.maxCallsPerPeer ?? peerShare(options.maxConcurrentCalls);
     this.#server = new H2Server({
       maxConcurrentStreams: Math.min(options.maxStreamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION, options.maxConcurrentCalls),
-      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnections,
+      maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? peerShare(maxConnections),
       ...(options.connectionCounts ? { counts: options.connectionCounts } : {}),
-      onConnectionRefused: (open) => options.log.warn(`api: connection refused, ${open} open (--max-api-connections)`),
+      onConnectionRefused: (reason) => options.log.warn(`api: connection refused: ${reason}`),
       // A connection with a call in flight (a quiet Watch, a slow upstream) is never idle.
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onStream: (stream, headers, peer) => this.#onStream(stream, headers, peer),
@@ -324,11 +339,16 @@ export class GrpcServer {
       counters.callsRefused++;
       throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many concurrent calls (limit ${limit})`);
     }
+    const peer = usage.peer;
+    if (peer.calls >= this.#maxCallsPerPeer) {
+      counters.peerCallsRefused++;
+      throw new GrpcError(Status.RESOURCE_EXHAUSTED, `${describePeer(peer.key)} has ${peer.calls} calls in flight (--max-api-streams-per-peer ${this.#maxCallsPerPeer})`);
+    }
     if (route.kind === "server-stream") {
       const maxStreaming = this.#options.maxStreamingCalls ?? DEFAULT_STREAMING_CALLS;
-      if (this.#streaming >= maxStreaming || usage.streaming >= Math.max(1, Math.ceil(maxStreaming / 4))) {
+      if (this.#streaming >= maxStreaming || usage.streaming >= Math.max(1, Math.ceil(maxStreaming / 4)) || peer.streaming >= peerShare(maxStreaming)) {
         counters.streamingRefused++;
-        throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many streaming calls (limit ${maxStreaming}, a quarter of it per connection)`);
+        throw new GrpcError(Status.RESOURCE_EXHAUSTED, `too many streaming calls (limit ${maxStreaming}, a quarter of it per connection, half per peer)`);
       }
     }
     if (this.#calls.size >= limit * CROWDED && usage.calls >= Math.ceil(limit / (this.#busyConnections + 1))) {
@@ -358,10 +378,13 @@ export class GrpcServer {
     const deadline = Date.now() + timeoutMs;
     const call = new Call(this.#host, route, stream, deadline, timeoutMs, peer);
     this.#calls.add(call);
-    if (stream.usage.calls++ === 0) this.#busyConnections++;
+    const usage = stream.usage;
+    if (usage.calls++ === 0) this.#busyConnections++;
+    usage.peer.calls++;
     if (streaming) {
       this.#streaming++;
-      stream.usage.streaming++;
+      usage.streaming++;
+      usage.peer.streaming++;
     }
     if (timeoutMs <= MAX_TIMER_MS) this.#deadlines.add(call);
     stream.listener = call;
@@ -453,10 +476,13 @@ export class GrpcServer {
     this.#calls.delete(call);
     const usage = call.stream.usage;
     if (--usage.calls === 0) this.#busyConnections--;
+    usage.peer.calls--;
     if (call.streaming) {
       this.#streaming--;
       usage.streaming--;
+      usage.peer.streaming--;
     }
+    this.#server.peers.release(usage.peer);
     if (this.#calls.size === 0) this.#drained?.();
   }
 }

@@ -8,6 +8,10 @@ export interface Limits {
   maxApiWatchStreams: number;
   /** Open API connections (each holds a file descriptor); a new one beyond it is closed at once. */
   maxApiConnections: number;
+  /** Concurrent gRPC streams of one peer (a uid on the Unix socket, all of TCP as one); default peerShare(maxApiStreams). */
+  maxApiStreamsPerPeer: number;
+  /** Open API connections of one peer; default peerShare(maxApiConnections). */
+  maxApiConnectionsPerPeer: number;
   /** Concurrent downstream proxy connections. */
   maxProxyConnections: number;
   /** Largest TACACS+ body accepted, from upstream or downstream (RFC 8907 allows 2^32-1; we cap). */
@@ -18,4 +22,12 @@ export interface Limits {
   proxyIdleTimeoutMs: number;
   /** How long SIGTERM waits for in-flight requests. */
   shutdownGraceMs: number;
+}
+
+/**
+ * The default share of a limit one peer may hold: half, so a peer that takes all it may still
+ * leaves as much to the others (root's tacon pam and audit plugin included).
+ */
+export function peerShare(limit: number): number {
+  return Math.ceil(limit / 2);
 }

@@ -39,6 +39,8 @@ export const FLAGS = {
   "max-api-streams-per-connection": { type: "string", valueHint: "N", description: "Concurrent gRPC streams on one API connection (SETTINGS_MAX_CONCURRENT_STREAMS), at most --max-api-streams", default: "100" },
   "max-api-watch-streams": { type: "string", valueHint: "N", description: "Concurrent health Watch streams (they may last for ever), a quarter of it per connection", default: "64" },
   "max-api-connections": { type: "string", valueHint: "N", description: "Open client API connections", default: "512" },
+  "max-api-streams-per-peer": { type: "string", valueHint: "N", description: "Concurrent gRPC streams of one peer (a uid on the Unix socket; all TCP clients are one peer), at most --max-api-streams (default: half of it)" },
+  "max-api-connections-per-peer": { type: "string", valueHint: "N", description: "Open API connections of one peer (a uid on the Unix socket; all TCP clients are one peer), at most --max-api-connections (default: half of it)" },
   "max-proxy-connections": { type: "string", valueHint: "N", description: "Concurrent proxy connections", default: "256" },
   "max-sessions-in-flight": { type: "string", valueHint: "N", description: "Sessions in flight per upstream server", default: "256" },
   "max-body-bytes": { type: "string", valueHint: "BYTES", description: "Largest TACACS+ body accepted, 1024..196356", default: "65536" },

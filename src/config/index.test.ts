@@ -60,7 +60,7 @@ describe("defaults", () => {
     expect(loaded.verbosity).toBe(0);
     expect(loaded.engine).toMatchObject({ connectTimeoutMs: 5000, probeIntervalMs: 30_000, maxSessionsInFlight: 256 });
     expect(loaded.engine.servers[0]).toMatchObject({ name: "127.0.0.1:49", host: "127.0.0.1", port: 49, singleConnection: true, timeoutMs: 5000 });
-    expect(loaded.limits).toEqual({ maxApiStreams: 1024, maxApiStreamsPerConnection: 100, maxApiWatchStreams: 64, maxApiConnections: 512, maxProxyConnections: 256, maxBodyBytes: 65_536, maxGrpcMessageBytes: 4 * 1024 * 1024, proxyIdleTimeoutMs: 30_000, shutdownGraceMs: 10_000 });
+    expect(loaded.limits).toEqual({ maxApiStreams: 1024, maxApiStreamsPerConnection: 100, maxApiWatchStreams: 64, maxApiConnections: 512, maxApiStreamsPerPeer: 512, maxApiConnectionsPerPeer: 256, maxProxyConnections: 256, maxBodyBytes: 65_536, maxGrpcMessageBytes: 4 * 1024 * 1024, proxyIdleTimeoutMs: 30_000, shutdownGraceMs: 10_000 });
   });
 
   test("TLS moves the default port to 300 (RFC 9887 §5.2), explicit ports stay", async () => {
@@ -81,7 +81,7 @@ describe("defaults", () => {
     expect(loaded.engine.maxSessionsInFlight).toBe(12);
     expect(loaded.engine.maxBodyBytes).toBe(196_356);
     expect(loaded.socketMode).toBe(0o600);
-    expect(loaded.limits).toMatchObject({ maxApiStreams: 10, maxApiConnections: 9, maxProxyConnections: 11, maxBodyBytes: 196_356, proxyIdleTimeoutMs: 13_000, shutdownGraceMs: 14_000 });
+    expect(loaded.limits).toMatchObject({ maxApiStreams: 10, maxApiConnections: 9, maxApiStreamsPerPeer: 5, maxApiConnectionsPerPeer: 5, maxProxyConnections: 11, maxBodyBytes: 196_356, proxyIdleTimeoutMs: 13_000, shutdownGraceMs: 14_000 });
   });
 
   test("TLS options: CA bundle, server name, insecure mode", async () => {

@@ -107,6 +107,8 @@ const REJECTIONS: [string, () => string[], string, Record<string, string>?][] = 
   ["probe interval 0", () => [...SERVER, "--preferred-probe-interval-seconds", "0"], "--preferred-probe-interval-seconds: expected an integer 1..86400"],
   ["request timeout 0", () => [...SERVER, "--request-timeout-seconds", "0"], "--request-timeout-seconds: expected an integer 1..65535"],
   ["api streams 0", () => [...SERVER, "--max-api-streams", "0"], "--max-api-streams: expected an integer 1..100000"],
+  ["api streams per peer beyond the global limit", () => [...SERVER, "--max-api-streams-per-peer", "1025"], "--max-api-streams-per-peer (at most --max-api-streams): expected an integer 1..1024"],
+  ["api connections per peer 0", () => [...SERVER, "--max-api-connections", "10", "--max-api-connections-per-peer", "0"], "--max-api-connections-per-peer (at most --max-api-connections): expected an integer 1..10"],
   ["proxy connections negative", () => [...SERVER, "--max-proxy-connections", "-1"], "--max-proxy-connections: expected an integer 1..65535"],
   ["sessions in flight 0", () => [...SERVER, "--max-sessions-in-flight", "0"], "--max-sessions-in-flight: expected an integer 1..65535"],
   ["body bytes above the cap", () => [...SERVER, "--max-body-bytes", "196357"], "--max-body-bytes: expected an integer 1024..196356"],

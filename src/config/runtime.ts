@@ -18,6 +18,7 @@ import { boundedInteger, checked, logFormat, seconds, serviceMode, socketMode } 
 import { serversFromYang } from "./yang/document";
 import { certificateInventory } from "./certificates";
 import { spoolDirectoryProblem } from "../accounting/directory";
+import { peerShare } from "../common/limits";
 
 /** RFC 8907 §10.5.1: administrators SHOULD use secrets of at least 16 characters. */
 const RECOMMENDED_SECRET_LENGTH = 16;
@@ -27,12 +28,22 @@ const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 type Env = Record<string, string | undefined>;
 
+/** A per-peer limit: at most its listener-wide limit, by default peerShare of it. */
+function perPeer(flags: Flags, name: "max-api-streams" | "max-api-connections", limit: number): number {
+  const given = flags.given(`${name}-per-peer`);
+  return given === undefined ? peerShare(limit) : checked(boundedInteger(1, limit), `--${name}-per-peer (at most --${name})`, given);
+}
+
 function limits(flags: Flags): Limits {
+  const maxApiStreams = checked(boundedInteger(1, 100_000), "--max-api-streams", flags.value("max-api-streams"));
+  const maxApiConnections = checked(boundedInteger(1, 65_535), "--max-api-connections", flags.value("max-api-connections"));
   return {
-    maxApiStreams: checked(boundedInteger(1, 100_000), "--max-api-streams", flags.value("max-api-streams")),
+    maxApiStreams,
     maxApiStreamsPerConnection: checked(boundedInteger(1, 100_000), "--max-api-streams-per-connection", flags.value("max-api-streams-per-connection")),
     maxApiWatchStreams: checked(boundedInteger(1, 100_000), "--max-api-watch-streams", flags.value("max-api-watch-streams")),
-    maxApiConnections: checked(boundedInteger(1, 65_535), "--max-api-connections", flags.value("max-api-connections")),
+    maxApiConnections,
+    maxApiStreamsPerPeer: perPeer(flags, "max-api-streams", maxApiStreams),
+    maxApiConnectionsPerPeer: perPeer(flags, "max-api-connections", maxApiConnections),
     maxProxyConnections: checked(boundedInteger(1, 65_535), "--max-proxy-connections", flags.value("max-proxy-connections")),
     maxBodyBytes: checked(boundedInteger(1024, MAX_BODY_BYTES), "--max-body-bytes", flags.value("max-body-bytes")),
     maxGrpcMessageBytes: MAX_GRPC_MESSAGE_BYTES,

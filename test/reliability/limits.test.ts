@@ -64,7 +64,8 @@ async function timed<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; e
 
 describe("limits through the compiled agent", () => {
   test("--max-api-streams: calls beyond it get RESOURCE_EXHAUSTED at once", async () => {
-    const s = await setup(["--max-api-streams", "4"], 1500);
+    // One uid makes every call here, so its per-peer share is the whole limit.
+    const s = await setup(["--max-api-streams", "4", "--max-api-streams-per-peer", "4"], 1500);
     const outcomes = await Promise.all(Array.from({ length: 10 }, () => timed(accounting(s.api))));
     const answered = outcomes.filter((o) => o.value !== undefined);
     const refused = outcomes.filter((o) => o.error instanceof ApiCallError && o.error.codeName === "RESOURCE_EXHAUSTED");
@@ -77,7 +78,7 @@ describe("limits through the compiled agent", () => {
   }, 15_000);
 
   test("--max-api-connections: a connection beyond it is closed at once; a freed slot is usable", async () => {
-    const s = await setup(["--max-api-connections", "3", "-v"]);
+    const s = await setup(["--max-api-connections", "3", "--max-api-connections-per-peer", "3", "-v"]);
     // Connections that completed a request keep their slot (one that never did would make room).
     const open = [new ApiClient(s.api), new ApiClient(s.api), new ApiClient(s.api)];
     cleanups.push(() => open.forEach((client) => client.close()));

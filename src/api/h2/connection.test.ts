@@ -4,6 +4,7 @@ import { ErrorCode, Flag, FrameBuffer, FrameType, PREFACE, Setting, settingsPayl
 import { encodeHeaderBlock, HpackDecoder, type HeaderField } from "./hpack";
 import type { RequestHeaders } from "./request-headers";
 import { newH2Counters } from "./guards";
+import { PeerTable } from "./peers";
 
 interface Frame {
   type: number;
@@ -39,6 +40,7 @@ function harness(options: { maxConcurrentStreams?: number; idleTimeoutMs?: numbe
       maxConcurrentStreams: options.maxConcurrentStreams ?? 8,
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       counters,
+      peer: new PeerTable().of("tcp"),
       ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
       ...(options.writeTimeoutMs === undefined ? {} : { writeTimeoutMs: options.writeTimeoutMs }),
       onStream: (stream, headers) => {

@@ -16,6 +16,7 @@ import { H2Stream, type ConnectionUsage, type StreamOwner } from "./stream";
 import { localOpen, remoteOpen, transition, type StreamEvent } from "./stream-state";
 import { errorMessage } from "../../common/error-message";
 import { TokenBucket, type H2Counters } from "./guards";
+import type { PeerUsage } from "./peers";
 
 export type { Sink } from "./output";
 export { H2Stream, type ConnectionUsage, type StreamListener } from "./stream";
@@ -31,6 +32,8 @@ export interface ConnectionOptions {
   writeTimeoutMs?: number;
   /** Refusals and cut-offs, shared by the listener's connections. */
   counters: H2Counters;
+  /** Who connected: the usage this connection shares with the peer's other connections. */
+  peer: PeerUsage;
   /** Milliseconds on the Date.now() scale (injected in tests). */
   now?: () => number;
   /** A new stream: the application sets `stream.listener` before returning. */
@@ -114,7 +117,7 @@ export class Connection implements StreamOwner {
   readonly #out: FrameBuffer;
   readonly #decoder = new HpackDecoder(OUR_HEADER_TABLE_SIZE, MAX_HEADER_LIST_SIZE);
   readonly #streams = new Map<number, H2Stream>();
-  readonly usage: ConnectionUsage = { calls: 0, streaming: 0, bufferedBytes: 0 };
+  readonly usage: ConnectionUsage;
   readonly #resetIds = new Set<number>();
   #phase: ConnectionPhase = "preface";
   /** Unparsed input (a partial frame), copied out of the transport's buffer. */
@@ -150,6 +153,7 @@ export class Connection implements StreamOwner {
 
   constructor(sink: Sink, options: ConnectionOptions) {
     this.#options = options;
+    this.usage = { calls: 0, streaming: 0, bufferedBytes: 0, peer: options.peer };
     this.#now = options.now ?? Date.now;
     this.#lastActivity = this.#now();
     this.#control = new TokenBucket(CONTROL_BURST, CONTROL_PER_SECOND, this.#now);

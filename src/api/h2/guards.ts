@@ -10,6 +10,8 @@
 export interface H2Counters {
   /** Connections refused at --max-api-connections (every open one had completed a request). */
   connectionsRefused: number;
+  /** Connections refused at --max-api-connections-per-peer (every open one of that peer had completed a request). */
+  peerConnectionsRefused: number;
   /** Connections that had not completed a request, closed to admit a new one at the limit. */
   connectionsEvicted: number;
   /** Connections without preface and SETTINGS within the handshake deadline. */
@@ -25,7 +27,7 @@ export interface H2Counters {
 }
 
 export function newH2Counters(): H2Counters {
-  return { connectionsRefused: 0, connectionsEvicted: 0, handshakeTimeouts: 0, streamsRefused: 0, controlFloods: 0, rapidResets: 0, writeTimeouts: 0 };
+  return { connectionsRefused: 0, peerConnectionsRefused: 0, connectionsEvicted: 0, handshakeTimeouts: 0, streamsRefused: 0, controlFloods: 0, rapidResets: 0, writeTimeouts: 0 };
 }
 
 /**

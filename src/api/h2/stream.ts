@@ -2,6 +2,7 @@
  * One HTTP/2 stream as the application sees it: the request arrives through its listener, the
  * reply leaves through sendHeaders/sendData, queued in order until flow control lets it out.
  */
+import type { PeerUsage } from "./peers";
 import { localOpen, type StreamState } from "./stream-state";
 
 /** What the application hears of a stream's request. */
@@ -20,6 +21,8 @@ export interface ConnectionUsage {
   calls: number;
   streaming: number;
   bufferedBytes: number;
+  /** The connection's peer, whose usage its connections share. */
+  readonly peer: PeerUsage;
 }
 
 /** The connection side of a stream. */
