@@ -25,6 +25,9 @@ async function compile(outDir: string, cross?: { bunTarget: string; executablePa
       ...(cross ? { target: cross.bunTarget as never, executablePath: cross.executablePath } : {}),
     },
     minify: true,
+    // Each personality's modules are their own chunks in the executable, loaded by main.ts's
+    // import(): a start loads (and deserialises the bytecode of) only what its mode runs.
+    splitting: true,
     bytecode: true,
     // Bytecode defaults to CommonJS, where import.meta (consola reads import.meta.env) is invalid.
     format: "esm",

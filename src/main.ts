@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const invokedAs = argv0.replace(/^-/, "");
   // Each personality loads only its own modules: tacon needs no engine, the daemon no HTTP/2 client.
   const run =
-    invokedAs === "tacon"
+    invokedAs === "tacon" && args[0] === "pam"
+      ? // pam_exec(8) starts it for every PAM phase of every login: it loads none of tacon's CLI.
+        import("./tacon/pam").then(({ runPam }) => runPam(args.slice(1), env))
+      : invokedAs === "tacon"
       ? import("./tacon").then(({ runTacon }) => runTacon(args, env))
       : args[0] === LAUNCHER_FLAG
         ? import("./session/launcher").then(({ runLauncher }) => runLauncher(args[1]))

@@ -6,16 +6,20 @@
  * `tacon pam` failing on a bad option (start, option parsing and the log line, no agent call).
  * As root with pamtester installed, `--pamtester` adds each phase through Linux-PAM's pam_exec
  * (pamtester's own start included), with a PAM file /etc/pam.d/tacacsrs-test-17-bench removed at exit.
+ * `--baseline PATH` (another build of dist/tacacsrs-agentd, e.g. main's) adds the floors and phases
+ * of that binary to the same rounds, so a start-up change is judged side by side on a noisy machine.
  *
- *   bun scripts/bench/pam.ts [--rounds 30] [--pamtester]
+ *   bun scripts/bench/pam.ts [--rounds 30] [--pamtester] [--baseline /tmp/old/tacacsrs-agentd]
  */
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
 import { AGENT, startAgent, TACON } from "../../test/support/agent-process";
 import { installPamService } from "../../test/support/pam-service";
 import { startTacacsServer } from "../../test/support/tacacs-server";
 import { quantile, round } from "./stats";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "30" }, pamtester: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "30" }, pamtester: { type: "boolean", default: false }, baseline: { type: "string" } } });
 const ROUNDS = Number(values.rounds);
 const SECRET = "bench-pam-17";
 const PASSWORD = "alicepw";
@@ -35,14 +39,25 @@ interface Case {
   expect: number;
 }
 
-const cases: Case[] = [
-  { name: "floor: binary start (--version)", cmd: [AGENT, "--version"], expect: 0 },
-  { name: "floor: tacon pam, bad option (no agent call)", cmd: [TACON, "pam", "bogus", ...options], env: pamEnv("auth"), expect: 2 },
-  { name: "auth (PAP)", cmd: [TACON, "pam", ...options], env: pamEnv("auth"), stdin: PASSWORD, expect: 0 },
-  { name: "account (authorization)", cmd: [TACON, "pam", ...options], env: pamEnv("account"), expect: 0 },
-  { name: "open_session (accounting START)", cmd: [TACON, "pam", ...options], env: pamEnv("open_session"), expect: 0 },
-  { name: "close_session (accounting STOP)", cmd: [TACON, "pam", ...options], env: pamEnv("close_session"), expect: 0 },
-];
+/** The floors and the four phases of one build (`tacon` is the link the multi-call binary dispatches on). */
+function casesOf(agentd: string, tacon: string, label: string): Case[] {
+  return [
+    { name: `${label}floor: binary start (--version)`, cmd: [agentd, "--version"], expect: 0 },
+    { name: `${label}floor: tacon pam, bad option (no agent call)`, cmd: [tacon, "pam", "bogus", ...options], env: pamEnv("auth"), expect: 2 },
+    { name: `${label}auth (PAP)`, cmd: [tacon, "pam", ...options], env: pamEnv("auth"), stdin: PASSWORD, expect: 0 },
+    { name: `${label}account (authorization)`, cmd: [tacon, "pam", ...options], env: pamEnv("account"), expect: 0 },
+    { name: `${label}open_session (accounting START)`, cmd: [tacon, "pam", ...options], env: pamEnv("open_session"), expect: 0 },
+    { name: `${label}close_session (accounting STOP)`, cmd: [tacon, "pam", ...options], env: pamEnv("close_session"), expect: 0 },
+  ];
+}
+
+const cases: Case[] = casesOf(AGENT, TACON, "");
+let baselineDir: string | undefined;
+if (values.baseline) {
+  baselineDir = mkdtempSync(`${tmpdir()}/bench-pam-17-baseline-`);
+  symlinkSync(values.baseline, `${baselineDir}/tacon`);
+  cases.push(...casesOf(values.baseline, `${baselineDir}/tacon`, "baseline: "));
+}
 
 let cleanupPam = () => {};
 if (values.pamtester) {
@@ -73,12 +88,13 @@ try {
   for (let r = 0; r < ROUNDS; r++) for (const c of cases) await runOnce(c);
 } finally {
   cleanupPam();
+  if (baselineDir) rmSync(baselineDir, { recursive: true, force: true });
   await agent.stop();
   await server.stop();
 }
 
 const stat = (samples: number[], q: number) => round(quantile(Float64Array.from(samples).sort(), q), 1);
-console.log(`\n${ROUNDS} interleaved rounds, ${new Date().toISOString()}, load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}\n`);
+console.log(`\n${ROUNDS} interleaved rounds${values.baseline ? ` (baseline: ${values.baseline})` : ""}, ${new Date().toISOString()}, load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}\n`);
 console.log("| case | wall p50 ms | wall p90 ms | CPU p50 ms |");
 console.log("|---|---|---|---|");
 for (const c of cases) console.log(`| ${c.name} | ${stat(wallMs.get(c.name)!, 0.5)} | ${stat(wallMs.get(c.name)!, 0.9)} | ${stat(cpuMs.get(c.name)!, 0.5)} |`);

@@ -11,7 +11,7 @@ import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
 import { colourAllowed, stripColour } from "../common/log-format";
 import { ApiCallError, callUnary, type ApiMethod } from "../api/client";
 import { parseEndpoint } from "../config/address";
-import { ConfigError } from "../config";
+import { ConfigError } from "../config/errors";
 import { PasswordUnavailable, readPassword } from "./password";
 import { currentAuditSession, NoAuditSession } from "./audit-session";
 import { renderReply, type Outcome } from "./output";
@@ -144,8 +144,6 @@ async function buildCall(verb: string, positionals: string[], args: Args, env: R
 }
 
 export async function runTacon(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  // `tacon pam` takes pam_exec's name=value words, not tacon's flags (README "Host logins").
-  if (argv[0] === "pam") return import("./pam").then(({ runPam }) => runPam(argv.slice(1), env));
   let args: Args;
   try {
     args = parseArgs(argv, ARGS);
