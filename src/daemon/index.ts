@@ -12,6 +12,7 @@ import { connectorFor } from "../transport";
 import { createEngine } from "../upstream/engine";
 import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
+import { DaemonSignals } from "./signals";
 import { wipeReplacedPskKeys } from "./replaced-secrets";
 import { pskCounters } from "../transport/psk/counters";
 import { sdNotify } from "./sd-notify";
@@ -247,7 +248,13 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
 
 /** Runs until SIGTERM/SIGINT; returns the exit status. */
 export async function runDaemon(argv: string[], env: Record<string, string | undefined>, build: BuildInfo): Promise<number> {
-  const outcome = await loadConfig(argv, env, build);
+  const signals = new DaemonSignals();
+  // A stop during the load (e.g. a server name whose lookup hangs) ends the daemon: nothing runs yet.
+  const outcome = await signals.unlessStopped(loadConfig(argv, env, build));
+  if (outcome === undefined) {
+    log.info(`${signals.stopSignal}: stopping while the configuration loads`);
+    return 0;
+  }
   if (outcome.kind === "exit") {
     process.stdout.write(outcome.stdout);
     process.stderr.write(outcome.stderr);
@@ -263,41 +270,36 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
 
   let running: Running;
   try {
+    // Not abandoned on a stop signal: the listeners it opens are closed by stop() below.
     running = await start(config, build);
   } catch (error) {
     log.error(`cannot start: ${errorMessage(error)}`);
     return START_FAILURE_EXIT;
   }
-  sdNotify(`READY=1\nSTATUS=starting: connecting to the upstream servers`);
-  log.info(`tacacsrs-agentd ${build.version} serving with ${config.engine.servers.length} upstream server(s) from ${config.source}`);
-  // Startup warm-up runs after the listeners are up: requests are accepted meanwhile.
-  void running.engine.warmUp().then(() => {
-    running.health.startupDone();
-    sdNotify(`STATUS=${statusLine(running.engine.status())}`);
-  });
+  if (!signals.stopSignal) {
+    sdNotify(`READY=1\nSTATUS=starting: connecting to the upstream servers`);
+    log.info(`tacacsrs-agentd ${build.version} serving with ${config.engine.servers.length} upstream server(s) from ${config.source}`);
+    // Startup warm-up runs after the listeners are up: requests are accepted meanwhile.
+    void running.engine.warmUp().then(() => {
+      running.health.startupDone();
+      sdNotify(`STATUS=${statusLine(running.engine.status())}`);
+    });
+  }
 
   const daily = setInterval(() => checkCertificates(running.config), CERTIFICATE_CHECK_INTERVAL_MS);
   daily.unref();
-
-  return new Promise((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      clearInterval(daily);
-      sdNotify("STOPPING=1");
-      log.info(`${signal}: stopping (grace ${running.config.limits.shutdownGraceMs} ms)`);
-      void stop(running, running.config.limits.shutdownGraceMs).then(() => resolve(0));
-    };
-    let reloading = Promise.resolve();
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-    process.on("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGHUP", () => {
-      if (stopping) return;
-      reloading = reloading.then(() => reload(running, argv, env, build)).catch((error) => {
-        running.reloads.failed += 1;
-        log.error(`reload failed: ${errorMessage(error)}`);
-      });
+  let reloading = Promise.resolve();
+  signals.onReload(() => {
+    reloading = reloading.then(() => reload(running, argv, env, build)).catch((error) => {
+      running.reloads.failed += 1;
+      log.error(`reload failed: ${errorMessage(error)}`);
     });
   });
+
+  const signal = await signals.stopped;
+  clearInterval(daily);
+  sdNotify("STOPPING=1");
+  log.info(`${signal}: stopping (grace ${running.config.limits.shutdownGraceMs} ms)`);
+  await stop(running, running.config.limits.shutdownGraceMs);
+  return 0;
 }
