@@ -224,7 +224,7 @@ describe("metrics endpoint", () => {
     expect(JSON.parse((await a.tacon(["status", "--json"])).stdout).proxy.authentication).toMatchObject({ pass: 1, fail: 1, inFlight: 0 });
   }, 30_000);
 
-  test.skipIf(!hasStunnel)("TLS handshake failures by reason: as many as the peers saw, for an untrusted or misnamed certificate, a silent server, a wrong PSK key or identity", async () => {
+  test.skipIf(!hasStunnel)("TLS handshake failures by reason: as many as the peers saw, for an untrusted or misnamed certificate, a missing client certificate, a silent server, a wrong PSK key or identity", async () => {
     const pki = await testPki();
     const backend = await server(); // behind the tunnels; no handshake gets that far
     const tunnel = async (service: Record<string, string>, pskSecrets?: string): Promise<Stunnel> => {
@@ -234,9 +234,10 @@ describe("metrics endpoint", () => {
       cleanups.push(async () => t.stop());
       return t;
     };
-    const [untrusted, misnamed, wrongKey, unknownIdentity] = await Promise.all([
+    const [untrusted, misnamed, wantsClientCertificate, wrongKey, unknownIdentity] = await Promise.all([
       tunnel({ cert: pki.untrustedServer.certPath, key: pki.untrustedServer.keyPath }),
       tunnel({ cert: pki.wrongNameServer.certPath, key: pki.wrongNameServer.keyPath }),
+      tunnel({ cert: pki.server.certPath, key: pki.server.keyPath, CAfile: pki.ca.certPath, requireCert: "yes", verifyChain: "yes" }),
       tunnel({}, `${PSK_IDENTITY}:another-key-0123456789abcdef\n`),
       tunnel({}, `someone-else:${PSK_KEY}\n`),
     ]);
@@ -250,7 +251,7 @@ describe("metrics endpoint", () => {
     const [certificateMetrics, pskMetrics] = [join(dir, "certificate.sock"), join(dir, "psk.sock")];
     const addr = (port: number) => ["--server-addr", `127.0.0.1:${port}`];
     const [certificateAgent, pskAgent] = await Promise.all([
-      agent([...addr(untrusted.port), ...addr(misnamed.port), ...addr(silent.port), "--use-tls", "--ca-certificate", pki.ca.certPath, "--connect-timeout-seconds", "1", "--metrics-endpoint", certificateMetrics]),
+      agent([...addr(untrusted.port), ...addr(misnamed.port), ...addr(wantsClientCertificate.port), ...addr(silent.port), "--use-tls", "--ca-certificate", pki.ca.certPath, "--connect-timeout-seconds", "1", "--metrics-endpoint", certificateMetrics]),
       agent([...addr(wrongKey.port), ...addr(unknownIdentity.port), "--use-tls", "--psk-identity", PSK_IDENTITY, "--psk-key", PSK_KEY, "--metrics-endpoint", pskMetrics]),
     ]);
     const REQUESTS = 2;
@@ -262,6 +263,7 @@ describe("metrics endpoint", () => {
     const cases = [
       { metrics: certificateMetrics, port: untrusted.port, security: "certificate", reason: "certificate_untrusted", seen: accepted(untrusted) },
       { metrics: certificateMetrics, port: misnamed.port, security: "certificate", reason: "hostname_mismatch", seen: accepted(misnamed) },
+      { metrics: certificateMetrics, port: wantsClientCertificate.port, security: "certificate", reason: "client_certificate_rejected", seen: accepted(wantsClientCertificate) },
       { metrics: certificateMetrics, port: silent.port, security: "certificate", reason: "handshake_timeout", seen: () => silentOpens },
       { metrics: pskMetrics, port: wrongKey.port, security: "psk-dhe", reason: "psk_bad_binder", seen: accepted(wrongKey) },
       { metrics: pskMetrics, port: unknownIdentity.port, security: "psk-dhe", reason: "psk_unknown_identity", seen: accepted(unknownIdentity) },
