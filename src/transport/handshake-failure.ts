@@ -2,8 +2,8 @@
  * Why a TLS handshake failed, as one of a fixed set of reasons: metric label values, so the set
  * is closed (bounded cardinality) and says what an operator has to fix. The connectors attach a
  * reason to the TransportError of a failed handshake (`tls-failure.ts` for certificate TLS,
- * `psk/alerts.ts` for TLS-PSK); failures before TCP connected, and after the stream opened,
- * carry none.
+ * `psk/alerts.ts` for TLS-PSK); failures of TCP itself (refused, unreachable, a connect
+ * timeout) and failures after the stream opened carry none.
  */
 export const HANDSHAKE_FAILURE_REASONS = [
   /** The server certificate does not chain to a trust anchor (our verdict). */

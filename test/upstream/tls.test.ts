@@ -96,5 +96,6 @@ test("over TLS, an untrusted server certificate is a connect failure: the backup
   const agent = engine([{ ...upstream(untrusted, "untrusted"), security: trustTestCa() }, backup.entry], {}, log);
   expect((await agent.start(authorization())).server).toBe("backup");
   expect(agent.status().servers[0]!.counters.connectionFailures).toBe(1);
+  expect(agent.status().servers[0]!.tlsHandshakeFailures).toMatchObject({ certificate_untrusted: 1, other: 0 });
   expect(log.lines.some((line) => line.startsWith("warn") && line.includes("untrusted"))).toBe(true);
 });
