@@ -12,7 +12,7 @@ import { connectorFor } from "../transport";
 import { createEngine } from "../upstream/engine";
 import type { UpstreamEngine } from "../upstream/types";
 import { guardAgainstDefects } from "./defects";
-import { DaemonSignals } from "./signals";
+import { DaemonSignals, type StopSignal } from "./signals";
 import { wipeReplacedPskKeys } from "./replaced-secrets";
 import { pskCounters } from "../transport/psk/counters";
 import { sdNotify } from "./sd-notify";
@@ -21,6 +21,7 @@ import { errorMessage } from "../common/error-message";
 import { AccountingDelivery, Spool, type AccountingStats } from "../accounting";
 import { systemClock } from "../upstream/clock";
 import { mkdirSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 
 /** Share of --max-sessions-in-flight that replaying the accounting spool may hold. */
@@ -246,6 +247,18 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
   sdNotify(`READY=1\nSTATUS=${statusLine(running.engine.status())}`);
 }
 
+const ONE_SHOT_FLAG = /^--(check|print)-config(=|$)/;
+
+/**
+ * A daemon stopped while it loads ends cleanly (0); `--check-config`/`--print-config` stopped
+ * before their answer fail as the signal's default action would (128 + its number), so a script
+ * never takes an interrupted check for a valid configuration.
+ */
+function stoppedWhileLoadingStatus(argv: string[], signal: StopSignal | undefined): number {
+  if (signal === undefined || !argv.some((arg) => ONE_SHOT_FLAG.test(arg))) return 0;
+  return 128 + osConstants.signals[signal];
+}
+
 /** Runs until SIGTERM/SIGINT; returns the exit status. */
 export async function runDaemon(argv: string[], env: Record<string, string | undefined>, build: BuildInfo): Promise<number> {
   const signals = new DaemonSignals();
@@ -253,7 +266,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   const outcome = await signals.unlessStopped(loadConfig(argv, env, build));
   if (outcome === undefined) {
     log.info(`${signals.stopSignal}: stopping while the configuration loads`);
-    return 0;
+    return stoppedWhileLoadingStatus(argv, signals.stopSignal);
   }
   if (outcome.kind === "exit") {
     process.stdout.write(outcome.stdout);

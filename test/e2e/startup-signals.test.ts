@@ -1,7 +1,8 @@
 /**
  * Signals during start-up, through the compiled agent: a SIGTERM while the configuration is still
  * loading (a server name whose lookup hangs) takes the clean path, exit 0 and no socket left; a
- * SIGHUP then does not kill it, the reload runs once the agent serves.
+ * SIGHUP then does not kill it, the reload runs once the agent serves; `--check-config` stopped
+ * before its answer fails (143) instead.
  *
  * The slow lookup: the agent runs in a private mount namespace (unshare -m, root) whose
  * /etc/resolv.conf names a DNS server on 127.16.0.53 (an address unique to this test) that never
@@ -59,6 +60,15 @@ describe.skipIf(!isRoot)("signals during start-up", () => {
     expect({ exited, signal: agent.process.signalCode }).toEqual({ exited: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(existsSync(agent.socket)).toBe(false);
+  }, 30_000);
+
+  test("--check-config stopped before its answer fails (exit 143), so a script never reads it as a valid configuration", async () => {
+    const dns = await silentDns();
+    const agent = await agentWithSlowLookup(30, ["--check-config"]);
+    await until(() => dns.queries() > 0, 10_000, "the agent's name lookup");
+    agent.process.kill("SIGTERM");
+    const exited = await Promise.race([agent.process.exited, Bun.sleep(10_000).then(() => "still running")]);
+    expect({ exited, signal: agent.process.signalCode }).toEqual({ exited: 143, signal: null });
   }, 30_000);
 
   test("SIGHUP while the configuration loads does not kill the agent: it serves, then reloads once", async () => {
