@@ -40,10 +40,11 @@ export interface LoadResult extends Latency {
 
 /**
  * Open loop never has more than this many requests in flight (the rest is shed and counted):
- * the agent's default --max-api-streams, so an overloaded agent sheds instead of collapsing the
- * generator under thousands of queued streams that all miss their deadline.
+ * the agent's default --max-api-streams-per-peer (the generator is one uid, one peer), so an
+ * overloaded agent sheds instead of refusing beyond the peer's share or collapsing the generator
+ * under thousands of queued streams that all miss their deadline.
  */
-const MAX_IN_FLIGHT = 1024;
+const MAX_IN_FLIGHT = 512;
 const DRAIN_MS = 5000;
 
 /** `failure` names the class of a failed request; undefined when it succeeded. */
