@@ -329,6 +329,19 @@ test("health: Check SERVING for the server and our services, NOT_FOUND otherwise
   expect((await watch).status).toBe(Status.UNAVAILABLE);
 });
 
+test("one peer holds at most half of the Watch streams, over all its connections", async () => {
+  await api.close(0);
+  await start({ maxApiStreams: 16, maxApiStreamsPerPeer: 16, maxApiWatchStreams: 4, maxGrpcMessageBytes: 1024 });
+  const watch = () => raw({ path: HEALTH_WATCH, body: encodeMessage(new Uint8Array()) });
+  // A quarter of 4 per connection, so each Watch on its own connection; the peer's half is 2.
+  const held = [watch(), watch()];
+  await until(() => api.activeCalls === 2, 2000, "two Watch streams");
+  expect(await watch()).toMatchObject({ status: Status.RESOURCE_EXHAUSTED, message: "too many streaming calls (limit 4, a quarter of it per connection, half per peer)" });
+  expect(api.counters.calls.streamingRefused).toBe(1);
+  await api.close(0);
+  expect((await Promise.all(held)).map((r) => r.status)).toEqual([Status.UNAVAILABLE, Status.UNAVAILABLE]);
+});
+
 test("graceful close: in-flight calls finish within the grace period, new calls are refused, the socket is removed", async () => {
   const path = (api.endpoint as { path: string }).path;
   engine.answer = async (request) => {

@@ -5,7 +5,7 @@ test("a peer is the uid on a Unix socket, 'unknown' without credentials, and all
   expect(peerKey(true, { pid: 42, uid: 1001, gid: 1001 })).toBe(1001);
   expect(peerKey(true, undefined)).toBe("unknown");
   expect(peerKey(false, undefined)).toBe("tcp");
-  expect([1001, "tcp", "unknown"].map((key) => describePeer(key as never))).toEqual(["uid 1001", "the TCP clients", "a client of unknown uid"]);
+  expect([1001, "tcp", "unknown"].map((key) => describePeer(key as never))).toEqual(["uid 1001", "peer tcp (all TCP clients)", "peer unknown (no SO_PEERCRED)"]);
 });
 
 test("the table keeps a peer while it holds a connection or a call, and forgets it after", () => {

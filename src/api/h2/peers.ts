@@ -23,7 +23,7 @@ export function peerKey(unix: boolean, peer: PeerCredentials | undefined): PeerK
 
 /** The peer in operator words, for refusal messages. */
 export function describePeer(key: PeerKey): string {
-  return typeof key === "number" ? `uid ${key}` : key === "tcp" ? "the TCP clients" : "a client of unknown uid";
+  return typeof key === "number" ? `uid ${key}` : key === "tcp" ? "peer tcp (all TCP clients)" : "peer unknown (no SO_PEERCRED)";
 }
 
 /**
