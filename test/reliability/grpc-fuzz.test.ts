@@ -31,6 +31,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x6b1d);
 const CASES = Number(process.env.FUZZ_CASES ?? 400);
 const BATCH = 25;
 const MAX_MESSAGE = 64 * 1024;
+/** Also the per-peer share: every call here comes from this test's uid. */
 const MAX_STREAMS = 16;
 
 const ACCOUNTING = methodsOf(AGENT_SERVICE).find((m) => m.path.endsWith("/Accounting"))!;
@@ -46,7 +47,7 @@ let endpoint: Endpoint & { kind: "unix" };
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "grpc-fuzz-"));
   endpoint = { kind: "unix", path: join(dir, "api.sock") };
-  api = await startApiServer({ engine, endpoint, socketMode: 0o600, limits: { maxApiStreams: MAX_STREAMS, maxGrpcMessageBytes: MAX_MESSAGE }, defaultTimeoutMs: 1000, log: logger });
+  api = await startApiServer({ engine, endpoint, socketMode: 0o600, limits: { maxApiStreams: MAX_STREAMS, maxApiStreamsPerPeer: MAX_STREAMS, maxGrpcMessageBytes: MAX_MESSAGE }, defaultTimeoutMs: 1000, log: logger });
 });
 
 afterAll(async () => {
@@ -254,7 +255,7 @@ test(`fuzz: ${CASES} mutated HTTP/2 connections (seed ${SEED}) never crash, wedg
 
 test("the compiled agent survives 200 mutated HTTP/2 connections and still serves", async () => {
   const upstream = await startTacacsServer({ key: "grpc-fuzz-secret" });
-  const agent = await startAgent(["--server-addr", `127.0.0.1:${upstream.port}`, "--max-api-streams", String(MAX_STREAMS)], { TACACSRS_SHARED_SECRET: "grpc-fuzz-secret" });
+  const agent = await startAgent(["--server-addr", `127.0.0.1:${upstream.port}`, "--max-api-streams", String(MAX_STREAMS), "--max-api-streams-per-peer", String(MAX_STREAMS)], { TACACSRS_SHARED_SECRET: "grpc-fuzz-secret" });
   try {
     const random = prng(SEED ^ 0xa9e47);
     for (let i = 0; i < 200; i += BATCH) {
