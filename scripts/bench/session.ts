@@ -6,28 +6,50 @@
  *   - uncached: --cache-seconds 0, every exec one Authorization round trip through the agent;
  *   - the agent's share: the same Authorization from this process over one connection;
  *   - session start: `tacacs-session -c :` against `sh -c :`; the supervisor's peak RSS.
- *   bun scripts/bench/session.ts [execs=500] [rounds=3]
+ *   bun scripts/bench/session.ts [execs=500] [rounds=3] [baseline=PATH]
+ * With a baseline (another build of dist/tacacsrs-agentd), its per-exec variants run in the same
+ * rounds, alternated with this build's, and the medians are compared (an A/B on a noisy machine).
  */
-import { writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApiClient } from "../../src/api/client";
+import { ApiClient, DirectApiClient } from "../../src/api/client";
 import { LOOPBACK, SHARED_SECRET } from "./context";
 import { AgentProcess, cleanupAll, ServerProcess, workDir } from "./peers";
-import { rssSampler } from "./proc";
+import { cpuMs, rssSampler } from "./proc";
 import { median, round } from "./stats";
 
 const root = new URL("../..", import.meta.url).pathname;
-const SESSION = `${root}dist/tacacs-session`;
 const USER = "bench-session";
-const [execsText = "500", roundsText = "3"] = process.argv.slice(2);
+const [execsText = "500", roundsText = "3", baseline] = process.argv.slice(2);
 const execs = Number(execsText);
 const rounds = Number(roundsText);
 const loop = `i=0; while [ $i -lt ${execs} ]; do /bin/true; i=$((i+1)); done`;
 
-/** Wall time of one command in ms, and the peak RSS (MB) of the process itself. */
-async function timed(argv: string[]): Promise<{ ms: number; rssMb: number }> {
+/** The process's own CPU time (not its children's), as last seen before it ended (10 ms resolution). */
+function cpuSampler(pid: number, everyMs: number): { stop(): number } {
+  let last = 0;
+  const sample = () => {
+    try {
+      last = cpuMs(pid);
+    } catch {
+      // the process ended: keep what was seen
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return last;
+    },
+  };
+}
+
+/** Wall time of one command in ms, the peak RSS (MB) and CPU time (ms) of the process itself. */
+async function timed(argv: string[]): Promise<{ ms: number; rssMb: number; cpuMs: number }> {
   const started = performance.now();
   const child = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { PATH: "/usr/bin:/bin" } });
+  const cpu = cpuSampler(child.pid, 10);
   // A very short run may be over (a zombie without VmRSS) before the first sample.
   let sampler: { stop(): number };
   try {
@@ -39,52 +61,75 @@ async function timed(argv: string[]): Promise<{ ms: number; rssMb: number }> {
   const ms = performance.now() - started;
   const rssMb = sampler.stop();
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${stderr}`);
-  return { ms, rssMb };
+  return { ms, rssMb, cpuMs: cpu.stop() };
+}
+
+/** A private copy of `binary` invoked as tacacs-session (a rebuild during the run cannot swap it). */
+function sessionCopy(binary: string, name: string): string {
+  const dir = join(workDir(), name);
+  mkdirSync(dir);
+  copyFileSync(binary, join(dir, "tacacsrs-agentd"));
+  symlinkSync("tacacsrs-agentd", join(dir, "tacacs-session"));
+  return join(dir, "tacacs-session");
 }
 
 try {
+  const SESSION = sessionCopy(`${root}dist/tacacsrs-agentd`, "build");
+  const BASELINE = baseline === undefined ? undefined : sessionCopy(baseline, "baseline");
   const policy = join(workDir(), "policy.json");
   writeFileSync(policy, JSON.stringify({ users: { [USER]: { password: "unused", privLvl: 15, commands: ["*"], services: { shell: [] } } } }));
   const server = await ServerProcess.start(["--key", SHARED_SECRET, "--policy", policy]);
   const agent = await AgentProcess.start(["--server-addr", `${LOOPBACK}:${server.port}`, "--shared-secret", SHARED_SECRET]);
   const config = join(workDir(), "session.conf");
   writeFileSync(config, `--service-endpoint ${agent.api.kind === "unix" ? agent.api.path : ""}\n--user ${USER}\n--shell /bin/sh\n`);
-  const session = (...flags: string[]) => [SESSION, "--config", config, ...flags, "-c", loop];
+  const perExec = (binary: string, suffix: string): Record<string, string[]> => {
+    const session = (...flags: string[]) => [binary, "--config", config, ...flags, "-c", loop];
+    return {
+      [`cached, no accounting${suffix}`]: session("--no-accounting"),
+      [`cached + accounting${suffix}`]: session(),
+      [`uncached, no accounting${suffix}`]: session("--no-accounting", "--cache-seconds", "0"),
+    };
+  };
   const variants: Record<string, string[]> = {
     unsupervised: ["/bin/sh", "-c", loop],
-    "cached, no accounting": session("--no-accounting"),
-    "cached + accounting": session(),
-    "uncached, no accounting": session("--no-accounting", "--cache-seconds", "0"),
+    ...perExec(SESSION, ""),
+    ...(BASELINE === undefined ? {} : perExec(BASELINE, " (baseline)")),
   };
   const results: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  const supervisorCpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   let supervisorRss = 0;
   for (let r = 0; r < rounds; r++) {
-    for (const [name, argv] of Object.entries(variants)) {
-      const { ms, rssMb } = await timed(argv);
+    // Alternated: odd rounds run the variants in reverse order, so neither build always goes first.
+    const order = Object.entries(variants);
+    for (const [name, argv] of r % 2 === 0 ? order : order.reverse()) {
+      const { ms, rssMb, cpuMs } = await timed(argv);
       results[name]!.push(ms);
-      if (argv[0] === SESSION) supervisorRss = Math.max(supervisorRss, rssMb);
-      console.log(`round ${r} ${name}: ${round(ms)} ms for ${execs} execs`);
+      supervisorCpu[name]!.push(cpuMs);
+      if (argv[0] !== "/bin/sh") supervisorRss = Math.max(supervisorRss, rssMb);
+      console.log(`round ${r} ${name}: ${round(ms)} ms for ${execs} execs, supervisor CPU ${cpuMs} ms`);
     }
   }
   const base = median(results.unsupervised!);
-  console.log(`\n${execs} × /bin/true, median of ${rounds}:`);
+  console.log(`\n${execs} × /bin/true, median of ${rounds} (wall time; supervised: the supervisor's own CPU time per exec):`);
   for (const [name, times] of Object.entries(results)) {
     const ms = median(times);
-    console.log(`  ${name.padEnd(24)} ${round(ms)} ms  ${round((ms / execs) * 1000)} µs/exec  ${name === "unsupervised" ? "" : `+${round(((ms - base) / execs) * 1000)} µs/exec`}`);
+    console.log(`  ${name.padEnd(35)} ${round(ms)} ms  ${round((ms / execs) * 1000)} µs/exec  ${name === "unsupervised" ? "" : `+${round(((ms - base) / execs) * 1000)} µs/exec, CPU ${round((median(supervisorCpu[name]!) / execs) * 1000)} µs/exec`}`);
   }
 
-  // The agent's share of an uncached decision: the same Authorization, sequential, over one connection.
-  const client = new ApiClient(agent.api);
+  // The agent's share of an uncached decision: the same Authorization, sequential, over one
+  // connection, with the session's client (raw HTTP/2) and with node:http2's (ApiClient).
   const request = {
     user: USER,
     authenticationContext: "AUTHORIZATION_AUTHENTICATION_CONTEXT_TACACS_PAP",
     args: [{ name: "service", value: "shell", mandatory: true }, { name: "cmd", value: "/usr/bin/true", mandatory: true }],
   };
-  for (let i = 0; i < 50; i++) await client.call("Authorization", request, 5000);
-  const started = performance.now();
-  for (let i = 0; i < execs; i++) await client.call("Authorization", request, 5000);
-  console.log(`  agent round trip (Authorization from this process): ${round(((performance.now() - started) / execs) * 1000)} µs`);
-  client.close();
+  for (const [name, client] of [["raw HTTP/2", new DirectApiClient(agent.api)], ["node:http2", new ApiClient(agent.api)]] as const) {
+    for (let i = 0; i < 50; i++) await client.call("Authorization", request, 5000);
+    const started = performance.now();
+    for (let i = 0; i < execs; i++) await client.call("Authorization", request, 5000);
+    console.log(`  agent round trip (Authorization from this process, ${name}): ${round(((performance.now() - started) / execs) * 1000)} µs`);
+    client.close();
+  }
 
   const starts = { plain: [] as number[], supervised: [] as number[] };
   for (let r = 0; r < 5; r++) {

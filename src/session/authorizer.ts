@@ -10,7 +10,7 @@ import { authorizationRequest, type SessionIdentity } from "./requests";
 
 export type FailurePolicy = "closed" | "open";
 
-/** The agent's API as the session uses it (ApiClient.call). */
+/** The agent's API as the session uses it (DirectApiClient.call: raw HTTP/2, no node:http2 to load or run). */
 export interface AgentApi {
   call(method: "Authorization" | "Accounting", request: object, timeoutMs: number): Promise<Record<string, unknown>>;
 }

@@ -9,7 +9,7 @@
  * Exit status: the shell's; 2 usage error; 126 the session could not be supervised (nothing ran).
  */
 import { realpathSync } from "node:fs";
-import { ApiClient } from "../api/client";
+import { DirectApiClient } from "../api/client";
 import { currentAbi } from "./abi";
 import { parseSessionArgs, SessionUsageError, sessionUsage, type SessionOptions } from "./options";
 import { originalNofile, remoteAddress, sessionPort, systemAccount, type Account } from "./identity";
@@ -93,7 +93,7 @@ export async function runSession(argv: string[], env: Record<string, string | un
     noNewPrivs: !root,
     ...(runAs ? { user: { name: runAs.name, uid: runAs.uid, gid: runAs.gid } } : {}),
   };
-  const api = new ApiClient(options.endpoint);
+  const api = new DirectApiClient(options.endpoint);
   try {
     return await supervise({
       spec,
