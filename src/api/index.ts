@@ -79,7 +79,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     get activeCalls() {
       return server.activeCalls;
     },
-    counters: server.counters,
+    get counters() {
+      return server.counters;
+    },
     audit,
     close: (graceMs) => server.close(graceMs),
   };

@@ -262,6 +262,7 @@ test("one peer holds at most --max-api-connections-per-peer connections: its own
   expect(bytes.readUInt32BE(18 + 4)).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
   expect(bytes.subarray(18 + 8).toString()).toBe(`uid ${process.getuid!()} has 2 open connections (--max-api-connections-per-peer 2)`);
   expect(api.counters.http2).toMatchObject({ peerConnectionsRefused: 1, connectionsRefused: 0 });
+  expect(api.counters.peers).toBe(1);
   productive[0]!.destroy();
   await until(() => productive[0]!.destroyed, 2000, "a freed slot");
   await Bun.sleep(50);

@@ -130,6 +130,8 @@ export interface CallCounters {
 export interface ApiCounters {
   http2: H2Counters;
   calls: CallCounters;
+  /** Gauge: peers (uids; all TCP clients as one) holding a connection or a call now. */
+  peers: number;
 }
 
 /** What a call needs of its server. */
@@ -261,7 +263,7 @@ export class GrpcServer {
 
   /** Refusals per reason and gauges (plain numbers, live: read them, do not copy them once). */
   get counters(): ApiCounters {
-    return { http2: this.#server.counters, calls: this.#callCounters };
+    return { http2: this.#server.counters, calls: this.#callCounters, peers: this.#server.peers.size };
   }
 
   get closing(): boolean {

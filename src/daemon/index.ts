@@ -155,6 +155,7 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
     .counter("tacacsrs_api_call_refusals", "API calls refused by a limit (RESOURCE_EXHAUSTED), by reason", () => reasons(running.api?.counters.calls))
     .gauge("tacacsrs_api_buffered_request_bytes", "Request bytes the API holds now (bounded by the request buffers)", () => running.api?.counters.calls.bufferedBytes ?? 0)
     .gauge("tacacsrs_api_cancelled_calls_running", "Calls the client cancelled whose work has not ended (they keep their slot)", () => running.api?.counters.calls.cancelledRunning ?? 0)
+    .gauge("tacacsrs_api_peers", "Peers (uids on the Unix socket, all TCP clients as one) holding an API connection or call now", () => running.api?.counters.peers ?? 0)
     .counter("tacacsrs_proxy_refusals", "Proxy connections refused or cut by a limit, by reason", () => reasons(running.proxy?.counters));
   return startMetricsServer({ endpoint, socketMode: running.config.socketMode, registry, counts, log: logger("metrics") });
 }

@@ -78,6 +78,8 @@ test.skipIf(unavailable !== undefined)("one uid with 520 connections and 1,280 n
   const scraped = await (await fetch("http://localhost/metrics", { unix: metrics } as RequestInit)).text();
   expect(scraped).toContain(`tacacsrs_api_http2_refusals_total{reason="peerConnectionsRefused"} ${CONNECTIONS - 256}`);
   expect(scraped).toMatch(/tacacsrs_api_call_refusals_total\{reason="peerCallsRefused"\} [1-9]/);
+  // The attacker's uid, and root while a checker connection is still closing.
+  expect(scraped).toMatch(/\ntacacsrs_api_peers [12]\n/);
   expect(agent.output()).toContain(`uid ${user.uid} has 256 open connections (--max-api-connections-per-peer 256)`);
 }, 30_000);
 
