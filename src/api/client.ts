@@ -6,12 +6,12 @@
  *   // reply.result === "response" | "error"; enums as names, uint64 as numbers, bytes as Uint8Array
  */
 import type * as http2 from "node:http2";
-import { connect as netConnect } from "node:net";
 import type { Endpoint } from "../common/endpoint";
 import { formatEndpoint } from "../common/endpoint";
 import { encodeMessage, MessageReader } from "./framing";
 import { H2ClientConnection } from "./h2/client-connection";
-import { AGENT_SERVICE, HEALTH_SERVICE, methodsOf, type MethodDescriptor } from "./proto";
+import { decodeMessageObject, encodeMessageObject } from "./message-codec";
+import { AGENT_SERVICE, HEALTH_SERVICE, serviceMethods, type MethodNames } from "./proto-schema";
 import { decodeGrpcMessage, formatGrpcTimeout, GrpcError, Status, statusName } from "./status";
 
 export type ApiMethod =
@@ -26,8 +26,8 @@ export type ApiMethod =
   | "LookupAuditSession"
   | "ReportAuditPlugin";
 
-const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
-  const byPath = new Map([...methodsOf(AGENT_SERVICE), ...methodsOf(HEALTH_SERVICE)].map((m) => [m.path, m]));
+const METHODS: Record<ApiMethod, MethodNames> = (() => {
+  const byPath = new Map([...serviceMethods(AGENT_SERVICE), ...serviceMethods(HEALTH_SERVICE)].map((m) => [m.path, m]));
   const get = (path: string) => byPath.get(path)!;
   return {
     AuthenticatePap: get(`/${AGENT_SERVICE}/AuthenticatePap`),
@@ -45,9 +45,8 @@ const METHODS: Record<ApiMethod, MethodDescriptor> = (() => {
 
 /** The request as one length-prefixed gRPC message. */
 function encodeRequest(method: ApiMethod, request: object): Uint8Array {
-  const type = METHODS[method].requestType;
   try {
-    return encodeMessage(type.encode(type.fromObject(request)).finish());
+    return encodeMessage(encodeMessageObject(METHODS[method].requestType, request));
   } catch (error) {
     throw new ApiCallError(Status.INVALID_ARGUMENT, `cannot encode the ${method} request: ${(error as Error).message}`);
   }
@@ -55,9 +54,8 @@ function encodeRequest(method: ApiMethod, request: object): Uint8Array {
 
 /** The reply as a plain object: enums as names, 64-bit integers as numbers, oneof name in `result`, defaults filled in. */
 function decodeReply(method: ApiMethod, message: Uint8Array): Record<string, unknown> {
-  const type = METHODS[method].responseType;
   try {
-    return type.toObject(type.decode(message), { enums: String, longs: Number, defaults: true, oneofs: true });
+    return decodeMessageObject(METHODS[method].responseType, message);
   } catch (error) {
     throw new ApiCallError(Status.INTERNAL, `bad reply from the agent: ${(error as Error).message}`);
   }
@@ -84,9 +82,11 @@ export class ApiCallError extends Error {
 }
 
 function connectSession(endpoint: Endpoint): http2.ClientHttp2Session {
-  // node:http2 is loaded on first use (~70 ms): the daemon, which bundles this module, never needs it.
+  // node:http2 is loaded on first use (~70 ms), and node:net with it (~8 ms): the daemon, which
+  // bundles this module, never needs them, nor do the callers on the raw client (callUnaryDirect).
   const { connect } = process.getBuiltinModule("node:http2");
   if (endpoint.kind === "unix") {
+    const { connect: netConnect } = process.getBuiltinModule("node:net");
     return connect("http://localhost", { createConnection: () => netConnect({ path: endpoint.path }) });
   }
   return connect(`http://${formatEndpoint(endpoint)}`);

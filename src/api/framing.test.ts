@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { encodeMessage, encodeReply, MessageReader } from "./framing";
-import { apiType } from "./proto";
+import { encodeMessage, MessageReader } from "./framing";
+import { apiType, encodeReply } from "./proto";
 import { GrpcError, Status } from "./status";
 
 function expectStatus(run: () => unknown, code: number, text: string): void {

@@ -1,12 +1,12 @@
 /**
  * gRPC length-prefixed messages: 1 byte compressed flag, 4 bytes big-endian length, the message.
  * The reader enforces the size limit as soon as a prefix arrives, before buffering the message.
+ * No protobufjs here: the clients frame messages of their own codec (message-codec.ts); the
+ * server's reply encoder, on protobufjs, is proto.ts's encodeReply.
  */
-import { Writer, type Type } from "protobufjs/light";
 import { GrpcError, Status } from "./status";
 
 export const PREFIX_LENGTH = 5;
-const EMPTY_PREFIX = new Uint8Array(PREFIX_LENGTH);
 /** Smaller messages are copied out of their chunk: in Bun, a view of a small fresh array costs more (it materialises the ArrayBuffer). */
 const COPY_BELOW = 1024;
 /** The first buffer of a message that arrives in parts. */
@@ -24,27 +24,6 @@ export function encodeMessage(message: Uint8Array): Uint8Array {
   frame[4] = length & 0xff;
   frame.set(message, PREFIX_LENGTH);
   return frame;
-}
-
-/** One writer for every reply: encoding is synchronous, and each reply is copied out of it. */
-const replyWriter = new Writer();
-
-/**
- * `message` encoded as `type`, with its 5-byte prefix, in one fresh array: the prefix is
- * reserved in the reused writer, so there is no intermediate buffer and no second copy.
- */
-export function encodeReply(type: Type, message: object): Uint8Array {
-  const writer = replyWriter.reset();
-  writer.raw(EMPTY_PREFIX);
-  type.encode(message, writer);
-  const bytes = writer.buf;
-  const length = writer.pos - PREFIX_LENGTH;
-  bytes[0] = 0;
-  bytes[1] = length >>> 24;
-  bytes[2] = (length >>> 16) & 0xff;
-  bytes[3] = (length >>> 8) & 0xff;
-  bytes[4] = length & 0xff;
-  return bytes.slice(0, writer.pos);
 }
 
 /**

@@ -1,17 +1,17 @@
 /**
- * The API's protobuf schema. The .proto files in proto/ are parsed at build time (the
- * proto-descriptor macro) and the binary only rebuilds Roots from that JSON: no .proto text
+ * The API's protobuf schema as protobufjs types, for the server (the clients use message-codec.ts,
+ * without protobufjs). The .proto files in proto/ are parsed at build time (the proto-descriptor
+ * macro, proto-schema.ts) and the binary only rebuilds Roots from that JSON: no .proto text
  * parser at startup. Each top-level package gets its Root on first use, so the daemon answers
  * its first health check before the agent's larger schema is built. Field names are camelCase
  * (remote_address → remoteAddress).
  */
-import { Reader, Root, type INamespace, type Type } from "protobufjs/light";
-import { apiDescriptor } from "./proto-descriptor" with { type: "macro" };
+import { Reader, Root, Writer, type Type } from "protobufjs/light";
+import { PREFIX_LENGTH } from "./framing";
+import { DESCRIPTOR, serviceMethods, type MethodNames } from "./proto-schema";
 
-export const AGENT_SERVICE = "tacacsrs.agent.v1.TacacsAgent";
-export const HEALTH_SERVICE = "grpc.health.v1.Health";
+export { AGENT_SERVICE, HEALTH_SERVICE } from "./proto-schema";
 
-const DESCRIPTOR: INamespace = apiDescriptor();
 const roots = new Map<string, Root>();
 
 /** The Root holding `fullName` (a type or service), built on first use. */
@@ -43,26 +43,15 @@ export interface MethodDescriptor {
 
 /** Every RPC of a service, read from the descriptor; the message types are built on first use. */
 export function methodsOf(serviceName: string): MethodDescriptor[] {
-  let namespace: INamespace | undefined = DESCRIPTOR;
-  for (const part of serviceName.split(".")) namespace = namespace?.nested?.[part] as INamespace | undefined;
-  const methods = (namespace as { methods?: Record<string, { responseStream?: boolean }> } | undefined)?.methods;
-  if (methods === undefined) throw new Error(`no protobuf service ${serviceName}`);
-  return Object.entries(methods).map(([name, method]) => lazyMethod(serviceName, name, method.responseStream === true));
+  return serviceMethods(serviceName).map(lazyMethod);
 }
 
-function lazyMethod(serviceName: string, name: string, serverStreaming: boolean): MethodDescriptor {
+function lazyMethod(method: MethodNames): MethodDescriptor {
   let types: { requestType: Type; responseType: Type } | undefined;
-  const resolve = () => {
-    if (types === undefined) {
-      const method = schemaRoot(serviceName).lookupService(serviceName).methods[name]!;
-      method.resolve();
-      types = { requestType: method.resolvedRequestType!, responseType: method.resolvedResponseType! };
-    }
-    return types;
-  };
+  const resolve = () => (types ??= { requestType: apiType(method.requestType), responseType: apiType(method.responseType) });
   return {
-    path: `/${serviceName}/${name}`,
-    serverStreaming,
+    path: method.path,
+    serverStreaming: method.serverStreaming,
     get requestType() {
       return resolve().requestType;
     },
@@ -109,4 +98,27 @@ function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
 /** A message of `type` from its encoding (protobufjs's decode, with flat strings). */
 export function decodeMessage(type: Type, bytes: Uint8Array): unknown {
   return type.decode(new FlatStringReader(bytes));
+}
+
+const EMPTY_PREFIX = new Uint8Array(PREFIX_LENGTH);
+
+/** One writer for every reply: encoding is synchronous, and each reply is copied out of it. */
+const replyWriter = new Writer();
+
+/**
+ * `message` encoded as `type`, with its 5-byte prefix, in one fresh array: the prefix is
+ * reserved in the reused writer, so there is no intermediate buffer and no second copy.
+ */
+export function encodeReply(type: Type, message: object): Uint8Array {
+  const writer = replyWriter.reset();
+  writer.raw(EMPTY_PREFIX);
+  type.encode(message, writer);
+  const bytes = writer.buf;
+  const length = writer.pos - PREFIX_LENGTH;
+  bytes[0] = 0;
+  bytes[1] = length >>> 24;
+  bytes[2] = (length >>> 16) & 0xff;
+  bytes[3] = (length >>> 8) & 0xff;
+  bytes[4] = length & 0xff;
+  return bytes.slice(0, writer.pos);
 }

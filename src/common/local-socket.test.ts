@@ -3,7 +3,8 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, syml
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isLoopbackAddress, listenLocal, LocalSocketError, prepareUnixSocketPath, socketAnswers } from "./local-socket";
+import { isLoopbackAddress } from "./ip-address";
+import { listenLocal, LocalSocketError, prepareUnixSocketPath, socketAnswers } from "./local-socket";
 
 let dir: string;
 const servers: Server[] = [];

@@ -14,10 +14,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, linkSync, lstatSync, mkdirSync, rmdirSync, statSync, unlinkSync, type Stats } from "node:fs";
-import { connect, isIP, type Server } from "node:net";
+import { connect, type Server } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { Endpoint } from "./endpoint";
 import { formatEndpoint } from "./endpoint";
+import { isLoopbackAddress } from "./ip-address";
 
 export type LocalSocketErrorCode =
   | "symlink"
@@ -51,19 +52,6 @@ export interface BoundEndpoint {
 const MAX_UNIX_PATH_BYTES = 107;
 /** How long a connect probe on an existing socket may take before it counts as "nobody answers". */
 const PROBE_TIMEOUT_MS = 500;
-
-/** True for IP literals in 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. Host names are not accepted. */
-export function isLoopbackAddress(host: string): boolean {
-  const family = isIP(host);
-  if (family === 4) return host.startsWith("127.");
-  if (family === 6) {
-    const lower = host.toLowerCase();
-    if (lower === "::1" || /^(0{1,4}:){7}0{0,3}1$/.test(lower)) return true;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-    return mapped !== null && mapped[1]!.startsWith("127.");
-  }
-  return false;
-}
 
 /** Refuses a TCP endpoint whose host is not a loopback IP literal. */
 export function assertLoopbackEndpoint(endpoint: Endpoint): void {

@@ -1,10 +1,9 @@
 /**
  * Server addresses (host[:port], [IPv6]:port) and local endpoints (Unix path or loopback TCP).
  */
-import { isIP } from "node:net";
 import { isAbsolute, normalize } from "node:path";
 import type { Endpoint } from "../common/endpoint";
-import { isLoopbackAddress } from "../common/local-socket";
+import { ipFamily, isLoopbackAddress } from "../common/ip-address";
 import { fail } from "./errors";
 
 /** RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
@@ -21,7 +20,7 @@ export function isHostName(text: string): boolean {
 }
 
 export function isValidHost(text: string): boolean {
-  return isIP(text) !== 0 || isHostName(text);
+  return ipFamily(text) !== 0 || isHostName(text);
 }
 
 function parsePort(text: string, subject: string, min: number): number {
@@ -35,12 +34,12 @@ export function splitHostPort(text: string, subject: string): { host: string; po
   const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
   if (bracketed) {
     const host = bracketed[1]!;
-    if (isIP(host) !== 6) fail(subject, `${JSON.stringify(text)}: [${host}] is not an IPv6 address`);
+    if (ipFamily(host) !== 6) fail(subject, `${JSON.stringify(text)}: [${host}] is not an IPv6 address`);
     return bracketed[2] === undefined ? { host } : { host, port: bracketed[2] };
   }
   const colons = text.split(":").length - 1;
   if (colons > 1) {
-    if (isIP(text) !== 6) fail(subject, `${JSON.stringify(text)} is not an IPv6 address (write [IPv6]:port to add a port)`);
+    if (ipFamily(text) !== 6) fail(subject, `${JSON.stringify(text)} is not an IPv6 address (write [IPv6]:port to add a port)`);
     return { host: text };
   }
   if (colons === 1) {
