@@ -63,6 +63,13 @@ describe("defaults", () => {
     expect(loaded.limits).toEqual({ maxApiStreams: 1024, maxApiStreamsPerConnection: 100, maxApiWatchStreams: 64, maxApiConnections: 512, maxApiStreamsPerPeer: 512, maxApiConnectionsPerPeer: 256, maxProxyConnections: 256, maxBodyBytes: 65_536, maxGrpcMessageBytes: 4 * 1024 * 1024, proxyIdleTimeoutMs: 30_000, shutdownGraceMs: 10_000 });
   });
 
+  test("per-peer limits: half of the listener's on a Unix socket, all of it on TCP (one peer there), explicit values at most the listener's", async () => {
+    const tcp = await config([...SERVER, "-k", "0123456789abcdef", "--listen-endpoint", "127.0.0.1:9049"]);
+    expect(tcp.limits).toMatchObject({ maxApiStreamsPerPeer: 1024, maxApiConnectionsPerPeer: 512 });
+    const given = await config([...SERVER, "-k", "0123456789abcdef", "--max-api-streams-per-peer", "1024", "--max-api-connections-per-peer", "7"]);
+    expect(given.limits).toMatchObject({ maxApiStreamsPerPeer: 1024, maxApiConnectionsPerPeer: 7 });
+  });
+
   test("TLS moves the default port to 300 (RFC 9887 §5.2), explicit ports stay", async () => {
     const loaded = await config(["--server-addr", "tacacs.example.com", "--server-addr", "[::1]:449", "--server-addr", "::1", "--use-tls"]);
     expect(loaded.engine.servers.map((server) => [server.name, server.host, server.port])).toEqual([

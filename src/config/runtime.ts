@@ -28,13 +28,17 @@ const MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 type Env = Record<string, string | undefined>;
 
-/** A per-peer limit: at most its listener-wide limit, by default peerShare of it. */
-function perPeer(flags: Flags, name: "max-api-streams" | "max-api-connections", limit: number): number {
+/**
+ * A per-peer limit: at most its listener-wide limit. By default peerShare of it on the Unix
+ * socket; on TCP every client is the one peer "tcp", so a share would only shrink the listener.
+ */
+function perPeer(flags: Flags, name: "max-api-streams" | "max-api-connections", limit: number, listen: Endpoint): number {
   const given = flags.given(`${name}-per-peer`);
-  return given === undefined ? peerShare(limit) : checked(boundedInteger(1, limit), `--${name}-per-peer (at most --${name})`, given);
+  if (given === undefined) return listen.kind === "unix" ? peerShare(limit) : limit;
+  return checked(boundedInteger(1, limit), `--${name}-per-peer (at most --${name})`, given);
 }
 
-function limits(flags: Flags): Limits {
+function limits(flags: Flags, listen: Endpoint): Limits {
   const maxApiStreams = checked(boundedInteger(1, 100_000), "--max-api-streams", flags.value("max-api-streams"));
   const maxApiConnections = checked(boundedInteger(1, 65_535), "--max-api-connections", flags.value("max-api-connections"));
   return {
@@ -42,8 +46,8 @@ function limits(flags: Flags): Limits {
     maxApiStreamsPerConnection: checked(boundedInteger(1, 100_000), "--max-api-streams-per-connection", flags.value("max-api-streams-per-connection")),
     maxApiWatchStreams: checked(boundedInteger(1, 100_000), "--max-api-watch-streams", flags.value("max-api-watch-streams")),
     maxApiConnections,
-    maxApiStreamsPerPeer: perPeer(flags, "max-api-streams", maxApiStreams),
-    maxApiConnectionsPerPeer: perPeer(flags, "max-api-connections", maxApiConnections),
+    maxApiStreamsPerPeer: perPeer(flags, "max-api-streams", maxApiStreams, listen),
+    maxApiConnectionsPerPeer: perPeer(flags, "max-api-connections", maxApiConnections, listen),
     maxProxyConnections: checked(boundedInteger(1, 65_535), "--max-proxy-connections", flags.value("max-proxy-connections")),
     maxBodyBytes: checked(boundedInteger(1024, MAX_BODY_BYTES), "--max-body-bytes", flags.value("max-body-bytes")),
     maxGrpcMessageBytes: MAX_GRPC_MESSAGE_BYTES,
@@ -216,7 +220,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
   const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
   if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
   if (hosted.services.proxy) await refuseSelfLoop(configPath ?? "--server-addr", servers, hosted.proxyEndpoint);
-  const limitValues = limits(flags);
+  const limitValues = limits(flags, hosted.listenEndpoint);
   return {
     engine: { servers, ...engine, maxBodyBytes: limitValues.maxBodyBytes },
     ...hosted,
