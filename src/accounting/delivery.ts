@@ -22,6 +22,7 @@ import { AcctStatus, CodecError, PacketType, replyStatus } from "../protocol";
 import type { Clock } from "../upstream/clock";
 import { UpstreamError, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
 import { journalFields, journalLine, type JournalOutcome } from "./journal";
+import { REPLAY_TARGET_DELAY_MS } from "./pacing";
 import { Replayer, type ReplayStats } from "./replay";
 import { Spool, SpoolFullError, SpoolWriteError, type SpoolEntry, type SpoolStats } from "./spool";
 import { stampTime } from "./stamp";
@@ -62,10 +63,8 @@ export interface AccountingDeliveryOptions {
   log: Logger;
   /** Deadline of each replayed exchange. */
   requestTimeoutMs: number;
-  /** Replay sessions in flight at most: a share of --max-sessions-in-flight. */
+  /** Replay sessions in flight at most: a share of --max-sessions-in-flight (the paced window stays below). */
   replayWindow: number;
-  /** Replayed records per second at most. */
-  replayPerSecond: number;
 }
 
 /** A spool and its replay: to whichever server answers (`server` undefined) or to one collector. */
@@ -96,7 +95,7 @@ export class AccountingDelivery {
 
   #lane(server: string | undefined, spool: Spool | undefined): Lane {
     const { options } = this;
-    const replayer = spool && new Replayer(spool, (entry) => this.#replay(server, entry), { window: options.replayWindow, maxPerSecond: options.replayPerSecond, clock: options.clock, log: options.log });
+    const replayer = spool && new Replayer(spool, (entry) => this.#replay(server, entry), { maxWindow: options.replayWindow, targetDelayMs: REPLAY_TARGET_DELAY_MS, clock: options.clock, log: options.log });
     if (spool && spool.records > 0) replayer!.wake();
     return { server, spool, replayer };
   }

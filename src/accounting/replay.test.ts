@@ -18,7 +18,7 @@ interface Pending {
   answer: (ok: boolean) => void;
 }
 
-async function setUp(records: number, window = 4, maxPerSecond = 100_000) {
+async function setUp(records: number, maxWindow = 4, targetDelayMs = 2) {
   const dir = mkdtempSync(join(tmpdir(), "tacacsrs-h15-replay-"));
   dirs.push(dir);
   const clock = new ManualClock();
@@ -31,7 +31,7 @@ async function setUp(records: number, window = 4, maxPerSecond = 100_000) {
       sent.push(entry.acceptedAt);
       pending.push({ n: entry.acceptedAt, answer: resolve });
     });
-  const replayer = new Replayer(spool, deliver, { window, maxPerSecond, clock, log: silentLogger });
+  const replayer = new Replayer(spool, deliver, { maxWindow, targetDelayMs, clock, log: silentLogger });
   const settle = async (ok: boolean) => {
     for (const p of pending.splice(0)) p.answer(ok);
     await Bun.sleep(0);
@@ -47,33 +47,31 @@ describe("replay", () => {
     // A probe first: the records were spooled because no server answered.
     expect(sent).toEqual([0]);
     await settle(true);
-    expect(sent).toEqual([0, 1, 2, 3, 4]);
-    // 1 and 3 delivered, 2 and 4 failed: only 1 is acknowledged (2 is not), nothing new is sent.
-    const [one, two, three, four] = pending.splice(0);
-    two!.answer(false);
-    four!.answer(false);
-    one!.answer(true);
-    three!.answer(true);
+    // An answer without delay: the window grows from 1 to 2.
+    expect(sent).toEqual([0, 1, 2]);
+    expect(replayer.stats.replayWindow).toBe(2);
+    // 2 delivered, 1 failed: nothing is acknowledged (1 is not), nothing new is sent.
+    const [one, two] = pending.splice(0);
+    one!.answer(false);
+    two!.answer(true);
     await Bun.sleep(0);
-    expect(sent).toHaveLength(5);
-    expect(spool.records).toBe(8);
+    expect(sent).toHaveLength(3);
+    expect(spool.records).toBe(9);
     expect(replayer.mode).toBe("idle");
-    // The retry probes with the first failed record.
+    // The retry probes with the failed record, then drains the rest; 2 is never sent twice.
     clock.advance(FIRST_RETRY_MS);
-    expect(sent.slice(5)).toEqual([2]);
+    expect(sent.slice(3)).toEqual([1]);
     await settle(true);
-    // Draining again: 4 (failed before) first, then new ones; 3 is never sent twice.
-    expect(sent.slice(6)).toEqual([4, 5, 6, 7]);
+    expect(spool.records).toBe(7);
     while (pending.length > 0) await settle(true);
-    expect(new Set(sent).size).toBe(10);
-    expect(sent.filter((n) => n === 3)).toHaveLength(1);
+    expect(sent.slice(4)).toEqual([3, 4, 5, 6, 7, 8, 9]);
     expect(spool.records).toBe(0);
-    expect(replayer.stats).toEqual({ replayed: 10, replayFailures: 2 });
+    expect(replayer.stats).toEqual({ replayed: 10, replayFailures: 1, replayWindow: 0 });
     await spool.close();
   });
 
   test("while nothing answers, one record probes with growing backoff; a nudge tries at once", async () => {
-    const { spool, clock, replayer, sent, settle } = await setUp(3);
+    const { spool, clock, replayer, pending, sent, settle } = await setUp(3);
     replayer.wake();
     clock.advance(0);
     await settle(false);
@@ -87,27 +85,32 @@ describe("replay", () => {
     }
     expect(sent).toEqual([0, 0, 0, 0, 0]);
     expect(times[1]! - times[0]!).toBeGreaterThan(times[0]!);
-    // Live traffic got an answer: drain at once, the whole window.
+    // Live traffic got an answer: drain at once (the window starts again from one record).
     replayer.nudge();
+    expect(sent.slice(5)).toEqual([0]);
+    while (pending.length > 0) await settle(true);
     expect(sent.slice(5)).toEqual([0, 1, 2]);
-    await settle(true);
     expect(spool.records).toBe(0);
     await spool.close();
   });
 
-  test("the replay rate is bounded: a burst of 2 ms worth, then the rate", async () => {
-    const { spool, clock, replayer, sent, settle } = await setUp(500, 500, 1000);
+  test("the window grows while answers come back at once, up to its bound, and shrinks when they wait", async () => {
+    const { spool, clock, replayer, pending, sent, settle } = await setUp(600, 16);
     replayer.wake();
     clock.advance(0);
-    await settle(true);
-    // The probe took the first token, the burst (2 ms worth) the rest of the bucket.
-    expect(sent.length).toBeLessThanOrEqual(11);
-    for (let ms = 0; ms < 100; ms++) {
-      clock.advance(1);
+    const inFlight: number[] = [];
+    while (sent.length < 300) {
+      inFlight.push(pending.length);
       await settle(true);
     }
-    expect(sent.length).toBeGreaterThanOrEqual(100);
-    expect(sent.length).toBeLessThanOrEqual(112);
+    expect(Math.max(...inFlight)).toBe(16);
+    // Every answer now takes 10 ms more than the base: the window falls back to 1.
+    for (let turn = 0; turn < 100; turn++) {
+      clock.advance(10);
+      inFlight.push(pending.length);
+      await settle(true);
+    }
+    expect(inFlight.at(-1)).toBe(1);
     expect(new Set(sent).size).toBe(sent.length);
     replayer.close();
     await spool.close();

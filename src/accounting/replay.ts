@@ -8,12 +8,14 @@
  * sent again within a run, and none is skipped: acknowledgements advance over the delivered
  * prefix only.
  *
- * Live traffic keeps its latency because the replay holds at most `window` sessions (a share of
- * --max-sessions-in-flight) and sends at most `maxPerSecond` records a second (a token bucket),
- * so a collector that is back is never saturated by the backlog and answers live requests beside it.
+ * Live traffic keeps its latency because the window is paced by delay (pacing.ts, after RFC 6817):
+ * it grows while replayed records come back as fast as they did without a queue, and shrinks as
+ * soon as they (and so the live requests beside them) wait; it never exceeds `maxWindow`, a share
+ * of --max-sessions-in-flight. A quiet collector is drained as fast as it answers.
  */
 import type { Logger } from "../common/log";
 import type { Clock } from "../upstream/clock";
+import { delivered as paceDelivered, failed as paceFailed, initialPacing, windowOf, type Pacing, type PacingLimits } from "./pacing";
 import type { Spool, SpoolEntry } from "./spool";
 
 /** First retry after a failed try; doubled after each failure up to MAX_RETRY_MS. */
@@ -25,12 +27,10 @@ export type Deliver = (entry: SpoolEntry) => Promise<boolean>;
 
 export type ReplayMode = "idle" | "probing" | "draining";
 
-/** The rate bound is a token bucket holding at most this many milliseconds' worth of records. */
-const BURST_MS = 2;
-
 interface Slot {
   entry: SpoolEntry;
   state: "sending" | "done" | "failed";
+  sentAt: number;
 }
 
 export interface ReplayStats {
@@ -38,10 +38,12 @@ export interface ReplayStats {
   replayed: number;
   /** Replay attempts that failed (the record stays spooled). */
   replayFailures: number;
+  /** Records the replay may have in flight now (the paced window; 0 when idle). */
+  replayWindow: number;
 }
 
 export class Replayer {
-  readonly stats: ReplayStats = { replayed: 0, replayFailures: 0 };
+  readonly stats: ReplayStats = { replayed: 0, replayFailures: 0, replayWindow: 0 };
   #mode: ReplayMode = "idle";
   /** Handed out by the spool, not yet acknowledged, in order. */
   readonly #window: Slot[] = [];
@@ -50,16 +52,17 @@ export class Replayer {
   #retryMs = FIRST_RETRY_MS;
   #timer: unknown;
   #closed = false;
-  /** Rate bound: tokens (records that may go now) as of `#tokensAt`; a timer waits for the next one. */
-  #tokens = 0;
-  #tokensAt = -Infinity;
-  #sliceTimer: unknown;
+  /** Slots in the window that failed and wait to be sent again (first in order). */
+  #failed = 0;
+  #pacing: Pacing;
 
   constructor(
     private readonly spool: Spool,
     private readonly deliver: Deliver,
-    private readonly options: { window: number; maxPerSecond: number; clock: Clock; log: Logger },
-  ) {}
+    private readonly options: PacingLimits & { clock: Clock; log: Logger },
+  ) {
+    this.#pacing = initialPacing(options.clock.now());
+  }
 
   get mode(): ReplayMode {
     return this.#mode;
@@ -81,7 +84,6 @@ export class Replayer {
   close(): void {
     this.#closed = true;
     this.#cancelTimer();
-    if (this.#sliceTimer !== undefined) this.options.clock.clearTimer(this.#sliceTimer);
   }
 
   /** A try on the timer probes first: records were spooled because no server answered. */
@@ -97,52 +99,33 @@ export class Replayer {
     this.#timer = undefined;
   }
 
-  /** Sends what the mode allows: one record while probing, up to `window` while draining. */
+  /** Sends what the mode allows: one record while probing, the paced window while draining. */
   #pump(from: ReplayMode = this.#mode): void {
     if (this.#closed) return;
     if (this.#mode === "idle") this.#mode = from;
     this.#stalled = false;
-    const limit = this.#mode === "probing" ? 1 : this.options.window;
+    const limit = this.#mode === "probing" ? 1 : windowOf(this.#pacing);
+    this.stats.replayWindow = limit;
     while (this.#inFlight < limit && !this.#stalled) {
-      if (!this.#withinRate()) break;
-      const slot = this.#window.find((candidate) => candidate.state === "failed") ?? this.#take();
+      const slot = this.#failed > 0 ? this.#window.find((candidate) => candidate.state === "failed") : this.#take();
       if (!slot) break;
       this.#send(slot);
     }
-    // Waiting for the next rate slice is still draining.
-    if (this.#inFlight === 0 && this.#sliceTimer === undefined) this.#settle();
-  }
-
-  /**
-   * True when one more record may go now (a token is taken); else a timer resumes when the next
-   * token is due. Tokens accrue for the time elapsed, so late timers do not lower the rate.
-   */
-  #withinRate(): boolean {
-    const now = this.options.clock.now();
-    const perMs = this.options.maxPerSecond / 1000;
-    this.#tokens = Math.min(perMs * BURST_MS, this.#tokens + (now - this.#tokensAt) * perMs);
-    this.#tokensAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens--;
-      return true;
-    }
-    this.#sliceTimer ??= this.options.clock.setTimer(() => {
-      this.#sliceTimer = undefined;
-      if (this.#mode === "draining" && !this.#stalled) this.#pump();
-    }, Math.max(1, Math.ceil((1 - this.#tokens) / perMs)));
-    return false;
+    if (this.#inFlight === 0) this.#settle();
   }
 
   #take(): Slot | undefined {
     const entry = this.spool.next();
     if (!entry) return undefined;
-    const slot: Slot = { entry, state: "sending" };
+    const slot: Slot = { entry, state: "sending", sentAt: 0 };
     this.#window.push(slot);
     return slot;
   }
 
   #send(slot: Slot): void {
+    if (slot.state === "failed") this.#failed--;
     slot.state = "sending";
+    slot.sentAt = this.options.clock.now();
     this.#inFlight++;
     void this.deliver(slot.entry).then((delivered) => this.#sent(slot, delivered));
   }
@@ -152,6 +135,8 @@ export class Replayer {
     slot.state = delivered ? "done" : "failed";
     if (delivered) {
       this.stats.replayed++;
+      const now = this.options.clock.now();
+      this.#pacing = paceDelivered(this.#pacing, now - slot.sentAt, now, this.options);
       while (this.#window[0]?.state === "done") this.spool.acknowledge(this.#window.shift()!.entry);
       if (this.#mode === "probing") {
         this.#mode = "draining";
@@ -160,6 +145,8 @@ export class Replayer {
       this.#retryMs = FIRST_RETRY_MS;
     } else {
       this.stats.replayFailures++;
+      this.#failed++;
+      this.#pacing = paceFailed(this.#pacing);
       this.#stalled = true;
     }
     if (this.#closed) return;
@@ -170,6 +157,7 @@ export class Replayer {
   /** Nothing in flight: wait for the next try (after a failure), for new records, or done. */
   #settle(): void {
     this.#mode = "idle";
+    this.stats.replayWindow = 0;
     if (this.#stalled) {
       const delay = this.#retryMs;
       this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);

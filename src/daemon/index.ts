@@ -24,10 +24,8 @@ import { mkdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 
-/** Share of --max-sessions-in-flight that replaying the accounting spool may hold. */
-const REPLAY_SHARE = 1 / 16;
-/** Replayed accounting records per second at most: a collector that is back keeps room for live traffic. */
-const REPLAY_PER_SECOND = 5_000;
+/** Share of --max-sessions-in-flight that replaying the accounting spool may hold (its paced window stays below). */
+const REPLAY_SHARE = 1 / 4;
 
 /** A fan-out collector's spool: DIR/fan-out-<server name, safe characters only>, created 0700. */
 function collectorDirectory(spoolDir: string, server: string): string {
@@ -57,7 +55,6 @@ function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): Acco
     log,
     requestTimeoutMs: config.engine.connectTimeoutMs + slowest,
     replayWindow: Math.max(1, Math.floor(config.engine.maxSessionsInFlight * REPLAY_SHARE)),
-    replayPerSecond: REPLAY_PER_SECOND,
   });
 }
 import { newEntryPointMetrics, type EntryPointMetrics } from "../common/request-metrics";
