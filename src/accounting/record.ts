@@ -52,31 +52,44 @@ export interface ScanResult {
   stop?: "partial" | "corrupt";
 }
 
+/** The valid prefix of `bytes` and why it ends; `visit` sees each valid frame (payload, frame start and end in `bytes`). */
+function walkFrames(bytes: Uint8Array, visit: (payload: Uint8Array, at: number, end: number) => void): { validEnd: number; stop?: "partial" | "corrupt" } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes.length - at < RECORD_HEADER_BYTES) return { validEnd: at, stop: "partial" };
+    const length = view.getUint32(at);
+    if (length < PAYLOAD_FIXED_BYTES || length > MAX_RECORD_PAYLOAD_BYTES) return { validEnd: at, stop: "corrupt" };
+    const end = at + RECORD_HEADER_BYTES + length;
+    if (end > bytes.length) return { validEnd: at, stop: "partial" };
+    const payload = bytes.subarray(at + RECORD_HEADER_BYTES, end);
+    if (Bun.hash.crc32(payload) >>> 0 !== view.getUint32(at + 4) || payload[0] !== FORMAT) return { validEnd: at, stop: "corrupt" };
+    visit(payload, at, end);
+    at = end;
+  }
+  return { validEnd: at };
+}
+
 /**
  * Reads the records of `bytes` (which start at a record boundary, `base` bytes into the segment).
  * Stops at the first frame that is incomplete ("partial": more bytes may follow) or invalid
- * ("corrupt"). Record bodies are copies: the caller may reuse `bytes`.
+ * ("corrupt"). Record bodies are views of `bytes` (no copy per record: one buffer per chunk read),
+ * so the caller must not reuse `bytes`.
  */
 export function scanRecords(bytes: Uint8Array, base = 0): ScanResult {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: ScannedRecord[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    if (bytes.length - at < RECORD_HEADER_BYTES) return { records, validEnd: base + at, stop: "partial" };
-    const length = view.getUint32(at);
-    if (length < PAYLOAD_FIXED_BYTES || length > MAX_RECORD_PAYLOAD_BYTES) return { records, validEnd: base + at, stop: "corrupt" };
-    const end = at + RECORD_HEADER_BYTES + length;
-    if (end > bytes.length) return { records, validEnd: base + at, stop: "partial" };
-    const payload = bytes.subarray(at + RECORD_HEADER_BYTES, end);
-    if (Bun.hash.crc32(payload) >>> 0 !== view.getUint32(at + 4) || payload[0] !== FORMAT) return { records, validEnd: base + at, stop: "corrupt" };
-    records.push({
-      version: payload[1]!,
-      acceptedAt: view.getFloat64(at + RECORD_HEADER_BYTES + 2),
-      body: payload.slice(PAYLOAD_FIXED_BYTES),
-      offset: base + at,
-      end: base + end,
-    });
-    at = end;
-  }
-  return { records, validEnd: base + at };
+  const walked = walkFrames(bytes, (payload, at, end) => {
+    const view = new DataView(payload.buffer, payload.byteOffset + 2, 8);
+    records.push({ version: payload[1]!, acceptedAt: view.getFloat64(0), body: payload.subarray(PAYLOAD_FIXED_BYTES), offset: base + at, end: base + end });
+  });
+  return { records, validEnd: base + walked.validEnd, ...(walked.stop ? { stop: walked.stop } : {}) };
+}
+
+/** Start-up recovery: how many valid records of a whole segment start at or after byte `from`, without building them. */
+export function countRecords(bytes: Uint8Array, from: number): { count: number; validEnd: number; stop?: "partial" | "corrupt" } {
+  let count = 0;
+  const walked = walkFrames(bytes, (_payload, at) => {
+    if (at >= from) count++;
+  });
+  return { count, ...walked };
 }

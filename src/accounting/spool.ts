@@ -18,7 +18,7 @@ import type { Logger } from "../common/log";
 import { errorMessage } from "../common/error-message";
 import type { Clock } from "../upstream/clock";
 import { spoolDirectoryProblem } from "./directory";
-import { encodeRecord, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, scanRecords, type ScannedRecord, type SpoolRecord } from "./record";
+import { countRecords, encodeRecord, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, scanRecords, type ScannedRecord, type SpoolRecord } from "./record";
 import { listSegments, readCursor, segmentPath, syncDirectory, writeCursor, type Position } from "./segments";
 
 /** Default --accounting-spool-max-bytes: 256 MiB, about a million typical records. */
@@ -409,15 +409,15 @@ function recover(dir: string, log: Logger): { segments: Segment[]; cursor: Posit
       continue;
     }
     const bytes = readFileSync(path);
-    const scan = scanRecords(bytes);
+    const from = cursor && id === cursor.segment ? cursor.offset : 0;
+    const scan = countRecords(bytes, from);
     if (scan.validEnd < bytes.length) {
       const skipped = bytes.length - scan.validEnd;
       corrupt += skipped;
       log.warn(`accounting spool ${dir}: segment ${id}: ${scan.stop === "corrupt" ? "corrupt" : "torn"} tail at byte ${scan.validEnd}, ${skipped} bytes skipped and truncated`);
       truncateSync(path, scan.validEnd);
     }
-    const from = cursor && id === cursor.segment ? cursor.offset : 0;
-    const waiting = scan.records.filter((record) => record.offset >= from).length;
+    const waiting = scan.count;
     if (scan.validEnd === 0 || waiting === 0) {
       rmSync(path, { force: true });
       continue;
