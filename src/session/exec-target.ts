@@ -1,13 +1,14 @@
 /**
  * What a held exec wants to run, read from the calling process (runs on the listener worker):
- * the path and argv strings from /proc/PID/mem at the syscall's pointers, and the path resolved
+ * the path and argv strings at the syscall's pointers (process_vm_readv), and the path resolved
  * to an absolute, symlink-free file the way the kernel will find it (relative to the caller's
  * cwd, or to execveat's dirfd; AT_EMPTY_PATH runs the dirfd itself, e.g. fexecve or a memfd).
  * Only what TACACS+ can carry is kept: MAX_KEPT_ARGS arguments of MAX_KEPT_ARG_BYTES bytes.
  */
-import { closeSync, openSync, readlinkSync, readSync, realpathSync } from "node:fs";
+import { readlinkSync, realpathSync } from "node:fs";
 import { MAX_KEPT_ARG_BYTES, MAX_KEPT_ARGS, type ExecArg } from "../audit-plugin/exec-event";
 import { AT_EMPTY_PATH, AT_FDCWD, type ExecSyscalls } from "./abi";
+import { errno, lib, ptr } from "./libc";
 import type { Notification } from "./notification";
 
 /** PATH_MAX: a longer path fails in the kernel with ENAMETOOLONG anyway. */
@@ -41,29 +42,42 @@ function targetError(error: unknown, what: string): TargetError {
   return new TargetError(ERRNO[code] ?? ERRNO.ENOENT!, `${what}: ${code || (error as Error).message}`);
 }
 
-/** Reads NUL-terminated strings and pointers from another process's memory. */
+/** Bytes read per call: one string chunk, or a block of argv pointers. */
+const READ_BYTES = 256;
+
+// One exec is read at a time on a thread (synchronously): the buffers are shared, made once.
+const chunk = new Uint8Array(READ_BYTES);
+/** Pointers read ahead (see Memory.pointer). */
+const block = new Uint8Array(READ_BYTES);
+const blockView = new DataView(block.buffer);
+/** { local base, length, remote base, length }: the two iovecs of one read. */
+const iovecs = new BigUint64Array(4);
+const iovecsAt = ptr(iovecs);
+
+/**
+ * Reads NUL-terminated strings and pointers from another process's memory with
+ * process_vm_readv(2): one system call per read and no file to open (/proc/PID/mem cost an
+ * open, a close and a read per pointer). The same permission check (ptrace access mode ATTACH)
+ * applies; a read stops at the first unmapped page.
+ */
 class Memory {
-  readonly #fd: number;
-  readonly #chunk = new Uint8Array(256);
+  /** `block` holds bytes `#blockStart`..`#blockEnd` of the pointer array at `#blockArray`. */
+  #blockArray = -1;
+  #blockStart = 0;
+  #blockEnd = 0;
 
-  constructor(pid: number) {
-    try {
-      this.#fd = openSync(`/proc/${pid}/mem`, "r");
-    } catch (error) {
-      throw targetError(error, `cannot read the memory of process ${pid}`);
-    }
-  }
-
-  close(): void {
-    closeSync(this.#fd);
-  }
+  constructor(private readonly pid: number) {}
 
   #read(address: number, into: Uint8Array): number {
-    try {
-      return readSync(this.#fd, into, 0, into.length, address);
-    } catch (error) {
-      throw new TargetError(ERRNO.EFAULT!, `bad address 0x${address.toString(16)}: ${(error as NodeJS.ErrnoException).code}`);
-    }
+    iovecs[0] = BigInt(ptr(into));
+    iovecs[1] = iovecs[3] = BigInt(into.length);
+    iovecs[2] = BigInt(address);
+    const n = Number(lib().process_vm_readv(this.pid, iovecsAt, 1, iovecsAt + 16, 1, 0));
+    if (n >= 0) return n;
+    const code = errno();
+    if (code === ERRNO.EFAULT) throw new TargetError(code, `bad address 0x${address.toString(16)}`);
+    if (code === ERRNO.ESRCH) throw new TargetError(code, `process ${this.pid} is gone`);
+    throw new TargetError(ERRNO.EACCES!, `cannot read the memory of process ${this.pid} (errno ${code})`);
   }
 
   /** The string at `address`: its first `keep` bytes and whether it was longer. */
@@ -71,23 +85,29 @@ class Memory {
     const parts: Uint8Array[] = [];
     let kept = 0;
     for (;;) {
-      const n = this.#read(address + kept, this.#chunk);
+      const n = this.#read(address + kept, chunk);
       if (n <= 0) throw new TargetError(ERRNO.EFAULT!, `unreadable string at 0x${address.toString(16)}`);
-      const nul = this.#chunk.subarray(0, n).indexOf(0);
+      const nul = chunk.subarray(0, n).indexOf(0);
       const take = Math.min(nul < 0 ? n : nul, keep - kept);
-      parts.push(this.#chunk.slice(0, take));
+      parts.push(chunk.slice(0, take));
       kept += take;
-      if (nul >= 0 && nul <= take) return { bytes: Buffer.concat(parts), length: kept };
-      if (kept >= keep) return { bytes: Buffer.concat(parts), length: keep + 1 };
+      const bytes = () => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      if (nul >= 0 && nul <= take) return { bytes: bytes(), length: kept };
+      if (kept >= keep) return { bytes: bytes(), length: keep + 1 };
     }
   }
 
-  /** Pointer `index` of the array at `address`, with 8- or 4-byte pointers. */
+  /** Pointer `index` of the array at `address`, with 8- or 4-byte pointers (read a block at a time). */
   pointer(address: number, index: number, size: 4 | 8): number {
-    const bytes = new Uint8Array(size);
-    if (this.#read(address + index * size, bytes) !== size) throw new TargetError(ERRNO.EFAULT!, "unreadable argv");
-    const view = new DataView(bytes.buffer);
-    return size === 8 ? Number(view.getBigUint64(0, true)) : view.getUint32(0, true);
+    const offset = index * size;
+    if (this.#blockArray !== address || offset < this.#blockStart || offset + size > this.#blockEnd) {
+      this.#blockArray = address;
+      this.#blockStart = offset;
+      this.#blockEnd = offset + this.#read(address + offset, block);
+      if (offset + size > this.#blockEnd) throw new TargetError(ERRNO.EFAULT!, "unreadable argv");
+    }
+    const at = offset - this.#blockStart;
+    return size === 8 ? Number(blockView.getBigUint64(at, true)) : blockView.getUint32(at, true);
   }
 }
 
@@ -125,23 +145,19 @@ export function readExecTarget(notification: Notification, native: ExecSyscalls,
     ? [args[1]!, args[2]!, Number(BigInt.asIntN(32, args[0]!)), Number(args[4]!)]
     : [args[0]!, args[1]!, AT_FDCWD, 0];
   const memory = new Memory(pid);
-  try {
-    const raw = memory.string(Number(pathPointer), MAX_PATH_BYTES);
-    if (raw.length > MAX_PATH_BYTES) throw new TargetError(ERRNO.ENAMETOOLONG!, "path too long");
-    const path = resolvePath(pid, utf8.decode(raw.bytes), dirfd, flags);
-    const size = pointerSize(notification, native);
-    const kept: ExecArg[] = [];
-    let argc = 0;
-    // argv may be NULL or empty (Linux then runs the program with an empty argv).
-    const hasArgv0 = argvPointer !== 0n && memory.pointer(Number(argvPointer), 0, size) !== 0;
-    for (let i = 1; hasArgv0 && i <= MAX_COUNTED_ARGS; i++) {
-      const at = memory.pointer(Number(argvPointer), i, size);
-      if (at === 0) break;
-      argc++;
-      if (kept.length < MAX_KEPT_ARGS) kept.push(memory.string(at, MAX_KEPT_ARG_BYTES));
-    }
-    return { path, args: kept, argc };
-  } finally {
-    memory.close();
+  const raw = memory.string(Number(pathPointer), MAX_PATH_BYTES);
+  if (raw.length > MAX_PATH_BYTES) throw new TargetError(ERRNO.ENAMETOOLONG!, "path too long");
+  const path = resolvePath(pid, utf8.decode(raw.bytes), dirfd, flags);
+  const size = pointerSize(notification, native);
+  const kept: ExecArg[] = [];
+  let argc = 0;
+  // argv may be NULL or empty (Linux then runs the program with an empty argv).
+  const hasArgv0 = argvPointer !== 0n && memory.pointer(Number(argvPointer), 0, size) !== 0;
+  for (let i = 1; hasArgv0 && i <= MAX_COUNTED_ARGS; i++) {
+    const at = memory.pointer(Number(argvPointer), i, size);
+    if (at === 0) break;
+    argc++;
+    if (kept.length < MAX_KEPT_ARGS) kept.push(memory.string(at, MAX_KEPT_ARG_BYTES));
   }
+  return { path, args: kept, argc };
 }

@@ -70,6 +70,22 @@ function run({ listener }: WorkerStart): void {
   const abi = currentAbi()!;
   const c = lib();
   const watched = new Map<number, number>(); // pid → pidfd
+  const open = (pid: number) => {
+    if (watched.size >= MAX_WATCHED_PROCESSES) return false;
+    const pidfd = rawSyscall(SYS_PIDFD_OPEN, pid, 0);
+    if (pidfd >= 0) watched.set(pid, pidfd);
+    return pidfd >= 0;
+  };
+  /**
+   * Watches the process of thread `tid` and returns its pid. pidfd_open(2) fails (EINVAL) for a
+   * thread that does not lead its group, so /proc is read only then (~50 µs an exec otherwise).
+   */
+  const watch = (tid: number): number => {
+    if (watched.has(tid) || open(tid)) return tid;
+    const pid = threadGroupOf(tid);
+    if (pid !== tid && !watched.has(pid)) open(pid);
+    return pid;
+  };
   const notif = new Uint8Array(NOTIF_SIZE);
   const idBytes = new BigUint64Array(1);
   let pollSet = new Uint8Array(8);
@@ -114,12 +130,7 @@ function run({ listener }: WorkerStart): void {
       // The pid may have died and been reused while we read its memory (seccomp_unotify(2)).
       idBytes[0] = notification.id;
       if (c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, ptr(idBytes)) < 0) continue;
-      const pid = threadGroupOf(notification.pid);
-      if (!watched.has(pid) && watched.size < MAX_WATCHED_PROCESSES) {
-        const pidfd = rawSyscall(SYS_PIDFD_OPEN, pid, 0);
-        if (pidfd >= 0) watched.set(pid, pidfd);
-      }
-      message.pid = pid;
+      message.pid = watch(notification.pid);
       post(message);
     } else if ((events & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
       post({ type: "idle" });
