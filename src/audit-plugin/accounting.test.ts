@@ -1,10 +1,11 @@
 import { expect, test } from "bun:test";
-import { accountingRequest, CUT_MARKER, fitArgument, type SessionInfo } from "./accounting";
-import { MAX_KEPT_ARG_BYTES, type ExecArg, type ExecEvent } from "./exec-event";
+import { CUT_MARKER, fitArgument, MAX_KEPT_ARG_BYTES, type CommandArg } from "../protocol/command-args";
+import { accountingRequest, type SessionInfo } from "./accounting";
+import type { ExecEvent } from "./exec-event";
 
 const SESSION: SessionInfo = { user: "alice", port: "pts/3", remoteAddress: "192.0.2.9", privilegeLevel: 15, taskBase: "ssh-42", registeredAtMs: 0 };
 
-const arg = (text: string): ExecArg => {
+const arg = (text: string): CommandArg => {
   const bytes = new TextEncoder().encode(text);
   return { bytes: bytes.subarray(0, MAX_KEPT_ARG_BYTES), length: bytes.length };
 };

@@ -1,19 +1,14 @@
 /**
  * An exec event → the agent's AccountingRequest (pure): service=shell (the agent adds it),
  * cmd= the program as invoked (argv[0]), one cmd-arg= per argument, task_id, start_time, and
- * the TACACS+ user, tty, remote address and priv-lvl of the login session (RFC 8907 §8.3).
- *
- * RFC 8907 §6.1: an argument is at most 255 bytes ("name=value") and a packet at most 255
- * arguments; longer values are cut on a UTF-8 boundary and end with CUT_MARKER, and a command
- * line with more arguments than fit ends with one "[N more arguments]".
+ * the TACACS+ user, tty, remote address and priv-lvl of the login session (RFC 8907 §8.3),
+ * within TACACS+ limits (protocol/command-args.ts).
  */
-import type { ExecArg, ExecEvent } from "./exec-event";
+import { fitCommand, fitCommandArguments } from "../protocol/command-args";
+import type { ExecEvent } from "./exec-event";
 
-export const CUT_MARKER = "[...]";
-const MAX_ARG_BYTES = 255;
 /** service, cmd, task_id, start_time: what the agent sends besides the cmd-args. */
 const OTHER_ARGS = 4;
-const MAX_CMD_ARGS = 255 - OTHER_ARGS;
 
 /** What a login session contributes to each of its commands' records. */
 export interface SessionInfo {
@@ -27,26 +22,12 @@ export interface SessionInfo {
   registeredAtMs: number;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: false });
-
-/** An argument's text within `maxBytes`, cut on a character boundary with the marker. */
-export function fitArgument(arg: ExecArg, maxBytes: number): string {
-  if (arg.length <= maxBytes && arg.bytes.length === arg.length) return utf8.decode(arg.bytes);
-  let end = Math.min(arg.bytes.length, maxBytes - CUT_MARKER.length);
-  // Back up to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
-  while (end > 0 && (arg.bytes[end]! & 0xc0) === 0x80) end--;
-  return utf8.decode(arg.bytes.subarray(0, end)) + CUT_MARKER;
-}
-
 export type RecordType = "ACCOUNTING_RECORD_TYPE_STOP" | "ACCOUNTING_RECORD_TYPE_START";
 
 export function accountingRequest(event: ExecEvent, session: SessionInfo, recordType: RecordType = "ACCOUNTING_RECORD_TYPE_STOP"): Record<string, unknown> {
   const [program, ...rest] = event.args;
-  const command = program === undefined || program.length === 0 ? (event.exe ?? "") : fitArgument(program, MAX_ARG_BYTES - "cmd=".length);
-  const more = event.argc - 1 - MAX_CMD_ARGS;
-  const shown = more > 0 ? rest.slice(0, MAX_CMD_ARGS - 1) : rest;
-  const commandArguments = shown.map((arg) => fitArgument(arg, MAX_ARG_BYTES - "cmd-arg=".length));
-  if (more > 0) commandArguments.push(`[${event.argc - 1 - shown.length} more arguments]`);
+  const command = program === undefined || program.length === 0 ? (event.exe ?? "") : fitCommand(program);
+  const commandArguments = fitCommandArguments(rest, event.argc - 1, OTHER_ARGS);
   return {
     user: session.user,
     port: session.port,

@@ -8,21 +8,11 @@
  * TACACS+ can carry is kept (MAX_KEPT_ARGS arguments of MAX_KEPT_ARG_BYTES bytes each), so an
  * event's memory is bounded whatever the command line.
  */
+import { MAX_KEPT_ARG_BYTES, MAX_KEPT_ARGS, type CommandArg } from "../protocol/command-args";
 import { numberField, parseFields, RecordError, untrustedBytes, untrustedString } from "./record";
-
-/** More than a TACACS+ request can carry (255 arguments of at most 255 bytes). */
-export const MAX_KEPT_ARGS = 256;
-export const MAX_KEPT_ARG_BYTES = 256;
 
 /** The kernel's "unset" auid and ses. */
 export const UNSET = 0xffff_ffff;
-
-export interface ExecArg {
-  /** The argument's first MAX_KEPT_ARG_BYTES bytes. */
-  bytes: Uint8Array;
-  /** Its full length in bytes. */
-  length: number;
-}
 
 export interface ExecEvent {
   serial: number;
@@ -44,13 +34,13 @@ export interface ExecEvent {
   cwd: string | undefined;
   argc: number;
   /** The first MAX_KEPT_ARGS arguments (fewer than argc for longer command lines). */
-  args: ExecArg[];
+  args: CommandArg[];
 }
 
 /** The EXECVE side of an event being assembled. */
 export class ArgvBuilder {
   argc = -1;
-  readonly args: (ExecArg | undefined)[] = [];
+  readonly args: (CommandArg | undefined)[] = [];
   /**
    * Chunked arguments (aN_len) by index: the announced length, and what arrived. The kernel
    * announces the length as written: hex digits for an encoded argument, bytes for a quoted one.
@@ -117,8 +107,8 @@ export class ArgvBuilder {
     return true;
   }
 
-  kept(): ExecArg[] {
-    return this.args.slice(0, Math.min(this.argc, MAX_KEPT_ARGS)) as ExecArg[];
+  kept(): CommandArg[] {
+    return this.args.slice(0, Math.min(this.argc, MAX_KEPT_ARGS)) as CommandArg[];
   }
 }
 

@@ -3,6 +3,7 @@
  * "name*value" optional. The name ends at the first "=" or "*"; the value may contain either.
  */
 import { copyAscii, utf8 } from "./bytes";
+import { MAX_ARG_COUNT, MAX_ARG_LENGTH } from "./constants";
 import { CodecError } from "./errors";
 import { BodyReader, fieldBytes } from "./fields";
 
@@ -11,10 +12,6 @@ export interface Arg {
   value: string;
   mandatory: boolean;
 }
-
-/** Each argument's length is one byte; there are at most 255 arguments. */
-const MAX_ARG_LENGTH = 255;
-const MAX_ARG_COUNT = 255;
 
 const MANDATORY = 0x3d; // "="
 const OPTIONAL = 0x2a; // "*"

@@ -16,6 +16,10 @@ export enum PacketType {
   Accounting = 3,
 }
 
+/** Authorization and accounting arguments (§6.1): each length is one byte, at most 255 of them. */
+export const MAX_ARG_LENGTH = 255;
+export const MAX_ARG_COUNT = 255;
+
 /** Header flags (§4.1). */
 export const Flags = { Unencrypted: 0x01, SingleConnect: 0x04 } as const;
 

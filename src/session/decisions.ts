@@ -6,7 +6,7 @@
  *   `ttlMs` so PATH lookups and loops do not send hundreds of identical requests.
  * Both trade exactness for speed: a rule changed on the server applies after the TTL.
  */
-import type { ExecArg } from "../audit-plugin/exec-event";
+import type { CommandArg } from "../protocol/command-args";
 
 export interface Decision {
   allowed: boolean;
@@ -22,7 +22,7 @@ export interface CacheCounters {
 }
 
 /** The cache key of a command: the resolved path and the kept arguments, NUL-separated. */
-export function commandKey(path: string, args: readonly ExecArg[], argc: number): string {
+export function commandKey(path: string, args: readonly CommandArg[], argc: number): string {
   let key = `${path}\0${argc}`;
   for (const arg of args) key += `\0${arg.length}\0${Buffer.from(arg.bytes).toString("latin1")}`;
   return key;

@@ -6,7 +6,7 @@
  * Only what TACACS+ can carry is kept: MAX_KEPT_ARGS arguments of MAX_KEPT_ARG_BYTES bytes.
  */
 import { readlinkSync, realpathSync } from "node:fs";
-import { MAX_KEPT_ARG_BYTES, MAX_KEPT_ARGS, type ExecArg } from "../audit-plugin/exec-event";
+import { MAX_KEPT_ARG_BYTES, MAX_KEPT_ARGS, type CommandArg } from "../protocol/command-args";
 import { AT_EMPTY_PATH, AT_FDCWD, type ExecSyscalls } from "./abi";
 import { errno, lib, ptr } from "./libc";
 import type { Notification } from "./notification";
@@ -20,7 +20,7 @@ export interface ExecTarget {
   /** The resolved absolute path (cmd=). */
   path: string;
   /** argv[1..] as kept (argv[0] is the program's name as invoked, not authorized). */
-  args: ExecArg[];
+  args: CommandArg[];
   /** How many arguments argv[1..] had (may exceed args.length). */
   argc: number;
 }
@@ -81,7 +81,7 @@ class Memory {
   }
 
   /** The string at `address`: its first `keep` bytes and whether it was longer. */
-  string(address: number, keep: number): ExecArg {
+  string(address: number, keep: number): CommandArg {
     const parts: Uint8Array[] = [];
     let kept = 0;
     for (;;) {
@@ -149,7 +149,7 @@ export function readExecTarget(notification: Notification, native: ExecSyscalls,
   if (raw.length > MAX_PATH_BYTES) throw new TargetError(ERRNO.ENAMETOOLONG!, "path too long");
   const path = resolvePath(pid, utf8.decode(raw.bytes), dirfd, flags);
   const size = pointerSize(notification, native);
-  const kept: ExecArg[] = [];
+  const kept: CommandArg[] = [];
   let argc = 0;
   // argv may be NULL or empty (Linux then runs the program with an empty argv).
   const hasArgv0 = argvPointer !== 0n && memory.pointer(Number(argvPointer), 0, size) !== 0;

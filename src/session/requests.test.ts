@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CUT_MARKER } from "../audit-plugin/accounting";
+import { CUT_MARKER } from "../protocol/command-args";
 import type { ExecTarget } from "./exec-target";
 import { accountingRequest, authorizationRequest, commandWords, shellStatus, type SessionIdentity } from "./requests";
 

@@ -1,14 +1,10 @@
 /**
- * A held exec → the agent's AuthorizationRequest and AccountingRequest (pure).
- * RFC 8907 §6.1: an argument is at most 255 bytes ("name=value") and a request at most 255
- * arguments, so the path and each argument are cut with the audit plugin's marker, and a
- * command line with more arguments than fit ends with "[N more arguments]".
+ * A held exec → the agent's AuthorizationRequest and AccountingRequest (pure), the path and
+ * arguments within TACACS+ limits (protocol/command-args.ts: cut with a marker, "[N more arguments]").
  */
-import { fitArgument } from "../audit-plugin/accounting";
+import { fitCommand, fitCommandArguments } from "../protocol/command-args";
 import type { ExecTarget } from "./exec-target";
 
-const MAX_ARG_BYTES = 255;
-const MAX_ARGS = 255;
 /** Authorization: service and cmd besides the cmd-args. */
 const AUTHORIZATION_OTHER_ARGS = 2;
 /** Accounting: service, cmd, task_id, start_time, stop_time, elapsed_time, status. */
@@ -31,12 +27,7 @@ export interface SessionIdentity {
 /** cmd and cmd-args within TACACS+ limits. */
 export function commandWords(target: ExecTarget, otherArgs: number): { cmd: string; cmdArgs: string[] } {
   const path = encoder.encode(target.path);
-  const cmd = fitArgument({ bytes: path, length: path.length }, MAX_ARG_BYTES - "cmd=".length);
-  const room = MAX_ARGS - otherArgs;
-  const shown = target.argc > room ? target.args.slice(0, room - 1) : target.args;
-  const cmdArgs = shown.map((arg) => fitArgument(arg, MAX_ARG_BYTES - "cmd-arg=".length));
-  if (target.argc > room) cmdArgs.push(`[${target.argc - shown.length} more arguments]`);
-  return { cmd, cmdArgs };
+  return { cmd: fitCommand({ bytes: path, length: path.length }), cmdArgs: fitCommandArguments(target.args, target.argc, otherArgs) };
 }
 
 /** RFC 8907 §8.2: service=shell, cmd=<absolute path>, one cmd-arg=<argument> each. */
