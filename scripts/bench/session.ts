@@ -5,10 +5,12 @@
  *   - cached: the server's answer reused (the default), with and without accounting;
  *   - uncached: --cache-seconds 0, every exec one Authorization round trip through the agent;
  *   - the agent's share: the same Authorization from this process over one connection;
- *   - session start: `tacacs-session -c :` against `sh -c :`; the supervisor's peak RSS.
+ *   - session start: `tacacs-session -c :` against `sh -c :` (and the baseline's), 15 runs interleaved;
+ *     the supervisor's peak RSS.
  *   bun scripts/bench/session.ts [execs=500] [rounds=3] [baseline=PATH]
- * With a baseline (another build of dist/tacacsrs-agentd), its per-exec variants run in the same
- * rounds, alternated with this build's, and the medians are compared (an A/B on a noisy machine).
+ * With a baseline (another build of dist/tacacsrs-agentd), its per-exec variants and session starts
+ * run in the same rounds, alternated with this build's, and the medians are compared (an A/B on a
+ * noisy machine).
  */
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +25,7 @@ const USER = "bench-session";
 const [execsText = "500", roundsText = "3", baseline] = process.argv.slice(2);
 const execs = Number(execsText);
 const rounds = Number(roundsText);
+const START_RUNS = 15;
 const loop = `i=0; while [ $i -lt ${execs} ]; do /bin/true; i=$((i+1)); done`;
 
 /** The process's own CPU time (not its children's), as last seen before it ended (10 ms resolution). */
@@ -131,12 +134,15 @@ try {
     client.close();
   }
 
-  const starts = { plain: [] as number[], supervised: [] as number[] };
-  for (let r = 0; r < 5; r++) {
+  // Session start, interleaved with the baseline's when there is one (a start-up change is a few ms on a noisy machine).
+  const starts = { plain: [] as number[], supervised: [] as number[], baseline: [] as number[] };
+  for (let r = 0; r < START_RUNS; r++) {
     starts.plain.push((await timed(["/bin/sh", "-c", ":"])).ms);
     starts.supervised.push((await timed([SESSION, "--config", config, "-c", ":"])).ms);
+    if (BASELINE !== undefined) starts.baseline.push((await timed([BASELINE, "--config", config, "-c", ":"])).ms);
   }
-  console.log(`  session start: sh -c : ${round(median(starts.plain), 1)} ms, tacacs-session -c : ${round(median(starts.supervised), 1)} ms (median of 5)`);
+  const baselineStart = BASELINE === undefined ? "" : `, baseline ${round(median(starts.baseline), 1)} ms`;
+  console.log(`  session start: sh -c : ${round(median(starts.plain), 1)} ms, tacacs-session -c : ${round(median(starts.supervised), 1)} ms${baselineStart} (median of ${START_RUNS})`);
   console.log(`  supervisor peak RSS: ${round(supervisorRss, 1)} MB (its launcher is replaced by the shell)`);
 } finally {
   await cleanupAll();
