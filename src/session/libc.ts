@@ -18,6 +18,8 @@ function load() {
     signal: { args: [i32, u64], returns: u64 },
     sigprocmask: { args: [i32, pointer, u64], returns: i32 },
     setrlimit: { args: [i32, pointer], returns: i32 },
+    getrlimit: { args: [i32, pointer], returns: i32 },
+    write: { args: [i32, pointer, u64], returns: i64 },
     initgroups: { args: [pointer, u32], returns: i32 },
     setresgid: { args: [u32, u32, u32], returns: i32 },
     setresuid: { args: [u32, u32, u32], returns: i32 },
