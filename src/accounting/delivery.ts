@@ -22,7 +22,7 @@ import { AcctStatus, CodecError, PacketType, replyStatus } from "../protocol";
 import type { Clock } from "../upstream/clock";
 import { UpstreamError, type UpstreamEngine, type UpstreamSession } from "../upstream/types";
 import { journalFields, journalLine, type JournalOutcome } from "./journal";
-import { REPLAY_TARGET_DELAY_MS } from "./pacing";
+import { REPLAY_LIVE_PER_SECOND, REPLAY_TARGET_DELAY_MS } from "./pacing";
 import { Replayer, type ReplayStats } from "./replay";
 import { Spool, SpoolFullError, SpoolWriteError, type SpoolEntry, type SpoolStats } from "./spool";
 import { stampTime } from "./stamp";
@@ -95,7 +95,7 @@ export class AccountingDelivery {
 
   #lane(server: string | undefined, spool: Spool | undefined): Lane {
     const { options } = this;
-    const replayer = spool && new Replayer(spool, (entry) => this.#replay(server, entry), { maxWindow: options.replayWindow, targetDelayMs: REPLAY_TARGET_DELAY_MS, clock: options.clock, log: options.log });
+    const replayer = spool && new Replayer(spool, (entry) => this.#replay(server, entry), { maxWindow: options.replayWindow, targetDelayMs: REPLAY_TARGET_DELAY_MS, livePerSecond: REPLAY_LIVE_PER_SECOND, roundTripClock: () => performance.now(), clock: options.clock, log: options.log });
     if (spool && spool.records > 0) replayer!.wake();
     return { server, spool, replayer };
   }

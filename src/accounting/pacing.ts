@@ -31,7 +31,9 @@ export interface Pacing {
 }
 
 /** Queuing delay the replay may add to a collector's round trip (live requests wait as long). */
-export const REPLAY_TARGET_DELAY_MS = 2;
+export const REPLAY_TARGET_DELAY_MS = 1;
+/** Replayed records a second at most while live requests are being answered (none while the live path is quiet). */
+export const REPLAY_LIVE_PER_SECOND = 10_000;
 /** The base is the minimum over one to two periods of this length, so it follows route or load changes. */
 export const BASE_PERIOD_MS = 5_000;
 /** RFC 6817 §2.5: GAIN ≤ 1 (no faster than standard TCP growth). */

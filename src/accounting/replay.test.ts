@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../common/log";
 import { ManualClock } from "../upstream/manual-clock";
-import { FIRST_RETRY_MS, Replayer } from "./replay";
+import { FIRST_RETRY_MS, LIVE_RECENT_MS, Replayer } from "./replay";
 import { Spool, type SpoolEntry } from "./spool";
 
 const dirs: string[] = [];
@@ -18,7 +18,7 @@ interface Pending {
   answer: (ok: boolean) => void;
 }
 
-async function setUp(records: number, maxWindow = 4, targetDelayMs = 2) {
+async function setUp(records: number, maxWindow = 4, targetDelayMs = 2, livePerSecond = 1_000_000) {
   const dir = mkdtempSync(join(tmpdir(), "tacacsrs-h15-replay-"));
   dirs.push(dir);
   const clock = new ManualClock();
@@ -31,7 +31,7 @@ async function setUp(records: number, maxWindow = 4, targetDelayMs = 2) {
       sent.push(entry.acceptedAt);
       pending.push({ n: entry.acceptedAt, answer: resolve });
     });
-  const replayer = new Replayer(spool, deliver, { maxWindow, targetDelayMs, clock, log: silentLogger });
+  const replayer = new Replayer(spool, deliver, { maxWindow, targetDelayMs, livePerSecond, clock, roundTripClock: () => clock.now(), log: silentLogger });
   const settle = async (ok: boolean) => {
     for (const p of pending.splice(0)) p.answer(ok);
     await Bun.sleep(0);
@@ -111,6 +111,31 @@ describe("replay", () => {
       await settle(true);
     }
     expect(inFlight.at(-1)).toBe(1);
+    expect(new Set(sent).size).toBe(sent.length);
+    replayer.close();
+    await spool.close();
+  });
+
+  test("while live traffic is answered the replay keeps to the live rate; once the live path is quiet it goes by the window alone", async () => {
+    const { spool, clock, replayer, pending, sent, settle } = await setUp(600, 16, 2, 1000);
+    replayer.wake();
+    clock.advance(0);
+    await settle(true);
+    replayer.nudge();
+    const start = sent.length;
+    for (let ms = 0; ms < 100; ms++) {
+      clock.advance(1);
+      await settle(true);
+    }
+    // 1,000/s for 100 ms, plus the bucket's burst.
+    expect(sent.length - start).toBeGreaterThanOrEqual(95);
+    expect(sent.length - start).toBeLessThanOrEqual(110);
+    // No live answer for LIVE_RECENT_MS: the window alone paces. No time passes below, in which
+    // the live rate would allow its burst (2 records) only.
+    clock.advance(LIVE_RECENT_MS);
+    const quiet = sent.length;
+    for (let turn = 0; turn < 20 && pending.length > 0; turn++) await settle(true);
+    expect(sent.length - quiet).toBeGreaterThan(20);
     expect(new Set(sent).size).toBe(sent.length);
     replayer.close();
     await spool.close();

@@ -11,7 +11,10 @@
  * Live traffic keeps its latency because the window is paced by delay (pacing.ts, after RFC 6817):
  * it grows while replayed records come back as fast as they did without a queue, and shrinks as
  * soon as they (and so the live requests beside them) wait; it never exceeds `maxWindow`, a share
- * of --max-sessions-in-flight. A quiet collector is drained as fast as it answers.
+ * of --max-sessions-in-flight. A quiet collector is drained as fast as it answers. While live
+ * requests are being answered (within the last LIVE_RECENT_MS), the replay also keeps to
+ * `livePerSecond` records a second (a token bucket), so the agent, the collector and the callers
+ * on a small host keep CPU time for live requests.
  */
 import type { Logger } from "../common/log";
 import type { Clock } from "../upstream/clock";
@@ -26,6 +29,11 @@ export const MAX_RETRY_MS = 5_000;
 export type Deliver = (entry: SpoolEntry) => Promise<boolean>;
 
 export type ReplayMode = "idle" | "probing" | "draining";
+
+/** Live traffic answered this recently makes the replay keep to `livePerSecond`. */
+export const LIVE_RECENT_MS = 250;
+/** The rate bound is a token bucket holding at most this many milliseconds' worth of records. */
+const BURST_MS = 2;
 
 interface Slot {
   entry: SpoolEntry;
@@ -55,13 +63,19 @@ export class Replayer {
   /** Slots in the window that failed and wait to be sent again (first in order). */
   #failed = 0;
   #pacing: Pacing;
+  /** When live traffic was last answered (roundTripClock), and the rate bound's tokens as of `#tokensAt`. */
+  #liveAt = -Infinity;
+  #tokens = 0;
+  #tokensAt = -Infinity;
+  #sliceTimer: unknown;
 
   constructor(
     private readonly spool: Spool,
     private readonly deliver: Deliver,
-    private readonly options: PacingLimits & { clock: Clock; log: Logger },
+    /** `roundTripClock`: milliseconds with sub-millisecond resolution (loopback round trips are well below 1 ms). */
+    private readonly options: PacingLimits & { livePerSecond: number; clock: Clock; roundTripClock: () => number; log: Logger },
   ) {
-    this.#pacing = initialPacing(options.clock.now());
+    this.#pacing = initialPacing(options.roundTripClock());
   }
 
   get mode(): ReplayMode {
@@ -73,8 +87,9 @@ export class Replayer {
     if (this.#mode === "idle" && this.#timer === undefined && !this.#closed) this.#schedule(this.#stalled ? this.#retryMs : 0);
   }
 
-  /** A server answered live traffic: drain now instead of waiting for the backoff. */
+  /** A server answered live traffic: drain now instead of waiting for the backoff, at the live rate bound for a while. */
   nudge(): void {
+    this.#liveAt = this.options.roundTripClock();
     if (this.#mode !== "idle" || this.#closed || (this.spool.records === 0 && this.#window.length === 0)) return;
     this.#cancelTimer();
     this.#retryMs = FIRST_RETRY_MS;
@@ -84,6 +99,7 @@ export class Replayer {
   close(): void {
     this.#closed = true;
     this.#cancelTimer();
+    if (this.#sliceTimer !== undefined) this.options.clock.clearTimer(this.#sliceTimer);
   }
 
   /** A try on the timer probes first: records were spooled because no server answered. */
@@ -107,11 +123,35 @@ export class Replayer {
     const limit = this.#mode === "probing" ? 1 : windowOf(this.#pacing);
     this.stats.replayWindow = limit;
     while (this.#inFlight < limit && !this.#stalled) {
+      if (!this.#withinLiveRate()) break;
       const slot = this.#failed > 0 ? this.#window.find((candidate) => candidate.state === "failed") : this.#take();
       if (!slot) break;
       this.#send(slot);
     }
-    if (this.#inFlight === 0) this.#settle();
+    // Waiting for the next token is still draining.
+    if (this.#inFlight === 0 && this.#sliceTimer === undefined) this.#settle();
+  }
+
+  /**
+   * True when one more record may go now: no live traffic lately, or a token (taken). Else a timer
+   * resumes when the next token is due. Tokens accrue for the time elapsed, so late timers do not
+   * lower the rate.
+   */
+  #withinLiveRate(): boolean {
+    const now = this.options.roundTripClock();
+    if (now - this.#liveAt > LIVE_RECENT_MS) return true;
+    const perMs = this.options.livePerSecond / 1000;
+    this.#tokens = Math.min(perMs * BURST_MS, this.#tokens + (now - this.#tokensAt) * perMs);
+    this.#tokensAt = now;
+    if (this.#tokens >= 1) {
+      this.#tokens--;
+      return true;
+    }
+    this.#sliceTimer ??= this.options.clock.setTimer(() => {
+      this.#sliceTimer = undefined;
+      if (this.#mode === "draining" && !this.#stalled) this.#pump();
+    }, Math.max(1, Math.ceil((1 - this.#tokens) / perMs)));
+    return false;
   }
 
   #take(): Slot | undefined {
@@ -125,7 +165,7 @@ export class Replayer {
   #send(slot: Slot): void {
     if (slot.state === "failed") this.#failed--;
     slot.state = "sending";
-    slot.sentAt = this.options.clock.now();
+    slot.sentAt = this.options.roundTripClock();
     this.#inFlight++;
     void this.deliver(slot.entry).then((delivered) => this.#sent(slot, delivered));
   }
@@ -135,7 +175,7 @@ export class Replayer {
     slot.state = delivered ? "done" : "failed";
     if (delivered) {
       this.stats.replayed++;
-      const now = this.options.clock.now();
+      const now = this.options.roundTripClock();
       this.#pacing = paceDelivered(this.#pacing, now - slot.sentAt, now, this.options);
       while (this.#window[0]?.state === "done") this.spool.acknowledge(this.#window.shift()!.entry);
       if (this.#mode === "probing") {

@@ -25,7 +25,7 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 
 /** Share of --max-sessions-in-flight that replaying the accounting spool may hold (its paced window stays below). */
-const REPLAY_SHARE = 1 / 4;
+const REPLAY_SHARE = 1 / 16;
 
 /** A fan-out collector's spool: DIR/fan-out-<server name, safe characters only>, created 0700. */
 function collectorDirectory(spoolDir: string, server: string): string {
