@@ -63,6 +63,10 @@ export const SECCOMP_IOCTL_NOTIF_RECV = 0xc050_2100;
 export const SECCOMP_IOCTL_NOTIF_SEND = 0xc018_2101;
 export const SECCOMP_IOCTL_NOTIF_ID_VALID = 0x4008_2102;
 export const SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1;
+/** Linux 6.6: _IOW('!', 4, u64), its argument the flags themselves. */
+export const SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x4008_2104;
+/** The notifying task and the supervisor wake each other on the waker's CPU (seccomp_unotify(2)). */
+export const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 
 export const NOTIF_SIZE = 80;
 export const NOTIF_RESP_SIZE = 24;

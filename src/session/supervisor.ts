@@ -7,9 +7,19 @@
  * FLUSH_GRACE_MS). A process of the session still running after that can no longer exec: its
  * exec fails with ENOSYS (the kernel fails closed without a listener).
  */
+import type { Pointer } from "bun:ffi";
 import { existsSync, readSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { EACCES, NOTIF_RESP_SIZE, POLLIN, SECCOMP_IOCTL_NOTIF_SEND, SYS_PIDFD_GETFD, SYS_PIDFD_OPEN } from "./abi";
+import {
+  EACCES,
+  NOTIF_RESP_SIZE,
+  POLLIN,
+  SECCOMP_IOCTL_NOTIF_SEND,
+  SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+  SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+  SYS_PIDFD_GETFD,
+  SYS_PIDFD_OPEN,
+} from "./abi";
 import { CommandAccounting } from "./accounting";
 import { Authorizer, type AgentApi } from "./authorizer";
 import { DecisionCache } from "./decisions";
@@ -91,6 +101,9 @@ function takeListener(pid: number, remoteFd: number): number {
   const listener = rawSyscall(SYS_PIDFD_GETFD, pidfd, remoteFd, 0);
   lib().close(pidfd);
   if (listener < 0) throw new SupervisorError(`pidfd_getfd failed (errno ${-listener})`);
+  // A held exec is a round trip between two sleeping tasks: woken on the waker's CPU, neither
+  // waits for an idle CPU to notice. Kernels before 6.6 refuse the flag; that costs only speed.
+  lib().ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP as Pointer);
   return listener;
 }
 
