@@ -2,9 +2,9 @@
  * The listener worker: RECV blocks and Bun's event loop cannot watch the listener fd, so this
  * Worker loops on poll([listener, pidfds...]). For each held exec it reads and resolves the
  * target, checks that the notification is still valid, and posts it to the supervisor's main
- * thread, which decides and SENDs the answer. It watches each exec'ing process through a pidfd
- * and posts its exit status when it ends (the supervisor is not the parent of its grandchildren,
- * so waitid cannot tell). POLLHUP on the listener: no task holds the filter any more.
+ * thread, which decides and SENDs the answer. For accounting, it watches each exec'ing process
+ * through a pidfd and posts its exit status when it ends (the supervisor is not the parent of its
+ * grandchildren, so waitid cannot tell). POLLHUP on the listener: no task holds the filter any more.
  */
 import { readFileSync } from "node:fs";
 import {
@@ -66,24 +66,25 @@ function threadGroupOf(tid: number): number {
   }
 }
 
-function run({ listener }: WorkerStart): void {
+function run({ listener, watchExits }: WorkerStart): void {
   const abi = currentAbi()!;
   const c = lib();
   const watched = new Map<number, number>(); // pid → pidfd
-  const open = (pid: number) => {
-    if (watched.size >= MAX_WATCHED_PROCESSES) return false;
-    const pidfd = rawSyscall(SYS_PIDFD_OPEN, pid, 0);
-    if (pidfd >= 0) watched.set(pid, pidfd);
-    return pidfd >= 0;
-  };
   /**
-   * Watches the process of thread `tid` and returns its pid. pidfd_open(2) fails (EINVAL) for a
-   * thread that does not lead its group, so /proc is read only then (~50 µs an exec otherwise).
+   * The pid of thread `tid`'s process, whose exit is then watched (when exits are reported).
+   * pidfd_open(2) fails (EINVAL) for a thread that does not lead its group, so /proc is read
+   * only then (~50 µs an exec otherwise).
    */
-  const watch = (tid: number): number => {
-    if (watched.has(tid) || open(tid)) return tid;
-    const pid = threadGroupOf(tid);
-    if (pid !== tid && !watched.has(pid)) open(pid);
+  const processOf = (tid: number): number => {
+    if (watched.has(tid)) return tid;
+    let pid = tid;
+    let pidfd = rawSyscall(SYS_PIDFD_OPEN, tid, 0);
+    if (pidfd < 0) {
+      pid = threadGroupOf(tid);
+      pidfd = pid === tid || watched.has(pid) ? -1 : rawSyscall(SYS_PIDFD_OPEN, pid, 0);
+    }
+    if (pidfd >= 0 && watchExits && watched.size < MAX_WATCHED_PROCESSES) watched.set(pid, pidfd);
+    else if (pidfd >= 0) c.close(pidfd);
     return pid;
   };
   const notif = new Uint8Array(NOTIF_SIZE);
@@ -130,7 +131,7 @@ function run({ listener }: WorkerStart): void {
       // The pid may have died and been reused while we read its memory (seccomp_unotify(2)).
       idBytes[0] = notification.id;
       if (c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, ptr(idBytes)) < 0) continue;
-      message.pid = watch(notification.pid);
+      message.pid = processOf(notification.pid);
       post(message);
     } else if ((events & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
       post({ type: "idle" });

@@ -28,7 +28,7 @@ import { LAUNCHER_FLAG } from "./launcher-flag";
 import { lib, ptr, rawSyscall } from "./libc";
 import { encodeResponse, type Verdict } from "./notification";
 import type { SessionIdentity } from "./requests";
-import type { WorkerMessage } from "./worker-messages";
+import type { WorkerMessage, WorkerStart } from "./worker-messages";
 
 /** How long accounting records in flight get once the shell has ended. */
 export const FLUSH_GRACE_MS = 3000;
@@ -203,7 +203,7 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     else if (message.type === "exit") accounting?.ended(message.pid, message.status, message.atMs);
     else if (message.type === "failed") workerFailed(message.message);
   };
-  worker.postMessage({ listener });
+  worker.postMessage({ listener, watchExits: accounting !== undefined } satisfies WorkerStart);
   worker.unref();
 
   const code = await child.exited;

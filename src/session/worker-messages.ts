@@ -4,6 +4,8 @@ import type { ExecTarget } from "./exec-target";
 export interface WorkerStart {
   /** The seccomp listener fd (taken from the launcher with pidfd_getfd). */
   listener: number;
+  /** Report the exits of processes that exec'd (for accounting STOPs; each costs a wake-up of both threads). */
+  watchExits: boolean;
 }
 
 export type WorkerMessage =
