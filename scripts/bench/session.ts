@@ -4,7 +4,8 @@
  * agent and one test server whose policy permits everything:
  *   - cached: the server's answer reused (the default), with and without accounting;
  *   - uncached: --cache-seconds 0, every exec one Authorization round trip through the agent;
- *   - the agent's share: the same Authorization from this process over one connection;
+ *   - the agent's share: the same Authorization from this process over one connection, back to
+ *     back and spaced like the execs of the loop;
  *   - session start: `tacacs-session -c :` against `sh -c :` (and the baseline's), 15 runs interleaved;
  *     the supervisor's peak RSS.
  *   bun scripts/bench/session.ts [execs=500] [rounds=3] [baseline=PATH]
