@@ -7,7 +7,6 @@
  *   tacon --user U --port pts/3 --rem-addr 192.0.2.7 --privilege-level 15 audit-session register
  *   tacon audit-session unregister
  */
-import { readFileSync } from "node:fs";
 
 /** The kernel's "unset" for both files ((uid_t)-1). */
 const UNSET = 0xffff_ffff;
@@ -24,7 +23,7 @@ export interface AuditSessionIds {
 }
 
 /** /proc/self/sessionid and /proc/self/loginuid; throws NoAuditSession when unset or unreadable. */
-export function currentAuditSession(read: (path: string) => string = (path) => readFileSync(path, "utf8")): AuditSessionIds {
+export function currentAuditSession(read: (path: string) => string = (path) => process.getBuiltinModule("node:fs").readFileSync(path, "utf8")): AuditSessionIds {
   const number = (path: string): number => {
     let text: string;
     try {
