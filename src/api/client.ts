@@ -1,6 +1,7 @@
 /**
- * A small unary gRPC client on node:http2 for the agent's own API (used by `tacon` and tests).
- * One connection per call: tacon makes one call per process.
+ * Unary gRPC clients of the agent's own API: on node:http2 (`callUnary`, `ApiClient`: tests and
+ * the benchmarks' comparison) and on our raw HTTP/2 client (`callUnaryDirect`: `tacon` and
+ * `tacon pam`, one call per process; `DirectApiClient`: tacacs-session, the audit plugin).
  *
  *   const reply = await callUnary({ kind: "unix", path }, "Accounting", { user, command }, 5000);
  *   // reply.result === "response" | "error"; enums as names, uint64 as numbers, bytes as Uint8Array
@@ -214,7 +215,7 @@ function callOn(
 
 /**
  * callUnary on the raw HTTP/2 client (h2/client-connection.ts) instead of node:http2, whose
- * loading alone costs ~70 ms: for short-lived callers on a latency budget (`tacon pam`, one call
+ * loading alone costs ~70 ms: for short-lived callers (`tacon`, and `tacon pam` with one call
  * per PAM phase). Same replies and errors as callUnary. The encoded request is wiped once the
  * call is over (it may carry a password).
  */

@@ -9,7 +9,7 @@
  */
 import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
 import { colourAllowed, stripColour } from "../common/log-format";
-import { ApiCallError, callUnary, type ApiMethod } from "../api/client";
+import { ApiCallError, callUnaryDirect, type ApiMethod } from "../api/client";
 import { parseEndpoint } from "../config/address";
 import { ConfigError } from "../config/errors";
 import { PasswordUnavailable, readPassword } from "./password";
@@ -162,7 +162,7 @@ export async function runTacon(argv: string[], env: Record<string, string | unde
     const endpoint = parseEndpoint(String(args["service-endpoint"]), "--service-endpoint");
     const timeoutMs = integerIn(String(args["timeout-seconds"]), 1, 3600, "timeout-seconds") * 1000;
     const [method, request] = await buildCall(verb, positionals, args, env);
-    outcome = renderReply(method, await callUnary(endpoint, method, request, timeoutMs), Boolean(args.json));
+    outcome = renderReply(method, await callUnaryDirect(endpoint, method, request, timeoutMs), Boolean(args.json));
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof PasswordUnavailable || error instanceof NoAuditSession) {
       process.stderr.write(`tacon: ${error.message}\n`);
