@@ -31,6 +31,10 @@ const EQUIVALENT: Record<string, () => string[]> = {
   tls: () => ["--server-addr", "tacacs1.example.com", "--server-addr", "tacacs2.example.com", "--use-tls"],
   mtls: () => ["--server-addr", "tacacs1.example.com", "--server-addr", "tacacs2.example.com", "--use-tls", "--client-certificate", mtlsFiles.certificate, "--client-key", mtlsFiles.key],
   psk: () => ["--server-addr", "legacy-tacacs.example.com", "--use-tls", "--psk-identity", "host01@example.com", "--psk-key", "replace-with-tls-psk-from-secret-store"],
+  "fan-out": () => [
+    ...["tacacs1.example.com:49", "tacacs2.example.com:49", "audit.example.com:49"].flatMap((server) => ["--server-addr", server]),
+    "--shared-secret", "replace-with-secret-from-secret-store", "--accounting-fan-out", "tacacs1.example.com:49,audit.example.com:49",
+  ],
 };
 
 async function printed(argv: string[]): Promise<Record<string, unknown>> {

@@ -15,7 +15,7 @@ import { resolveSecretText } from "./secrets";
 import type { AccountingConfig, Limits, RuntimeConfig } from "./types";
 import { refuseSelfLoop } from "./self-loop";
 import { boundedInteger, checked, logFormat, seconds, serviceMode, socketMode } from "./values";
-import { serversFromYang } from "./yang/document";
+import { FAN_OUT_LEAF, serversFromYang, type YangServers } from "./yang/document";
 import { certificateInventory } from "./certificates";
 import { spoolDirectoryProblem } from "../accounting/directory";
 import { peerShare } from "../common/limits";
@@ -73,8 +73,12 @@ function fanOutCollectors(text: string, servers: readonly UpstreamServer[]): str
   return names.filter((name) => wanted.includes(name));
 }
 
-/** The accounting delivery flags; the spool directory must be usable now (start and --check-config). */
-function accounting(flags: Flags, servers: readonly UpstreamServer[], warnings: string[]): AccountingConfig {
+/**
+ * The accounting delivery flags; the spool directory must be usable now (start and --check-config).
+ * The fan-out collectors come from --accounting-fan-out or from the --config document
+ * (`yangFanOut`, servers marked tacacsrs-agentd:accounting-fan-out), never both.
+ */
+function accounting(flags: Flags, servers: readonly UpstreamServer[], warnings: string[], yangFanOut: string[] | undefined): AccountingConfig {
   const spoolDir = flags.given("accounting-spool-dir");
   const spoolMaxBytes = checked(boundedInteger(MIN_SPOOL_BYTES, MAX_SPOOL_BYTES), "--accounting-spool-max-bytes", flags.value("accounting-spool-max-bytes"));
   if (spoolDir === undefined && flags.has("accounting-spool-max-bytes")) warnings.push("--accounting-spool-max-bytes: unused without --accounting-spool-dir");
@@ -82,11 +86,13 @@ function accounting(flags: Flags, servers: readonly UpstreamServer[], warnings: 
     const problem = spoolDirectoryProblem(spoolDir);
     if (problem) fail(`--accounting-spool-dir ${spoolDir}`, problem);
   }
-  const fanOut = flags.given("accounting-fan-out");
+  const fanOutText = flags.given("accounting-fan-out");
+  if (fanOutText !== undefined && yangFanOut !== undefined) fail("--accounting-fan-out", `the --config document names the collectors (${FAN_OUT_LEAF}); name them in one place`);
+  const fanOut = fanOutText === undefined ? yangFanOut : fanOutCollectors(fanOutText, servers);
   return {
     ...(spoolDir === undefined ? {} : { spoolDir }),
     spoolMaxBytes,
-    ...(fanOut === undefined ? {} : { fanOut: fanOutCollectors(fanOut, servers) }),
+    ...(fanOut === undefined ? {} : { fanOut }),
     journal: flags.on("accounting-log"),
   };
 }
@@ -148,7 +154,7 @@ async function serversFromFlags(flags: Flags, env: Env, timeoutMs: number, warni
   });
 }
 
-async function serversFromFile(path: string, flags: Flags, env: Env, timeoutMs: number, warnings: string[]): Promise<UpstreamServer[]> {
+async function serversFromFile(path: string, flags: Flags, env: Env, timeoutMs: number, warnings: string[]): Promise<YangServers> {
   const stray = SECURITY_FLAGS.find((name) => name !== "psk-key-exchange" && name !== "psk-key-exchange-groups" && flags.has(name));
   if (stray) fail(`--${stray}`, "cannot be combined with --config: the YANG document sets each server's security");
   for (const name of [SECRET_ENV.sharedSecret, SECRET_ENV.pskKey]) {
@@ -179,7 +185,7 @@ async function serversFromFile(path: string, flags: Flags, env: Env, timeoutMs: 
     if (server.sharedSecret) secretWarnings(server.sharedSecret, `--config ${path}: server '${server.name}' shared-secret`, warnings);
   }
   if (loaded.holdsSecrets && file.shared) warnings.push(sharedFileWarning("--config", path));
-  return loaded.servers;
+  return loaded;
 }
 
 /**
@@ -217,7 +223,9 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     secretWarnings(proxySharedSecret, proxySecretText.origin, warnings);
     if (!hosted.services.proxy) warnings.push(`${proxySecretText.origin}: unused, the proxy service is not hosted`);
   }
-  const servers = configPath === undefined ? await serversFromFlags(flags, env, timeoutMs, warnings) : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
+  const loaded: Pick<YangServers, "servers" | "fanOut"> =
+    configPath === undefined ? { servers: await serversFromFlags(flags, env, timeoutMs, warnings) } : await serversFromFile(configPath, flags, env, timeoutMs, warnings);
+  const { servers } = loaded;
   if (hosted.services.proxy && !proxySharedSecret) proxySecretWarnings(servers, warnings);
   if (hosted.services.proxy) await refuseSelfLoop(configPath ?? "--server-addr", servers, hosted.proxyEndpoint);
   const limitValues = limits(flags, hosted.listenEndpoint);
@@ -227,7 +235,7 @@ export async function buildRuntimeConfig(flags: Flags, env: Env, warnings: strin
     socketMode: mode,
     ...(proxySharedSecret ? { proxySharedSecret } : {}),
     limits: limitValues,
-    accounting: accounting(flags, servers, warnings),
+    accounting: accounting(flags, servers, warnings, loaded.fanOut),
     verbosity: Math.min(flags.scanned.verbosity, 4),
     logFormat: checked(logFormat, "--log-format", flags.value("log-format")),
     certificates: certificateInventory(servers),

@@ -5,6 +5,7 @@
  * record exactly once. Authentication keeps the ordered failover (only the first server sees it).
  */
 import { afterAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AGENT, startAgent } from "../support/agent-process";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
@@ -68,3 +69,42 @@ test("--accounting-fan-out names servers that exist, else exit 2 with one line",
   expect(bad.exitCode).toBe(2);
   expect(bad.stderr.toString()).toBe('tacacsrs-agentd: --accounting-fan-out: no server is named "127.0.0.1:4917" (servers: 127.0.0.1:4915, 127.0.0.1:4916)\n');
 });
+
+/** A --config document for `servers` (RFC 7951 JSON), 0600; `collectors` are marked tacacsrs-agentd:accounting-fan-out. */
+function yangConfig(dir: string, servers: TestServer[], collectors: number[]): string {
+  const server = (test: TestServer, index: number) => ({
+    name: `collector-${index}`,
+    "server-type": "accounting",
+    address: "127.0.0.1",
+    port: test.port,
+    "shared-secret": SECRET,
+    "single-connection": true,
+    ...(collectors.includes(index) ? { "tacacsrs-agentd:accounting-fan-out": true } : {}),
+  });
+  const path = join(dir, "fan-out-15.json");
+  writeFileSync(path, JSON.stringify({ "ietf-system:system": { "ietf-system-tacacs-plus:tacacs-plus": { server: servers.map(server) } } }), { mode: 0o600 });
+  return path;
+}
+
+test("collectors named in the YANG document (tacacsrs-agentd:accounting-fan-out) each get every record; the others none", async () => {
+  const servers: TestServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const server = await startTacacsServer({ key: SECRET });
+    cleanups.push(() => server.stop());
+    servers.push(server);
+  }
+  const dirs = spoolDirectory();
+  cleanups.push(dirs.cleanup);
+  const config = yangConfig(dirs.root, servers, [0, 2]);
+  const agent = await startAgent(["--config", config, "--accounting-spool-dir", dirs.spool], {}, { dir: dirs.root });
+  cleanups.push(() => agent.stop());
+  const outcomes = new Map<string, Outcome>();
+  await sendThroughApi(agent.socket, "yang", 2, 20, outcomes);
+  expect([...outcomes.values()].every((outcome) => outcome === "delivered")).toBe(true);
+  expect(servers.map((server) => server.records.length)).toEqual([40, 0, 40]);
+  expect(orderViolation(servers[2]!)).toBeUndefined();
+  // The flag and the document cannot both name them.
+  const both = Bun.spawnSync([AGENT, "--config", config, "--accounting-fan-out", "all", "--check-config"], { env: { PATH: process.env.PATH ?? "" } });
+  expect(both.exitCode).toBe(2);
+  expect(both.stderr.toString()).toBe("tacacsrs-agentd: --accounting-fan-out: the --config document names the collectors (tacacsrs-agentd:accounting-fan-out); name them in one place\n");
+}, 30_000);

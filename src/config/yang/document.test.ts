@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { testPki, type Pki } from "../../../test/support/pki";
 import { ConfigError } from "../errors";
 import type { UpstreamServer } from "../../upstream/types";
-import { serversFromYang, type YangDefaults } from "./document";
+import { FAN_OUT_LEAF, serversFromYang, type YangDefaults } from "./document";
 import { prng } from "../../../test/support/prng";
 
 const DEFAULTS: YangDefaults = { timeoutMs: 5000, psk: { keyExchange: "psk-dhe", groups: ["secp384r1", "secp256r1"] } };
@@ -96,6 +96,31 @@ describe("RFC 9105", () => {
       `${BASE}/server[name='x']/colour: unknown node, ignored`,
       `${BASE}/server[name='x']/vrf-instance: VRFs are not supported; the default routing table is used`,
     ]);
+  });
+});
+
+describe("tacacsrs-agentd:accounting-fan-out (our augmentation of the server list)", () => {
+  const named = (name: string, address: string, fanOut?: unknown) => server({ name, address, ...(fanOut === undefined ? {} : { [FAN_OUT_LEAF]: fanOut }) });
+  const fanOutOf = (document: unknown) => {
+    const warnings: string[] = [];
+    const loaded = serversFromYang(document, DEFAULTS, warnings);
+    return { fanOut: loaded.fanOut, warnings };
+  };
+
+  test("servers marked true are the collectors, in server order; false or absent are not", () => {
+    const document = wrap([named("c", "192.0.2.3", true), named("a", "192.0.2.1", "false"), named("b", "192.0.2.2", "true"), named("d", "192.0.2.4")]);
+    expect(fanOutOf(document)).toEqual({ fanOut: ["c", "b"], warnings: [] });
+  });
+
+  test("no server marked: no fan-out (ordered failover, as without the leaf)", () => {
+    expect(fanOutOf(wrap([named("a", "192.0.2.1", false), named("b", "192.0.2.2")])).fanOut).toBeUndefined();
+  });
+
+  test("a value that is no boolean names its path; the leaf under another prefix is an unknown node", () => {
+    expect(errorOf(wrap([named("a", "192.0.2.1", "yes")]))).toBe(`${BASE}/server[name='a']/${FAN_OUT_LEAF}: expected true or false`);
+    const { fanOut, warnings } = fanOutOf(wrap([server({ "accounting-fan-out": true })]));
+    expect(fanOut).toBeUndefined();
+    expect(warnings).toEqual([`${BASE}/server[name='x']/accounting-fan-out: unknown node, ignored`]);
   });
 });
 

@@ -36,6 +36,8 @@ export interface YangDefaults {
 
 export interface YangServers {
   servers: UpstreamServer[];
+  /** Servers marked `tacacsrs-agentd:accounting-fan-out: true`, in server order; absent when none is. */
+  fanOut?: string[];
   /** True when the document itself holds secrets (shared secrets, keys). */
   holdsSecrets: boolean;
 }
@@ -52,8 +54,14 @@ const host = v.pipe(yangText, v.check(isValidHost, "expected an IP address or a 
 const domainName = v.pipe(yangText, v.check(isHostName, "expected a DNS domain name"));
 
 const TACACS_PLUS_MEMBERS = ["server", "client-credentials", "server-credentials"];
+/**
+ * Our own augmentation of the server list (packaging/examples/tacacsrs-agentd.yang): the
+ * accounting collectors of --accounting-fan-out. A member of another module is qualified with
+ * its module name (RFC 7951 §4).
+ */
+export const FAN_OUT_LEAF = "tacacsrs-agentd:accounting-fan-out";
 const SERVER_MEMBERS = [
-  "server-type", "domain-name", "sni-enabled", "address", "port", "shared-secret", "source-ip", "source-interface",
+  FAN_OUT_LEAF, "server-type", "domain-name", "sni-enabled", "address", "port", "shared-secret", "source-ip", "source-interface",
   "vrf-instance", "single-connection", "timeout", "client-identity", "server-authentication", "hello-params",
 ];
 const TLS_MEMBERS = ["client-identity", "server-authentication", "hello-params"];
@@ -141,7 +149,9 @@ function parseServer(server: YangObject, credentials: Credentials, defaults: Yan
 export function serversFromYang(document: unknown, defaults: YangDefaults, warnings: string[]): YangServers {
   const tacacs = tacacsPlus(document, warnings);
   const credentials = credentialLists(tacacs);
-  const servers = tacacs.list("server", "name", SERVER_MEMBERS, ["statistics"]).map((server) => parseServer(server, credentials, defaults));
+  const entries = tacacs.list("server", "name", SERVER_MEMBERS, ["statistics"]);
+  const servers = entries.map((server) => parseServer(server, credentials, defaults));
+  const collectors = servers.filter((_server, index) => entries[index]!.leaf(FAN_OUT_LEAF, yangBoolean) === true).map((server) => server.name);
   if (servers.length === 0) fail(tacacs.pathOf("server"), "no server configured");
   const seen = new Set<string>();
   for (const server of servers) {
@@ -150,5 +160,5 @@ export function serversFromYang(document: unknown, defaults: YangDefaults, warni
     seen.add(endpoint);
   }
   const holdsSecrets = credentials.clients.size > 0 || servers.some((server) => server.sharedSecret !== undefined || server.security.kind === "psk" || (server.security.kind === "tls" && server.security.clientKeyPem !== undefined));
-  return { servers, holdsSecrets };
+  return { servers, holdsSecrets, ...(collectors.length > 0 ? { fanOut: collectors } : {}) };
 }
