@@ -46,10 +46,15 @@ const METHODS: Record<ApiMethod, MethodNames> = (() => {
 
 /** The request as one length-prefixed gRPC message. */
 function encodeRequest(method: ApiMethod, request: object): Uint8Array {
+  let message: Uint8Array | undefined;
   try {
-    return encodeMessage(encodeMessageObject(METHODS[method].requestType, request));
+    message = encodeMessageObject(METHODS[method].requestType, request);
+    return encodeMessage(message);
   } catch (error) {
     throw new ApiCallError(Status.INVALID_ARGUMENT, `cannot encode the ${method} request: ${(error as Error).message}`);
+  } finally {
+    // The framed copy is the one sent (callUnaryDirect wipes it after the call); this one may hold a password.
+    message?.fill(0);
   }
 }
 

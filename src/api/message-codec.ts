@@ -84,7 +84,7 @@ function toBytes(value: unknown): Uint8Array {
   throw new TypeError("bytes expected");
 }
 
-/** Appends to a buffer that grows as needed. */
+/** Appends to a buffer that grows as needed; a buffer it leaves behind is wiped (a request may carry a password). */
 class ByteWriter {
   buffer = new Uint8Array(128);
   length = 0;
@@ -93,7 +93,12 @@ class ByteWriter {
     if (this.length + bytes <= this.buffer.length) return;
     const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + bytes));
     grown.set(this.buffer.subarray(0, this.length));
+    this.buffer.fill(0);
     this.buffer = grown;
+  }
+
+  wipe(): void {
+    this.buffer.fill(0);
   }
 
   /** A non-negative integer (a double; from 2^64 on, 2^64-1 as Long.fromNumber clamps) as a varint. */
@@ -279,10 +284,18 @@ function enumType(values: Record<string, number>): EnumType {
 
 // ---- encoding (protobufjs fromObject + encode) ----
 
-/** `request` encoded as the message `fullName`; throws TypeError for a value of the wrong shape. */
+/**
+ * `request` encoded as the message `fullName` (the caller wipes it after use; no other copy is
+ * left unwiped); throws TypeError for a value of the wrong shape.
+ */
 export function encodeMessageObject(fullName: string, request: object): Uint8Array {
   const out = new ByteWriter();
-  writeMessage(out, messageType(fullName), request as Record<string, unknown>);
+  try {
+    writeMessage(out, messageType(fullName), request as Record<string, unknown>);
+  } catch (error) {
+    out.wipe();
+    throw error;
+  }
   return out.result();
 }
 
@@ -315,9 +328,13 @@ function writeValue(out: ByteWriter, field: Field, value: unknown, skipEmpty: bo
   } else {
     if (typeof value !== "object" || value === null) throw new TypeError(`${field.fullName}: object expected`);
     const nested = new ByteWriter();
-    writeMessage(nested, kind.message(), value as Record<string, unknown>);
-    out.varint(field.id * 8 + WIRE.length);
-    out.bytes(nested.result());
+    try {
+      writeMessage(nested, kind.message(), value as Record<string, unknown>);
+      out.varint(field.id * 8 + WIRE.length);
+      out.bytes(nested.result());
+    } finally {
+      nested.wipe();
+    }
   }
 }
 
