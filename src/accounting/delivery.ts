@@ -17,6 +17,7 @@
  * Delivery guarantee: exactly once within a run; at least once across a crash (a record sent but
  * not yet acknowledged in the cursor file is sent again after a restart).
  */
+import { join } from "node:path";
 import type { Logger } from "../common/log";
 import { AcctStatus, CodecError, PacketType, replyStatus } from "../protocol";
 import type { Clock } from "../upstream/clock";
@@ -24,6 +25,7 @@ import { UpstreamError, type UpstreamEngine, type UpstreamSession } from "../ups
 import { journalFields, journalLine, type JournalOutcome } from "./journal";
 import { REPLAY_LIVE_PER_SECOND, REPLAY_TARGET_DELAY_MS } from "./pacing";
 import { Replayer, type ReplayStats } from "./replay";
+import { collectorDirectory, collectorDirectoryName, collectorDirectoryNames } from "./collectors";
 import { Spool, SpoolFullError, SpoolWriteError, type SpoolEntry, type SpoolStats } from "./spool";
 import { stampTime } from "./stamp";
 
@@ -42,13 +44,16 @@ export type FanOutResult = { kind: "answered"; server: string; replyBody: Uint8A
 export interface AccountingStats extends SpoolStats, ReplayStats {
   /** Fan-out: records a collector missed and could not be spooled for it (no spool, or full). */
   fanOutMissed: number;
+  /** Spooled records of collectors no longer configured: kept, not delivered (also counted in `records`). */
+  orphanedRecords: number;
 }
 
-/** One collector of the fan-out, with its own spool when a spool is configured. */
+/** One collector of the fan-out. */
 export interface FanOutCollector {
-  /** The server's name (UpstreamServer.name). */
+  /** The server's name (UpstreamServer.name): what the engine knows it by. */
   server: string;
-  spool?: Spool;
+  /** "host:port": what its spool is known by (a renamed server keeps its spool). */
+  address: string;
 }
 
 export interface AccountingDeliveryOptions {
@@ -57,6 +62,11 @@ export interface AccountingDeliveryOptions {
   spool?: Spool;
   /** --accounting-fan-out: the collectors in server order; absent: ordered failover as usual. */
   fanOut?: FanOutCollector[];
+  /**
+   * With a spool: the spool directory and how to open a spool in it. Each collector gets its own
+   * (collectors.ts); those found there for collectors no longer configured are kept and reported.
+   */
+  collectorSpools?: { dir: string; open: (dir: string) => Spool };
   /** Writes one journal line (--accounting-log); absent: no journal. */
   journal?: (line: string) => void;
   clock: Clock;
@@ -67,22 +77,39 @@ export interface AccountingDeliveryOptions {
   replayWindow: number;
 }
 
-/** A spool and its replay: to whichever server answers (`server` undefined) or to one collector. */
+/**
+ * A spool and its replay: to whichever server answers (`server` undefined) or to one collector
+ * (`key`: its directory name). A collector lane whose server left the configuration is parked:
+ * its replay paused, its records kept.
+ */
 interface Lane {
   server: string | undefined;
+  key: string;
   spool: Spool | undefined;
   replayer: Replayer | undefined;
 }
 
 export class AccountingDelivery {
   readonly #main: Lane;
-  readonly #collectors: Lane[] | undefined;
+  #collectors: Lane[] | undefined;
+  /** Collector spools without a configured collector, by directory name. */
+  readonly #parked = new Map<string, Lane>();
   #fanOutMissed = 0;
   readonly #unsubscribe: () => void;
 
   constructor(private readonly options: AccountingDeliveryOptions) {
-    this.#main = this.#lane(undefined, options.spool);
-    this.#collectors = options.fanOut?.map((collector) => this.#lane(collector.server, collector.spool));
+    this.#main = this.#lane(undefined, "", options.spool);
+    const spools = options.collectorSpools;
+    for (const key of spools ? collectorDirectoryNames(spools.dir) : []) {
+      const spool = spools!.open(collectorDirectory(spools!.dir, key));
+      const lane = this.#lane(undefined, key, spool);
+      lane.replayer!.pause();
+      this.#parked.set(key, lane);
+    }
+    if (options.fanOut) this.reconfigureFanOut(options.fanOut);
+    for (const lane of this.#parked.values()) {
+      if (lane.spool!.records > 0) options.log.warn(`accounting fan-out: ${join(spools!.dir, lane.key)} holds ${lane.spool!.records} record(s) of a collector that is not configured; kept, and delivered once a server with that address is a collector again`);
+    }
     // The preferred-server probe (or any server answering) ends an outage: try the backlog now.
     this.#unsubscribe = options.engine.onStateChange((status) => {
       if (status.state !== "NoResponsiveServer") this.serverAnswered();
@@ -93,11 +120,39 @@ export class AccountingDelivery {
     return this.#collectors !== undefined;
   }
 
-  #lane(server: string | undefined, spool: Spool | undefined): Lane {
+  /**
+   * The fan-out collectors changed (SIGHUP): a collector is known by its address, so a renamed
+   * server keeps its spool and its replay goes on under the new name; a collector that left is
+   * parked (its records kept and reported, never re-sent to the others, which got them already);
+   * a parked or new address becomes a collector again with its spool.
+   */
+  reconfigureFanOut(collectors: readonly FanOutCollector[]): void {
+    const spools = this.options.collectorSpools;
+    const previous = this.#collectors ?? [];
+    const next = collectors.map((collector) => {
+      const key = collectorDirectoryName(collector.address);
+      const lane = previous.find((candidate) => candidate.key === key) ?? this.#parked.get(key) ?? this.#lane(undefined, key, spools?.open(collectorDirectory(spools.dir, key)));
+      if (this.#parked.delete(key)) lane.replayer?.resume();
+      if (lane.server !== undefined && lane.server !== collector.server) this.options.log.warn(`accounting fan-out: collector ${lane.server} is now named ${collector.server} (same address ${collector.address}); its spool follows it`);
+      lane.server = collector.server;
+      return lane;
+    });
+    for (const lane of previous) {
+      if (next.includes(lane)) continue;
+      lane.replayer?.pause();
+      if (lane.spool) this.#parked.set(lane.key, lane);
+      const kept = lane.spool ? `; its ${lane.spool.records} spooled record(s) are kept in ${join(spools!.dir, lane.key)} and delivered if a server with its address is a collector again` : "";
+      this.options.log.warn(`accounting fan-out: ${lane.server} is no longer a collector${kept}`);
+    }
+    this.#collectors = next;
+  }
+
+  #lane(server: string | undefined, key: string, spool: Spool | undefined): Lane {
     const { options } = this;
-    const replayer = spool && new Replayer(spool, (entry) => this.#replay(server, entry), { maxWindow: options.replayWindow, targetDelayMs: REPLAY_TARGET_DELAY_MS, livePerSecond: REPLAY_LIVE_PER_SECOND, roundTripClock: () => performance.now(), clock: options.clock, log: options.log });
-    if (spool && spool.records > 0) replayer!.wake();
-    return { server, spool, replayer };
+    const lane: Lane = { server, key, spool, replayer: undefined };
+    lane.replayer = spool && new Replayer(spool, (entry) => this.#replay(lane.server, entry), { maxWindow: options.replayWindow, targetDelayMs: REPLAY_TARGET_DELAY_MS, livePerSecond: REPLAY_LIVE_PER_SECOND, roundTripClock: () => performance.now(), clock: options.clock, log: options.log });
+    if (spool && spool.records > 0) lane.replayer!.wake();
+    return lane;
   }
 
   /** Settles a live record (its REQUEST body, version byte) after the engine's attempt. Reads `body` synchronously only. */
@@ -156,9 +211,11 @@ export class AccountingDelivery {
 
   /** Spool depth and delivery counters over every spool; undefined without a spool. */
   stats(): AccountingStats | undefined {
-    const lanes = [this.#main, ...(this.#collectors ?? [])].filter((lane) => lane.spool);
+    const lanes = this.#lanes().filter((lane) => lane.spool);
     if (lanes.length === 0) return undefined;
-    const total = { fanOutMissed: this.#fanOutMissed } as AccountingStats;
+    let orphanedRecords = 0;
+    for (const lane of this.#parked.values()) orphanedRecords += lane.spool!.records;
+    const total = { fanOutMissed: this.#fanOutMissed, orphanedRecords } as AccountingStats;
     for (const lane of lanes) {
       const figures: Record<string, number> = { ...lane.spool!.snapshot(), ...lane.replayer!.stats };
       for (const [name, value] of Object.entries(figures)) {
@@ -169,9 +226,14 @@ export class AccountingDelivery {
     return total;
   }
 
+  /** Every lane: the main one, the collectors, the parked ones. */
+  #lanes(): Lane[] {
+    return [this.#main, ...(this.#collectors ?? []), ...this.#parked.values()];
+  }
+
   async close(): Promise<void> {
     this.#unsubscribe();
-    for (const lane of [this.#main, ...(this.#collectors ?? [])]) {
+    for (const lane of this.#lanes()) {
       lane.replayer?.close();
       await lane.spool?.close();
     }

@@ -140,4 +140,27 @@ describe("replay", () => {
     replayer.close();
     await spool.close();
   });
+
+  test("pause: no new sends, what is in flight settles and is acknowledged; resume goes on from there, none twice", async () => {
+    const { spool, clock, replayer, pending, sent, settle } = await setUp(6);
+    replayer.wake();
+    clock.advance(0);
+    await settle(true);
+    expect(sent).toEqual([0, 1, 2]);
+    replayer.pause();
+    await settle(true);
+    clock.advance(10_000);
+    expect(sent).toEqual([0, 1, 2]);
+    expect(spool.records).toBe(3);
+    replayer.nudge();
+    replayer.wake();
+    clock.advance(10_000);
+    expect(sent).toHaveLength(3);
+    replayer.resume();
+    clock.advance(0);
+    while (pending.length > 0) await settle(true);
+    expect(sent).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(spool.records).toBe(0);
+    await spool.close();
+  });
 });

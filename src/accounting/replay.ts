@@ -6,7 +6,8 @@
  * A failure while draining stops new sends; once the records in flight settle, the failed ones
  * wait for the next try and are re-sent first, in order. A record that was delivered is never
  * sent again within a run, and none is skipped: acknowledgements advance over the delivered
- * prefix only.
+ * prefix only. `pause()` stops new sends (the records in flight still settle and are
+ * acknowledged); `resume()` goes on where it stopped.
  *
  * Live traffic keeps its latency because the window is paced by delay (pacing.ts, after RFC 6817):
  * it grows while replayed records come back as fast as they did without a queue, and shrinks as
@@ -60,6 +61,7 @@ export class Replayer {
   #retryMs = FIRST_RETRY_MS;
   #timer: unknown;
   #closed = false;
+  #paused = false;
   /** Slots in the window that failed and wait to be sent again (first in order). */
   #failed = 0;
   #pacing: Pacing;
@@ -82,15 +84,33 @@ export class Replayer {
     return this.#mode;
   }
 
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Something was spooled: make sure a try is scheduled. */
   wake(): void {
-    if (this.#mode === "idle" && this.#timer === undefined && !this.#closed) this.#schedule(this.#stalled ? this.#retryMs : 0);
+    if (this.#mode === "idle" && this.#timer === undefined && !this.#closed && !this.#paused) this.#schedule(this.#stalled ? this.#retryMs : 0);
+  }
+
+  /** No new sends until `resume()` (the collector left the configuration); what is in flight settles. */
+  pause(): void {
+    this.#paused = true;
+    this.#cancelTimer();
+  }
+
+  /** Sends again, at once, from the first record not delivered. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#retryMs = FIRST_RETRY_MS;
+    this.wake();
   }
 
   /** A server answered live traffic: drain now instead of waiting for the backoff, at the live rate bound for a while. */
   nudge(): void {
     this.#liveAt = this.options.roundTripClock();
-    if (this.#mode !== "idle" || this.#closed || (this.spool.records === 0 && this.#window.length === 0)) return;
+    if (this.#mode !== "idle" || this.#closed || this.#paused || (this.spool.records === 0 && this.#window.length === 0)) return;
     this.#cancelTimer();
     this.#retryMs = FIRST_RETRY_MS;
     this.#pump("draining");
@@ -118,6 +138,10 @@ export class Replayer {
   /** Sends what the mode allows: one record while probing, the paced window while draining. */
   #pump(from: ReplayMode = this.#mode): void {
     if (this.#closed) return;
+    if (this.#paused) {
+      if (this.#inFlight === 0) this.#settle();
+      return;
+    }
     if (this.#mode === "idle") this.#mode = from;
     this.#stalled = false;
     const limit = this.#mode === "probing" ? 1 : windowOf(this.#pacing);
@@ -198,7 +222,7 @@ export class Replayer {
   #settle(): void {
     this.#mode = "idle";
     this.stats.replayWindow = 0;
-    if (this.#stalled) {
+    if (this.#stalled && !this.#paused) {
       const delay = this.#retryMs;
       this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
       this.#schedule(delay);

@@ -18,20 +18,19 @@ import { pskCounters } from "../transport/psk/counters";
 import { sdNotify } from "./sd-notify";
 import { statusLine } from "./systemd-status";
 import { errorMessage } from "../common/error-message";
-import { AccountingDelivery, Spool, type AccountingStats } from "../accounting";
+import { AccountingDelivery, Spool, type AccountingStats, type FanOutCollector } from "../accounting";
 import { systemClock } from "../upstream/clock";
-import { mkdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { join } from "node:path";
 
 /** Share of --max-sessions-in-flight that replaying the accounting spool may hold (its paced window stays below). */
 const REPLAY_SHARE = 1 / 16;
 
-/** A fan-out collector's spool: DIR/fan-out-<server name, safe characters only>, created 0700. */
-function collectorDirectory(spoolDir: string, server: string): string {
-  const dir = join(spoolDir, `fan-out-${server.replace(/[^A-Za-z0-9._-]/g, "_")}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return dir;
+/** The fan-out collectors of `config` with their addresses (a collector's spool follows its address). */
+function fanOutCollectors(config: RuntimeConfig): FanOutCollector[] | undefined {
+  return config.accounting.fanOut?.map((name) => {
+    const server = config.engine.servers.find((candidate) => candidate.name === name)!;
+    return { server: name, address: formatEndpoint({ kind: "tcp", host: server.host, port: server.port }) };
+  });
 }
 
 /** The accounting spool, fan-out and journal when their flags ask for them (issue 15). */
@@ -44,12 +43,13 @@ function accountingDelivery(config: RuntimeConfig, engine: UpstreamEngine): Acco
   const shares = 1 + (fanOut?.length ?? 0);
   const openSpool = (dir: string) => Spool.open({ dir, maxBytes: Math.floor(spoolMaxBytes / shares), clock: systemClock, log });
   const spool = spoolDir === undefined ? undefined : openSpool(spoolDir);
-  const collectors = fanOut?.map((server) => ({ server, ...(spoolDir === undefined ? {} : { spool: openSpool(collectorDirectory(spoolDir, server)) }) }));
+  const collectors = fanOutCollectors(config);
   const slowest = Math.max(...config.engine.servers.map((server) => server.timeoutMs));
   return new AccountingDelivery({
     engine,
     ...(spool ? { spool } : {}),
     ...(collectors ? { fanOut: collectors } : {}),
+    ...(spoolDir === undefined ? {} : { collectorSpools: { dir: spoolDir, open: openSpool } }),
     ...(journal ? { journal: (line: string) => void process.stderr.write(`${line}\n`) } : {}),
     clock: systemClock,
     log,
@@ -124,7 +124,8 @@ async function startMetrics(running: Running, endpoint: Endpoint, entryPoints: R
     .counter("tacacsrs_accounting_spool_delivered", "Spooled accounting records delivered since start", spool("delivered"))
     .counter("tacacsrs_accounting_spool_refused_full", "Accounting records refused because the spool was full", spool("refusedFull"))
     .counter("tacacsrs_accounting_spool_write_errors", "Accounting records refused because the disk refused the write", spool("writeErrors"))
-    .counter("tacacsrs_accounting_fan_out_missed", "Fan-out: records a collector missed that could not be spooled for it", spool("fanOutMissed"));
+    .counter("tacacsrs_accounting_fan_out_missed", "Fan-out: records a collector missed that could not be spooled for it", spool("fanOutMissed"))
+    .gauge("tacacsrs_accounting_spool_orphaned_records", "Spooled records of fan-out collectors no longer configured (kept, not delivered)", spool("orphanedRecords"));
   // Command accounting (issue 22): registered audit sessions, refusals, and the audit plugin's last report.
   const auditCounters = () => running.api?.audit.registry.counters;
   const pluginCounter = (name: string) => running.api?.audit.pluginCounters()?.[name] ?? 0;
@@ -212,10 +213,10 @@ async function stop(running: Running, graceMs: number): Promise<void> {
   await running.engine.close();
 }
 
-/** Settings that only a restart applies: the listeners. */
+/** Settings that only a restart applies: the listeners (and turning accounting fan-out on or off; its collectors reload). */
 function listenersChanged(a: RuntimeConfig, b: RuntimeConfig): boolean {
   const key = (c: RuntimeConfig) =>
-    JSON.stringify([c.services, c.listenEndpoint, c.proxyEndpoint, c.metricsEndpoint, c.socketMode, c.limits, c.accounting]);
+    JSON.stringify([c.services, c.listenEndpoint, c.proxyEndpoint, c.metricsEndpoint, c.socketMode, c.limits, { ...c.accounting, fanOut: c.accounting.fanOut !== undefined }]);
   return key(a) !== key(b);
 }
 
@@ -234,6 +235,8 @@ async function reload(running: Running, argv: string[], env: Record<string, stri
     configureLogging(outcome.config.logFormat, env);
     setVerbosity(outcome.config.verbosity);
     running.engine.reconfigure(outcome.config.engine);
+    const collectors = fanOutCollectors(outcome.config);
+    if (collectors && running.accounting?.fanOutEnabled) running.accounting.reconfigureFanOut(collectors);
     wipeReplacedPskKeys(running.config, outcome.config);
     running.config = outcome.config;
     running.reloads.succeeded += 1;

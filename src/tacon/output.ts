@@ -87,7 +87,8 @@ function proxyLine(proxy: Fields | undefined): string {
 function spoolLine(spool: Fields | undefined): string {
   if (!spool) return "";
   const n = (name: string) => Number(spool[name] ?? 0);
-  return `accounting spool: ${n("records")} records, ${n("bytes")} of ${n("maxBytes")} bytes, oldest ${n("oldestAgeSeconds")} s; delivered ${n("delivered")}, refused (full) ${n("refusedFull")}\n`;
+  const orphaned = n("orphanedRecords") > 0 ? `; orphaned ${n("orphanedRecords")} (collectors no longer configured, kept)` : "";
+  return `accounting spool: ${n("records")} records, ${n("bytes")} of ${n("maxBytes")} bytes, oldest ${n("oldestAgeSeconds")} s; delivered ${n("delivered")}, refused (full) ${n("refusedFull")}${orphaned}\n`;
 }
 
 function human(method: ApiMethod, reply: Fields): string {

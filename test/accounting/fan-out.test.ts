@@ -5,11 +5,10 @@
  * record exactly once. Authentication keeps the ordered failover (only the first server sees it).
  */
 import { afterAll, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AGENT, startAgent } from "../support/agent-process";
 import { startTacacsServer, type TestServer } from "../support/tacacs-server";
-import { orderViolation, SECRET, sendThroughApi, sendThroughProxy, spoolDirectory, taskIdOf, waitForRecords, type Outcome } from "./harness";
+import { orderViolation, SECRET, sendThroughApi, sendThroughProxy, spoolDirectory, taskIdOf, waitForRecords, writeYangConfig, type Outcome } from "./harness";
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -70,22 +69,6 @@ test("--accounting-fan-out names servers that exist, else exit 2 with one line",
   expect(bad.stderr.toString()).toBe('tacacsrs-agentd: --accounting-fan-out: no server is named "127.0.0.1:4917" (servers: 127.0.0.1:4915, 127.0.0.1:4916)\n');
 });
 
-/** A --config document for `servers` (RFC 7951 JSON), 0600; `collectors` are marked tacacsrs-agentd:accounting-fan-out. */
-function yangConfig(dir: string, servers: TestServer[], collectors: number[]): string {
-  const server = (test: TestServer, index: number) => ({
-    name: `collector-${index}`,
-    "server-type": "accounting",
-    address: "127.0.0.1",
-    port: test.port,
-    "shared-secret": SECRET,
-    "single-connection": true,
-    ...(collectors.includes(index) ? { "tacacsrs-agentd:accounting-fan-out": true } : {}),
-  });
-  const path = join(dir, "fan-out-15.json");
-  writeFileSync(path, JSON.stringify({ "ietf-system:system": { "ietf-system-tacacs-plus:tacacs-plus": { server: servers.map(server) } } }), { mode: 0o600 });
-  return path;
-}
-
 test("collectors named in the YANG document (tacacsrs-agentd:accounting-fan-out) each get every record; the others none", async () => {
   const servers: TestServer[] = [];
   for (let i = 0; i < 3; i++) {
@@ -95,7 +78,7 @@ test("collectors named in the YANG document (tacacsrs-agentd:accounting-fan-out)
   }
   const dirs = spoolDirectory();
   cleanups.push(dirs.cleanup);
-  const config = yangConfig(dirs.root, servers, [0, 2]);
+  const config = writeYangConfig(join(dirs.root, "fan-out-15.json"), servers.map((server, index) => ({ name: `collector-${index}`, port: server.port, collector: index !== 1 })));
   const agent = await startAgent(["--config", config, "--accounting-spool-dir", dirs.spool], {}, { dir: dirs.root });
   cleanups.push(() => agent.stop());
   const outcomes = new Map<string, Outcome>();

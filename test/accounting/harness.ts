@@ -4,7 +4,7 @@
  * raw gRPC client) and through the proxy (a pam_tacplus-like client), and checks on what reached
  * the test servers.
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiType } from "../../src/api/proto";
@@ -102,4 +102,19 @@ export function orderViolation(server: TestServer): string | undefined {
     last.set(lane!, Number(seq));
   }
   return undefined;
+}
+
+/** Writes a --config document (RFC 7951 JSON, 0600) of loopback servers; `collector` marks tacacsrs-agentd:accounting-fan-out. */
+export function writeYangConfig(path: string, servers: { name: string; port: number; collector: boolean }[]): string {
+  const entry = (server: { name: string; port: number; collector: boolean }) => ({
+    name: server.name,
+    "server-type": "accounting",
+    address: "127.0.0.1",
+    port: server.port,
+    "shared-secret": SECRET,
+    "single-connection": true,
+    ...(server.collector ? { "tacacsrs-agentd:accounting-fan-out": true } : {}),
+  });
+  writeFileSync(path, JSON.stringify({ "ietf-system:system": { "ietf-system-tacacs-plus:tacacs-plus": { server: servers.map(entry) } } }), { mode: 0o600 });
+  return path;
 }
