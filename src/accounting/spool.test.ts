@@ -52,6 +52,21 @@ describe("spool", () => {
     await again.close();
   });
 
+  test("start-up reads a segment larger than its buffer in pieces: frames cut at a piece's end are whole, the torn tail is cut", async () => {
+    const dir = spoolDir();
+    const { spool } = open(dir, { maxBytes: 64 << 20 });
+    // 3,000 records of 1,017 bytes: one 3 MiB segment, read through a 1 MiB buffer.
+    await Promise.all(Array.from({ length: 3000 }, (_, n) => spool.append(record(n, 999))));
+    await spool.close();
+    const [segment] = readdirSync(dir).filter((name) => name.endsWith(".seg"));
+    appendFileSync(join(dir, segment!), new Uint8Array(700).fill(7));
+    const { spool: again, log } = open(dir, { maxBytes: 64 << 20 });
+    expect(again.snapshot()).toMatchObject({ records: 3000, corruptBytesTruncated: 700 });
+    expect(log.lines.join("\n")).toContain("700 bytes skipped and truncated");
+    expect(drain(again).map((e) => e.acceptedAt - 1_000_000)).toEqual(Array.from({ length: 3000 }, (_, n) => n));
+    await again.close();
+  });
+
   test("delivered segments are deleted; the bound counts bytes on disk", async () => {
     const dir = spoolDir();
     const { spool } = open(dir, { segmentBytes: 1024 });

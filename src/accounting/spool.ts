@@ -12,7 +12,7 @@
  * Start-up recovery: every segment is scanned; a torn or corrupt tail is reported (segment, bytes
  * skipped) and truncated, so garbage is never replayed.
  */
-import { closeSync, openSync, readSync, rmSync, statSync, truncateSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, rmSync, truncateSync } from "node:fs";
 import { open, rm, type FileHandle } from "node:fs/promises";
 import type { Logger } from "../common/log";
 import { errorMessage } from "../common/error-message";
@@ -390,6 +390,31 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /**
+ * The valid records of a segment file from byte `from` on, read through `buffer` (memory stays
+ * flat however large the spool): a frame cut by the end of the buffer is read again at the start
+ * of the next read; one that does not fit a buffer of the largest valid frame is torn or corrupt.
+ */
+function countSegment(path: string, from: number, buffer: Uint8Array): { count: number; validEnd: number; size: number; stop?: "partial" | "corrupt" } {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    let count = 0;
+    let at = 0;
+    while (at < size) {
+      const got = readSync(fd, buffer, 0, Math.min(buffer.length, size - at), at);
+      if (got === 0) return { count, validEnd: at, size, stop: "partial" };
+      const scan = countRecords(buffer.subarray(0, got), from - at);
+      count += scan.count;
+      at += scan.validEnd;
+      if (scan.stop === "corrupt" || (scan.stop === "partial" && scan.validEnd === 0)) return { count, validEnd: at, size, stop: scan.stop };
+    }
+    return { count, validEnd: at, size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Start-up: drop delivered segments, truncate torn or corrupt tails (logged with the segment and
  * the bytes skipped), count what is left to deliver.
  */
@@ -402,17 +427,18 @@ function recover(dir: string, log: Logger): { segments: Segment[]; cursor: Posit
   const segments: Segment[] = [];
   let records = 0;
   let corrupt = 0;
+  // One buffer for every segment, large enough for the largest valid frame.
+  const buffer = new Uint8Array(RECORD_HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES);
   for (const id of listSegments(dir)) {
     const path = segmentPath(dir, id);
     if (cursor && id < cursor.segment) {
       rmSync(path, { force: true });
       continue;
     }
-    const bytes = readFileSync(path);
     const from = cursor && id === cursor.segment ? cursor.offset : 0;
-    const scan = countRecords(bytes, from);
-    if (scan.validEnd < bytes.length) {
-      const skipped = bytes.length - scan.validEnd;
+    const scan = countSegment(path, from, buffer);
+    if (scan.validEnd < scan.size) {
+      const skipped = scan.size - scan.validEnd;
       corrupt += skipped;
       log.warn(`accounting spool ${dir}: segment ${id}: ${scan.stop === "corrupt" ? "corrupt" : "torn"} tail at byte ${scan.validEnd}, ${skipped} bytes skipped and truncated`);
       truncateSync(path, scan.validEnd);
@@ -423,7 +449,7 @@ function recover(dir: string, log: Logger): { segments: Segment[]; cursor: Posit
       continue;
     }
     records += waiting;
-    segments.push({ id, size: statSync(path).size });
+    segments.push({ id, size: scan.validEnd });
   }
   const start: Position = cursor && segments[0]?.id === cursor.segment ? cursor : { segment: segments[0]?.id ?? cursor?.segment ?? 0, offset: 0 };
   if (records > 0) log.warn(`accounting spool ${dir}: ${records} record(s) waiting from a previous run; they will be delivered when a server answers`);
