@@ -79,6 +79,10 @@ export const PIDFD_INFO_EXIT = 8;
 export const PIDFD_INFO_MASK_OFFSET = 0;
 export const PIDFD_INFO_EXIT_CODE_OFFSET = 60;
 
+/** pipe2(2) flags (the generic values, x86_64 and aarch64). */
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+
 export const AT_FDCWD = -100;
 export const AT_EMPTY_PATH = 0x1000;
 

@@ -19,6 +19,8 @@ export interface AuthorizerOptions {
   allowlist: ReadonlySet<string>;
   failurePolicy: FailurePolicy;
   decisionTimeoutMs: number;
+  /** Told of each allowed answer cached, before it is acted on (allowed-feed.ts). */
+  cachedAllowed?: (key: string, expiresAt: number) => void;
 }
 
 /** A decision and where it came from (accounting skips allowlisted plumbing). */
@@ -64,7 +66,8 @@ export class Authorizer {
     }
     if (answer.decision.allowed) this.counters.permitted++;
     else this.counters.denied++;
-    this.cache.set(key, answer.decision);
+    const expiresAt = this.cache.set(key, answer.decision);
+    if (expiresAt !== undefined && answer.decision.allowed) this.options.cachedAllowed?.(key, expiresAt);
     return { ...answer.decision, source: "server" };
   }
 

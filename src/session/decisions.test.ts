@@ -17,8 +17,13 @@ test("cached answers expire after the TTL; the oldest entry goes when full; TTL 
   expect(cache.get("a")).toBeUndefined();
   expect(cache.get("c")).toEqual(deny);
   expect(cache.counters()).toEqual({ hits: 2, misses: 2, evictions: 1, size: 2 });
+  expect(cache.set("d", deny, 1500)).toBe(1500);
+  now = 1499;
+  expect(cache.get("d")).toEqual(deny);
+  now = 1500;
+  expect(cache.get("d")).toBeUndefined();
   const never = new DecisionCache(0, 10, () => now);
-  never.set("a", deny);
+  expect(never.set("a", deny)).toBeUndefined();
   expect(never.get("a")).toBeUndefined();
 });
 

@@ -49,15 +49,17 @@ export class DecisionCache {
     return undefined;
   }
 
-  set(key: string, decision: Decision): void {
-    if (this.ttlMs <= 0) return;
+  /** Caches `decision` until `expiresAt` (default: the TTL from now); returns when it expires, or undefined when nothing is cached. */
+  set(key: string, decision: Decision, expiresAt = this.now() + this.ttlMs): number | undefined {
+    if (this.ttlMs <= 0) return undefined;
     this.#entries.delete(key);
     if (this.#entries.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest.
       this.#entries.delete(this.#entries.keys().next().value!);
       this.#counters.evictions++;
     }
-    this.#entries.set(key, { decision, expiresAt: this.now() + this.ttlMs });
+    this.#entries.set(key, { decision, expiresAt });
+    return expiresAt;
   }
 
   counters(): CacheCounters {

@@ -25,6 +25,7 @@ function load() {
     setresuid: { args: [u32, u32, u32], returns: i32 },
     geteuid: { args: [], returns: u32 },
     close: { args: [i32], returns: i32 },
+    pipe2: { args: [pointer, i32], returns: i32 },
     process_vm_readv: { args: [i32, pointer, u64, pointer, u64, u64], returns: i64 },
     __errno_location: { args: [], returns: pointer },
   }).symbols;

@@ -2,14 +2,16 @@
  * The listener worker: RECV blocks and Bun's event loop cannot watch the listener fd, so this
  * Worker loops on poll([listener, pidfds...]). For each held exec it reads and resolves the
  * target, checks that the notification is still valid, and posts it to the supervisor's main
- * thread, which decides and SENDs the answer. For accounting, it watches each exec'ing process
+ * thread, which decides and SENDs the answer; a command the main thread allowed and cached goes
+ * on from here (allowed-feed.ts). For accounting, it watches each exec'ing process
  * through a pidfd and posts its exit status when it ends (the supervisor is not the parent of its
  * grandchildren, so waitid cannot tell). POLLHUP on the listener: no task holds the filter any more.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readSync } from "node:fs";
 import {
   currentAbi,
   EINTR,
+  NOTIF_RESP_SIZE,
   NOTIF_SIZE,
   PIDFD_GET_INFO,
   PIDFD_INFO_EXIT,
@@ -21,11 +23,14 @@ import {
   POLLNVAL,
   SECCOMP_IOCTL_NOTIF_ID_VALID,
   SECCOMP_IOCTL_NOTIF_RECV,
+  SECCOMP_IOCTL_NOTIF_SEND,
   SYS_PIDFD_OPEN,
 } from "./abi";
-import { readExecTarget, TargetError } from "./exec-target";
+import { EntryReader } from "./allowed-feed";
+import { commandKey, DecisionCache } from "./decisions";
+import { readExecTarget, TargetError, type ExecTarget } from "./exec-target";
 import { errno, lib, ptr, rawSyscall } from "./libc";
-import { decodeNotification } from "./notification";
+import { decodeNotification, encodeResponse } from "./notification";
 import type { WorkerMessage, WorkerStart } from "./worker-messages";
 
 declare const self: Worker;
@@ -66,7 +71,43 @@ function threadGroupOf(tid: number): number {
   }
 }
 
-function run({ listener, watchExits }: WorkerStart): void {
+/** The allowed answers the main thread cached, as it feeds them (allowed-feed.ts). */
+class AllowedAnswers {
+  readonly #cache: DecisionCache;
+  readonly #reader = new EntryReader();
+  readonly #buffer = new Uint8Array(64 * 1024);
+
+  constructor(
+    /** The feed's read end; -1 once it is closed or unusable (the main thread then answers every exec). */
+    public fd: number,
+    ttlMs: number,
+    maxEntries: number,
+  ) {
+    this.#cache = new DecisionCache(ttlMs, maxEntries, () => Date.now());
+  }
+
+  /** Reads what the feed holds (called when poll says it is readable or hung up). */
+  take(): void {
+    let open = true;
+    try {
+      const n = readSync(this.fd, this.#buffer);
+      for (const entry of this.#reader.push(this.#buffer.subarray(0, n))) this.#cache.set(entry.key, { allowed: true, message: "" }, entry.expiresAt);
+      open = n > 0;
+    } catch (error) {
+      // Closed, or corrupt: dropped, so the main thread answers every exec (slower, never wrong).
+      open = (error as NodeJS.ErrnoException).code === "EAGAIN";
+    }
+    if (open) return;
+    lib().close(this.fd);
+    this.fd = -1;
+  }
+
+  allows(target: ExecTarget): boolean {
+    return this.#cache.get(commandKey(target.path, target.args, target.argc)) !== undefined;
+  }
+}
+
+function run({ listener, accounting, feed, cacheTtlMs, cacheMaxEntries }: WorkerStart): void {
   const abi = currentAbi()!;
   const c = lib();
   const watched = new Map<number, number>(); // pid → pidfd
@@ -83,15 +124,18 @@ function run({ listener, watchExits }: WorkerStart): void {
       pid = threadGroupOf(tid);
       pidfd = pid === tid || watched.has(pid) ? -1 : rawSyscall(SYS_PIDFD_OPEN, pid, 0);
     }
-    if (pidfd >= 0 && watchExits && watched.size < MAX_WATCHED_PROCESSES) watched.set(pid, pidfd);
+    if (pidfd >= 0 && accounting && watched.size < MAX_WATCHED_PROCESSES) watched.set(pid, pidfd);
     else if (pidfd >= 0) c.close(pidfd);
     return pid;
   };
+  const allowed = new AllowedAnswers(feed, cacheTtlMs, cacheMaxEntries);
   const notif = new Uint8Array(NOTIF_SIZE);
+  const response = new Uint8Array(NOTIF_RESP_SIZE);
   const idBytes = new BigUint64Array(1);
   let pollSet = new Uint8Array(8);
   for (;;) {
-    const fds = [listener, ...watched.values()];
+    // poll(2) skips a negative fd: the feed once it is closed.
+    const fds = [listener, allowed.fd, ...watched.values()];
     if (pollSet.length < fds.length * 8) pollSet = new Uint8Array(fds.length * 16);
     const view = new DataView(pollSet.buffer);
     fds.forEach((fd, i) => {
@@ -112,6 +156,8 @@ function run({ listener, watchExits }: WorkerStart): void {
       c.close(pidfd);
       watched.delete(pid);
     }
+    // The feed before the listener: an answer cached before an exec was let go is there for the next one.
+    if ((view.getInt16(8 + 6, true) & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) !== 0) allowed.take();
     const events = view.getInt16(6, true);
     if ((events & POLLIN) !== 0) {
       notif.fill(0);
@@ -132,6 +178,12 @@ function run({ listener, watchExits }: WorkerStart): void {
       idBytes[0] = notification.id;
       if (c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, ptr(idBytes)) < 0) continue;
       message.pid = processOf(notification.pid);
+      if (message.target !== undefined && allowed.allows(message.target)) {
+        const sent = c.ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, ptr(encodeResponse(notification.id, { kind: "continue" }, response))) === 0;
+        // Without accounting the main thread has nothing left to do for it.
+        if (sent && accounting) post({ ...message, answered: true });
+        continue;
+      }
       post(message);
     } else if ((events & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
       post({ type: "idle" });

@@ -8,11 +8,13 @@
  * exec fails with ENOSYS (the kernel fails closed without a listener).
  */
 import type { Pointer } from "bun:ffi";
-import { existsSync, readSync } from "node:fs";
+import { existsSync, readSync, writeSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import {
   EACCES,
   NOTIF_RESP_SIZE,
+  O_CLOEXEC,
+  O_NONBLOCK,
   POLLIN,
   SECCOMP_IOCTL_NOTIF_SEND,
   SECCOMP_IOCTL_NOTIF_SET_FLAGS,
@@ -21,6 +23,7 @@ import {
   SYS_PIDFD_OPEN,
 } from "./abi";
 import { CommandAccounting } from "./accounting";
+import { encodeEntry } from "./allowed-feed";
 import { Authorizer, type AgentApi } from "./authorizer";
 import { DecisionCache } from "./decisions";
 import { REPORT_FD, type LaunchSpec } from "./launcher";
@@ -118,6 +121,14 @@ export interface SupervisorCounters {
   execs: number;
   unresolved: number;
   sendFailures: number;
+  /** Allowed answers the worker could not be fed (pipe full, or a command line too long for one entry). */
+  notFed: number;
+}
+
+/** The allowed-answer feed to the listener worker (allowed-feed.ts): a non-blocking pipe, or undefined without one. */
+function openFeed(): { read: number; write: number } | undefined {
+  const fds = new Int32Array(2);
+  return lib().pipe2(ptr(fds), O_NONBLOCK | O_CLOEXEC) === 0 ? { read: fds[0]!, write: fds[1]! } : undefined;
 }
 
 /** Runs the session; resolves with the shell's exit status. */
@@ -139,11 +150,22 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   for (const signal of ["SIGINT", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU"] as const) process.on(signal, () => {});
   for (const signal of ["SIGHUP", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
 
+  const counters: SupervisorCounters = { execs: 0, unresolved: 0, sendFailures: 0, notFed: 0 };
+  const feed = options.cacheTtlMs > 0 ? openFeed() : undefined;
+  // Written before the exec that was asked about goes on, so the worker has it for the next one.
+  const feedAllowed = (key: string, expiresAt: number) => {
+    const entry = encodeEntry(key, expiresAt);
+    try {
+      if (entry === undefined || feed === undefined) throw new Error("not fed");
+      writeSync(feed.write, entry); // at most PIPE_BUF bytes: all or nothing (EAGAIN when full)
+    } catch {
+      counters.notFed++;
+    }
+  };
   const cache = new DecisionCache(options.cacheTtlMs, options.cacheMaxEntries, () => Date.now());
-  const authorizer = new Authorizer(options.api, options.identity, cache, options);
+  const authorizer = new Authorizer(options.api, options.identity, cache, { ...options, cachedAllowed: feedAllowed });
   const taskBase = `${process.pid}.${Date.now().toString(36)}`;
   const accounting = options.accounting ? new CommandAccounting(options.api, options.identity, taskBase, options.decisionTimeoutMs) : undefined;
-  const counters: SupervisorCounters = { execs: 0, unresolved: 0, sendFailures: 0 };
   const response = new Uint8Array(NOTIF_RESP_SIZE);
   const send = (id: bigint, verdict: Verdict): boolean => {
     const ok = lib().ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, ptr(encodeResponse(id, verdict, response))) === 0;
@@ -157,6 +179,11 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
 
   const onExec = async (message: Extract<WorkerMessage, { type: "exec" }>) => {
     counters.execs++;
+    // Let go by the worker (an allowed answer cached here): only its START is left.
+    if (message.answered) {
+      accounting?.started(message.pid, message.target!, message.atMs);
+      return;
+    }
     const launch = first && message.pid === child.pid;
     first &&= !launch;
     // The launcher's exec of the session's own shell: the login itself was authorized. Any
@@ -203,12 +230,19 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
     else if (message.type === "exit") accounting?.ended(message.pid, message.status, message.atMs);
     else if (message.type === "failed") workerFailed(message.message);
   };
-  worker.postMessage({ listener, watchExits: accounting !== undefined } satisfies WorkerStart);
+  worker.postMessage({
+    listener,
+    accounting: accounting !== undefined,
+    feed: feed?.read ?? -1,
+    cacheTtlMs: options.cacheTtlMs,
+    cacheMaxEntries: options.cacheMaxEntries,
+  } satisfies WorkerStart);
   worker.unref();
 
   const code = await child.exited;
   // Decisions still in flight record their START first.
   await Promise.all(decisions);
+  if (feed !== undefined) lib().close(feed.write);
   // The worker reports the exits of ended commands (it may lag on a busy machine).
   const alive = (pid: number) => pid !== child.pid && existsSync(`/proc/${pid}`);
   for (const until = Date.now() + LAST_EXIT_WAIT_MS; accounting?.anyGone(alive) && Date.now() < until; ) await Bun.sleep(5);

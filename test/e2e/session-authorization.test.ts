@@ -73,6 +73,17 @@ describe("tacacs-session authorizes every exec", () => {
     for (const pair of byTask.values()) expect(records.findIndex((r) => recordArgs(r).join() === pair[0]!.join())).toBeLessThan(records.findIndex((r) => recordArgs(r).join() === pair[1]!.join()));
   });
 
+  test("a repeated command, let go by the listener worker from the cached answer, is accounted each time", async () => {
+    const before = stack.server.records.length;
+    const run = await stack.run([...SHELL, "-c", "/usr/bin/true; /usr/bin/true; /usr/bin/true; id; echo id=$?"]);
+    expect(run.stdout).toBe("id=126\n");
+    const records = stack.server.records.slice(before).map(recordArgs);
+    const shown = JSON.stringify(records);
+    expect(records.filter((args) => args.includes("cmd=/usr/bin/true")), shown).toHaveLength(6);
+    const tasks = new Set(records.map((args) => args.find((a) => a.startsWith("task_id="))));
+    expect(tasks.size, shown).toBe(3);
+  });
+
   test("a command the shell execs in its own process (sh -c 'ls') gets its STOP too", async () => {
     const before = stack.server.records.length;
     const run = await stack.run([...SHELL, "-c", "ls -d /"]);
