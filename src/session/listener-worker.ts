@@ -3,9 +3,9 @@
  * Worker loops on poll([listener, pidfds...]). For each held exec it reads and resolves the
  * target, checks that the notification is still valid, and posts it to the supervisor's main
  * thread, which decides and SENDs the answer; a command the main thread allowed and cached goes
- * on from here (allowed-feed.ts). For accounting, it watches each exec'ing process
- * through a pidfd and posts its exit status when it ends (the supervisor is not the parent of its
- * grandchildren, so waitid cannot tell). POLLHUP on the listener: no task holds the filter any more.
+ * on from here (allowed-feed.ts). For accounting, it watches each exec'ing process through a
+ * pidfd and posts its exit status when it ends (the supervisor is not the parent of its
+ * grandchildren, so waitid cannot tell). POLLHUP on the listener: no task holds the filter.
  */
 import { readFileSync, readSync } from "node:fs";
 import {
