@@ -101,9 +101,12 @@ export function runLauncher(specJson: string | undefined): number {
     report(listener);
     if (spec.user) dropPrivileges(spec.user);
     restoreProcessState(spec.nofileSoft);
+    // Every buffer execve reads stays referenced by a local until the call: a pointer to an
+    // unreferenced typed array may point at reused memory once the collector runs.
+    const path = cString(spec.path);
     const argv = cStringArray(spec.argv);
     const env = cStringArray(spec.env);
-    lib().execve(ptr(cString(spec.path)), ptr(argv.array), ptr(env.array));
+    lib().execve(ptr(path), ptr(argv.array), ptr(env.array));
     throw new LaunchError(`cannot execute ${spec.path} (errno ${errno()})`);
   } catch (error) {
     process.stderr.write(`tacacs-session: ${(error as Error).message}\n`);
