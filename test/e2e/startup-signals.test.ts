@@ -49,25 +49,27 @@ async function agentWithSlowLookup(timeoutSeconds: number, extra: string[] = [])
   return agent;
 }
 
+/** An agent stuck in its name lookup, sent SIGTERM: its exit status (or "still running" after 10 s) and how long it took. */
+async function sigtermDuringLookup(extra: string[] = []): Promise<{ agent: AgentProcess; exited: number | string; ms: number }> {
+  const dns = await silentDns();
+  const agent = await agentWithSlowLookup(30, extra);
+  await until(() => dns.queries() > 0, 10_000, "the agent's name lookup");
+  agent.process.kill("SIGTERM");
+  const started = Date.now();
+  const exited = await Promise.race([agent.process.exited, Bun.sleep(10_000).then(() => "still running")]);
+  return { agent, exited, ms: Date.now() - started };
+}
+
 describe.skipIf(!isRoot)("signals during start-up", () => {
   test("SIGTERM while a server name is still being looked up: exit 0 at once, no socket left", async () => {
-    const dns = await silentDns();
-    const agent = await agentWithSlowLookup(30);
-    await until(() => dns.queries() > 0, 10_000, "the agent's name lookup");
-    agent.process.kill("SIGTERM");
-    const started = Date.now();
-    const exited = await Promise.race([agent.process.exited, Bun.sleep(10_000).then(() => "still running")]);
+    const { agent, exited, ms } = await sigtermDuringLookup();
     expect({ exited, signal: agent.process.signalCode }).toEqual({ exited: 0, signal: null });
-    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(ms).toBeLessThan(5_000);
     expect(existsSync(agent.socket)).toBe(false);
   }, 30_000);
 
   test("--check-config stopped before its answer fails (exit 143), so a script never reads it as a valid configuration", async () => {
-    const dns = await silentDns();
-    const agent = await agentWithSlowLookup(30, ["--check-config"]);
-    await until(() => dns.queries() > 0, 10_000, "the agent's name lookup");
-    agent.process.kill("SIGTERM");
-    const exited = await Promise.race([agent.process.exited, Bun.sleep(10_000).then(() => "still running")]);
+    const { agent, exited } = await sigtermDuringLookup(["--check-config"]);
     expect({ exited, signal: agent.process.signalCode }).toEqual({ exited: 143, signal: null });
   }, 30_000);
 
