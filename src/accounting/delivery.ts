@@ -18,6 +18,7 @@
  * not yet acknowledged in the cursor file is sent again after a restart).
  */
 import { join } from "node:path";
+import { errorMessage } from "../common/error-message";
 import type { Logger } from "../common/log";
 import { AcctStatus, CodecError, PacketType, replyStatus } from "../protocol";
 import type { Clock } from "../upstream/clock";
@@ -131,7 +132,7 @@ export class AccountingDelivery {
     const previous = this.#collectors ?? [];
     const next = collectors.map((collector) => {
       const key = collectorDirectoryName(collector.address);
-      const lane = previous.find((candidate) => candidate.key === key) ?? this.#parked.get(key) ?? this.#lane(undefined, key, spools?.open(collectorDirectory(spools.dir, key)));
+      const lane = previous.find((candidate) => candidate.key === key) ?? this.#parked.get(key) ?? this.#lane(undefined, key, spools && this.#openCollectorSpool(spools, key, collector.server));
       if (this.#parked.delete(key)) lane.replayer?.resume();
       if (lane.server !== undefined && lane.server !== collector.server) this.options.log.warn(`accounting fan-out: collector ${lane.server} is now named ${collector.server} (same address ${collector.address}); its spool follows it`);
       lane.server = collector.server;
@@ -145,6 +146,16 @@ export class AccountingDelivery {
       this.options.log.warn(`accounting fan-out: ${lane.server} is no longer a collector${kept}`);
     }
     this.#collectors = next;
+  }
+
+  /** A new collector's spool; a directory that cannot be used is logged and the collector goes without (its misses are counted). */
+  #openCollectorSpool(spools: NonNullable<AccountingDeliveryOptions["collectorSpools"]>, key: string, server: string): Spool | undefined {
+    try {
+      return spools.open(collectorDirectory(spools.dir, key));
+    } catch (error) {
+      this.options.log.error(`accounting fan-out: no spool for ${server} (${errorMessage(error)}); records it misses are logged and counted as fan_out_missed`);
+      return undefined;
+    }
   }
 
   #lane(server: string | undefined, key: string, spool: Spool | undefined): Lane {

@@ -84,10 +84,6 @@ export class Replayer {
     return this.#mode;
   }
 
-  get paused(): boolean {
-    return this.#paused;
-  }
-
   /** Something was spooled: make sure a try is scheduled. */
   wake(): void {
     if (this.#mode === "idle" && this.#timer === undefined && !this.#closed && !this.#paused) this.#schedule(this.#stalled ? this.#retryMs : 0);
@@ -99,7 +95,7 @@ export class Replayer {
     this.#cancelTimer();
   }
 
-  /** Sends again, at once, from the first record not delivered. */
+  /** Sends again from the first record not delivered (after the first retry delay when the last try failed). */
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
