@@ -52,6 +52,17 @@ describe("spool", () => {
     await again.close();
   });
 
+  test("records larger than a read chunk (16 KiB) come back whole and in order, between small ones", async () => {
+    const dir = spoolDir();
+    const { spool } = open(dir);
+    const sizes = [40, 20_000, 40, 150_000, 16_384, 40, 70_000, 40];
+    await Promise.all(sizes.map((size, n) => spool.append(record(n, size))));
+    const read = drain(spool);
+    expect(read.map((e) => e.body.length)).toEqual(sizes);
+    for (const [n, entry] of read.entries()) expect(entry.body.every((byte) => byte === n)).toBe(true);
+    await spool.close();
+  });
+
   test("start-up reads a segment larger than its buffer in pieces: frames cut at a piece's end are whole, the torn tail is cut", async () => {
     const dir = spoolDir();
     const { spool } = open(dir, { maxBytes: 64 << 20 });
