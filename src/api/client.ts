@@ -9,9 +9,9 @@
 import type * as http2 from "node:http2";
 import type { Endpoint } from "../common/endpoint";
 import { formatEndpoint } from "../common/endpoint";
-import { encodeMessage, MessageReader } from "./framing";
+import { MessageReader } from "./framing";
 import { H2ClientConnection } from "./h2/client-connection";
-import { decodeMessageObject, encodeMessageObject } from "./message-codec";
+import { decodeMessageObject, encodeFramedMessageObject } from "./message-codec";
 import { AGENT_SERVICE, HEALTH_SERVICE, serviceMethods, type MethodNames } from "./proto-schema";
 import { decodeGrpcMessage, formatGrpcTimeout, GrpcError, Status, statusName } from "./status";
 
@@ -44,17 +44,12 @@ const METHODS: Record<ApiMethod, MethodNames> = (() => {
   };
 })();
 
-/** The request as one length-prefixed gRPC message. */
+/** The request as one length-prefixed gRPC message, its only copy (the callers wipe it after the call: it may hold a password). */
 function encodeRequest(method: ApiMethod, request: object): Uint8Array {
-  let message: Uint8Array | undefined;
   try {
-    message = encodeMessageObject(METHODS[method].requestType, request);
-    return encodeMessage(message);
+    return encodeFramedMessageObject(METHODS[method].requestType, request);
   } catch (error) {
     throw new ApiCallError(Status.INVALID_ARGUMENT, `cannot encode the ${method} request: ${(error as Error).message}`);
-  } finally {
-    // The framed copy is the one sent (callUnaryDirect wipes it after the call); this one may hold a password.
-    message?.fill(0);
   }
 }
 

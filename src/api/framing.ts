@@ -13,15 +13,20 @@ const COPY_BELOW = 1024;
 const MIN_BUFFER = 256;
 const EMPTY = new Uint8Array(0);
 
-/** One message with its 5-byte prefix (never compressed). */
-export function encodeMessage(message: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(PREFIX_LENGTH + message.length);
+/** Writes the 5-byte prefix (not compressed, `length`) at the start of `frame`. */
+export function writePrefix(frame: Uint8Array, length: number): void {
   // Byte by byte: `.buffer` (for a DataView) costs an ArrayBuffer materialisation per call.
-  const length = message.length;
+  frame[0] = 0;
   frame[1] = length >>> 24;
   frame[2] = (length >>> 16) & 0xff;
   frame[3] = (length >>> 8) & 0xff;
   frame[4] = length & 0xff;
+}
+
+/** One message with its 5-byte prefix (never compressed). */
+export function encodeMessage(message: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(PREFIX_LENGTH + message.length);
+  writePrefix(frame, message.length);
   frame.set(message, PREFIX_LENGTH);
   return frame;
 }

@@ -13,6 +13,7 @@
  * message must be an object, a repeated field an array.
  * Field types: what the API uses (see SCALARS); anything else fails when its message is first used.
  */
+import { PREFIX_LENGTH, writePrefix } from "./framing";
 import { resolveTypeName, schemaEntry } from "./proto-schema";
 
 const WIRE = { varint: 0, fixed64: 1, length: 2, fixed32: 5 } as const;
@@ -239,7 +240,7 @@ interface MessageType {
 const messageTypes = new Map<string, MessageType>();
 
 /** A message type by its full name, made from the descriptor on first use. */
-export function messageType(fullName: string): MessageType {
+function messageType(fullName: string): MessageType {
   let type = messageTypes.get(fullName);
   if (type === undefined) {
     type = buildMessageType(fullName);
@@ -289,7 +290,23 @@ function enumType(values: Record<string, number>): EnumType {
  * left unwiped); throws TypeError for a value of the wrong shape.
  */
 export function encodeMessageObject(fullName: string, request: object): Uint8Array {
+  return encodeAfter(0, fullName, request);
+}
+
+/**
+ * `request` as one gRPC message with its 5-byte prefix, encoded once: the prefix is reserved in
+ * the writer (as proto.ts's encodeReply does), so no unframed copy of a password is left behind.
+ */
+export function encodeFramedMessageObject(fullName: string, request: object): Uint8Array {
+  const frame = encodeAfter(PREFIX_LENGTH, fullName, request);
+  writePrefix(frame, frame.length - PREFIX_LENGTH);
+  return frame;
+}
+
+/** `request` encoded after `reserved` zero bytes; a failed encoding wipes what it wrote. */
+function encodeAfter(reserved: number, fullName: string, request: object): Uint8Array {
   const out = new ByteWriter();
+  out.length = reserved;
   try {
     writeMessage(out, messageType(fullName), request as Record<string, unknown>);
   } catch (error) {

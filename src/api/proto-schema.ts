@@ -37,7 +37,6 @@ export function resolveTypeName(scope: string, reference: string): string | unde
 
 /** One RPC of a service as the descriptor states it: its HTTP/2 path and its messages' full names. */
 export interface MethodNames {
-  name: string;
   /** "/package.Service/Method" */
   path: string;
   requestType: string;
@@ -54,7 +53,6 @@ export function serviceMethods(serviceName: string): MethodNames[] {
     return fullName;
   };
   return Object.entries(methods).map(([name, method]) => ({
-    name,
     path: `/${serviceName}/${name}`,
     requestType: resolve(method.requestType),
     responseType: resolve(method.responseType),

@@ -7,7 +7,7 @@
  * (remote_address → remoteAddress).
  */
 import { Reader, Root, Writer, type Type } from "protobufjs/light";
-import { PREFIX_LENGTH } from "./framing";
+import { PREFIX_LENGTH, writePrefix } from "./framing";
 import { DESCRIPTOR, serviceMethods, type MethodNames } from "./proto-schema";
 
 export { AGENT_SERVICE, HEALTH_SERVICE } from "./proto-schema";
@@ -113,12 +113,6 @@ export function encodeReply(type: Type, message: object): Uint8Array {
   const writer = replyWriter.reset();
   writer.raw(EMPTY_PREFIX);
   type.encode(message, writer);
-  const bytes = writer.buf;
-  const length = writer.pos - PREFIX_LENGTH;
-  bytes[0] = 0;
-  bytes[1] = length >>> 24;
-  bytes[2] = (length >>> 16) & 0xff;
-  bytes[3] = (length >>> 8) & 0xff;
-  bytes[4] = length & 0xff;
-  return bytes.slice(0, writer.pos);
+  writePrefix(writer.buf, writer.pos - PREFIX_LENGTH);
+  return writer.buf.slice(0, writer.pos);
 }
