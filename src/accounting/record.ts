@@ -52,8 +52,8 @@ export interface ScanResult {
   stop?: "partial" | "corrupt";
 }
 
-/** The valid prefix of `bytes` and why it ends; `visit` sees each valid frame (payload, frame start and end in `bytes`). */
-function walkFrames(bytes: Uint8Array, visit: (payload: Uint8Array, at: number, end: number) => void): { validEnd: number; stop?: "partial" | "corrupt" } {
+/** The valid prefix of `bytes` and why it ends; `visit` sees each valid frame (payload, frame start and end in `bytes`, and a view of `bytes`). */
+function walkFrames(bytes: Uint8Array, visit: (payload: Uint8Array, at: number, end: number, view: DataView) => void): { validEnd: number; stop?: "partial" | "corrupt" } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   while (at < bytes.length) {
@@ -64,7 +64,7 @@ function walkFrames(bytes: Uint8Array, visit: (payload: Uint8Array, at: number, 
     if (end > bytes.length) return { validEnd: at, stop: "partial" };
     const payload = bytes.subarray(at + RECORD_HEADER_BYTES, end);
     if (Bun.hash.crc32(payload) >>> 0 !== view.getUint32(at + 4) || payload[0] !== FORMAT) return { validEnd: at, stop: "corrupt" };
-    visit(payload, at, end);
+    visit(payload, at, end, view);
     at = end;
   }
   return { validEnd: at };
@@ -78,9 +78,8 @@ function walkFrames(bytes: Uint8Array, visit: (payload: Uint8Array, at: number, 
  */
 export function scanRecords(bytes: Uint8Array, base = 0): ScanResult {
   const records: ScannedRecord[] = [];
-  const walked = walkFrames(bytes, (payload, at, end) => {
-    const view = new DataView(payload.buffer, payload.byteOffset + 2, 8);
-    records.push({ version: payload[1]!, acceptedAt: view.getFloat64(0), body: payload.subarray(PAYLOAD_FIXED_BYTES), offset: base + at, end: base + end });
+  const walked = walkFrames(bytes, (payload, at, end, view) => {
+    records.push({ version: payload[1]!, acceptedAt: view.getFloat64(at + RECORD_HEADER_BYTES + 2), body: payload.subarray(PAYLOAD_FIXED_BYTES), offset: base + at, end: base + end });
   });
   return { records, validEnd: base + walked.validEnd, ...(walked.stop ? { stop: walked.stop } : {}) };
 }

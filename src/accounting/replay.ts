@@ -62,8 +62,6 @@ export class Replayer {
   #timer: unknown;
   #closed = false;
   #paused = false;
-  /** Slots in the window that failed and wait to be sent again (first in order). */
-  #failed = 0;
   #pacing: Pacing;
   /** When live traffic was last answered (roundTripClock), and the rate bound's tokens as of `#tokensAt`. */
   #liveAt = -Infinity;
@@ -144,7 +142,7 @@ export class Replayer {
     this.stats.replayWindow = limit;
     while (this.#inFlight < limit && !this.#stalled) {
       if (!this.#withinLiveRate()) break;
-      const slot = this.#failed > 0 ? this.#window.find((candidate) => candidate.state === "failed") : this.#take();
+      const slot = this.#window.find((candidate) => candidate.state === "failed") ?? this.#take();
       if (!slot) break;
       this.#send(slot);
     }
@@ -183,7 +181,6 @@ export class Replayer {
   }
 
   #send(slot: Slot): void {
-    if (slot.state === "failed") this.#failed--;
     slot.state = "sending";
     slot.sentAt = this.options.roundTripClock();
     this.#inFlight++;
@@ -205,7 +202,6 @@ export class Replayer {
       this.#retryMs = FIRST_RETRY_MS;
     } else {
       this.stats.replayFailures++;
-      this.#failed++;
       this.#pacing = paceFailed(this.#pacing);
       this.#stalled = true;
     }
