@@ -38,6 +38,11 @@ export class DecisionCache {
     private readonly now: () => number,
   ) {}
 
+  /** Entries held (expired ones included until looked up or evicted). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   get(key: string): Decision | undefined {
     const entry = this.#entries.get(key);
     if (entry !== undefined && entry.expiresAt > this.now()) {

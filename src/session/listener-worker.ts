@@ -103,6 +103,8 @@ class AllowedAnswers {
   }
 
   allows(target: ExecTarget): boolean {
+    // Nothing fed (caching off, or nothing allowed yet): no command key to build.
+    if (this.#cache.size === 0) return false;
     return this.#cache.get(commandKey(target.path, target.args, target.argc)) !== undefined;
   }
 }
@@ -177,13 +179,15 @@ function run({ listener, accounting, feed, cacheTtlMs, cacheMaxEntries }: Worker
       // The pid may have died and been reused while we read its memory (seccomp_unotify(2)).
       idBytes[0] = notification.id;
       if (c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, ptr(idBytes)) < 0) continue;
-      message.pid = processOf(notification.pid);
       if (message.target !== undefined && allowed.allows(message.target)) {
+        // With accounting the exit is watched before the process goes on; without, its pid is not needed.
+        if (accounting) message.pid = processOf(notification.pid);
         const sent = c.ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, ptr(encodeResponse(notification.id, { kind: "continue" }, response))) === 0;
         // Without accounting the main thread has nothing left to do for it.
         if (sent && accounting) post({ ...message, answered: true });
         continue;
       }
+      message.pid = processOf(notification.pid);
       post(message);
     } else if ((events & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
       post({ type: "idle" });

@@ -155,8 +155,11 @@ export async function supervise(options: SupervisorOptions): Promise<number> {
   // Written before the exec that was asked about goes on, so the worker has it for the next one.
   const feedAllowed = (key: string, expiresAt: number) => {
     const entry = encodeEntry(key, expiresAt);
+    if (entry === undefined || feed === undefined) {
+      counters.notFed++;
+      return;
+    }
     try {
-      if (entry === undefined || feed === undefined) throw new Error("not fed");
       writeSync(feed.write, entry); // at most PIPE_BUF bytes: all or nothing (EAGAIN when full)
     } catch {
       counters.notFed++;
