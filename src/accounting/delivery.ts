@@ -102,7 +102,7 @@ export class AccountingDelivery {
     this.#main = this.#lane(undefined, "", options.spool);
     const spools = options.collectorSpools;
     for (const key of spools ? collectorDirectoryNames(spools.dir) : []) {
-      const spool = spools!.open(collectorDirectory(spools!.dir, key));
+      const spool = spools!.open(join(spools!.dir, key)); // listed just now: it exists
       const lane = this.#lane(undefined, key, spool);
       lane.replayer!.pause();
       this.#parked.set(key, lane);
