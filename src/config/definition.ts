@@ -81,6 +81,7 @@ only --psk-key-exchange and --psk-key-exchange-groups apply (to tls13-epsk serve
 export const EXIT_STATUS: readonly (readonly [string, string])[] = [
   ["0", "running, or --help, --version, --check-config, --print-config done"],
   ["2", "configuration error: one line on stderr names the flag, file or JSON path"],
+  ["143", "--check-config or --print-config stopped by SIGTERM before its answer (130: SIGINT)"],
 ];
 
 const EPILOGUE = `ENVIRONMENT
@@ -91,7 +92,7 @@ ${CONFIG_FILE_NOTE}
 
 EXIT STATUS
 
-${EXIT_STATUS.map(([code, text]) => `  ${code}  ${text}`).join("\n")}
+${EXIT_STATUS.map(([code, text]) => `  ${code.padEnd(3)}  ${text}`).join("\n")}
 `;
 
 /** The one-line summary of the daemon: in `--help` and the NAME of tacacsrs-agentd(8). */
